@@ -1,0 +1,45 @@
+"""Composition: settings → database, templates, core, platforms. Nothing happens at import."""
+
+from __future__ import annotations
+
+from chatbot.bot import Bot
+from chatbot.clock import Clock
+from chatbot.config import Settings
+from chatbot.db import Database
+from chatbot.delivery import DeliveryWorker, Sender
+from chatbot.text import Templates
+
+
+def build_bot(settings: Settings, *, clock: Clock | None = None) -> Bot:
+    from commands import ROUTES
+
+    return Bot(
+        settings=settings,
+        db=Database(settings.database_url),
+        templates=Templates(),
+        clock=clock or Clock(),
+        routes=ROUTES,
+    )
+
+
+def attach_worker(bot: Bot, senders: dict[str, Sender], *, start: bool = True) -> DeliveryWorker:
+    """The delivery worker for this process; the core wakes it after every commit."""
+    worker = DeliveryWorker(
+        bot.db, senders, clock=bot.clock, concurrency=bot.settings.delivery_concurrency
+    )
+    bot.worker = worker
+    if start:
+        worker.start()
+    return worker
+
+
+def slack_parts(bot: Bot):  # type: ignore[no-untyped-def]
+    """The Bolt app and the Slack sender, sharing one configuration."""
+    from chatbot.platforms.slack.app import build_app
+    from chatbot.platforms.slack.sender import SlackSender, make_client
+
+    settings = bot.settings
+    sender_client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    bolt_client = make_client(settings.slack_bot_token, settings.slack_api_url, timeout=5)
+    app = build_app(bot, bolt_client, listener_threads=settings.web_threads)
+    return app, SlackSender(sender_client)

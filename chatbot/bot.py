@@ -1,0 +1,170 @@
+"""The platform-neutral core: inbound events, the handler context, routing and the unit of work.
+
+A platform adapter turns what it receives into an `Event` and calls `Bot.handle(event)`. In one
+transaction the bot logs the interaction (its key is unique, so a retried delivery runs nothing
+twice), runs the handler, and stores whatever the handler queued for delivery. After the commit
+the delivery worker is woken. The handler's return value is the immediate reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from chatbot import delivery
+from chatbot.clock import Clock
+from chatbot.config import Settings
+from chatbot.db import Database
+from chatbot.db.models import Interaction
+from chatbot.db.upsert import insert_ignore
+from chatbot.messages import Message, Outgoing, Reply, Response
+from chatbot.text import Templates
+
+log = logging.getLogger(__name__)
+
+EventKind = Literal["command", "action", "form"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a person did, on any platform."""
+
+    platform: str
+    kind: EventKind
+    name: str  # command ("/techhelp"), action id ("triage.claim") or form id
+    user: str
+    key: str  # unique per delivery from the platform; a retry carries the same key
+    text: str = ""  # command text
+    value: str = ""  # button value
+    values: dict[str, str] = field(default_factory=dict)  # form fields
+    context: str = ""  # form context given back on submit
+    channel: str | None = None
+    user_name: str | None = None
+
+    def log_payload(self) -> dict[str, Any]:
+        return {
+            "text": self.text[:2000],
+            "value": self.value[:500],
+            "values": {k: v[:2000] for k, v in self.values.items()},
+            "context": self.context[:500],
+            "channel": self.channel,
+        }
+
+
+@dataclass
+class Context:
+    """What a handler may use. `send` queues a message in the handler's own transaction."""
+
+    session: Session
+    settings: Settings
+    templates: Templates
+    platform: str
+    now: datetime
+
+    def send(self, outgoing: Outgoing) -> int:
+        return delivery.enqueue(
+            self.session, platform=self.platform, outgoing=outgoing, now=self.now
+        )
+
+    def render(self, template: str, **values: Any) -> str:
+        return self.templates.render(template, **values)
+
+
+Handler = Callable[[Event, Context], Response]
+
+
+class Routes:
+    """A capability's handlers, declared in its own module (`routes = Routes()`)."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[tuple[EventKind, str], Handler] = {}
+
+    def _add(self, kind: EventKind, name: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            if (kind, name) in self.handlers:
+                raise ValueError(f"{kind} {name} is registered twice")
+            self.handlers[(kind, name)] = handler
+            return handler
+
+        return register
+
+    def command(self, name: str) -> Callable[[Handler], Handler]:
+        return self._add("command", name)
+
+    def action(self, action_id: str) -> Callable[[Handler], Handler]:
+        """Action ids may carry a suffix after ':' (`rating.rate:4`); routing uses the part
+        before it, because Slack wants distinct ids for the buttons of one block."""
+        return self._add("action", action_id)
+
+    def form(self, form_id: str) -> Callable[[Handler], Handler]:
+        return self._add("form", form_id)
+
+
+class Bot:
+    """The composed core. Built by `chatbot.app.build()`; shared by every platform."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        templates: Templates,
+        clock: Clock,
+        routes: list[Routes],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.templates = templates
+        self.clock = clock
+        self.handlers: dict[tuple[EventKind, str], Handler] = {}
+        for module_routes in routes:
+            for route, handler in module_routes.handlers.items():
+                if route in self.handlers:
+                    raise ValueError(f"{route} is registered by two modules")
+                self.handlers[route] = handler
+        self.worker: delivery.DeliveryWorker | None = None
+
+    @property
+    def commands(self) -> list[str]:
+        return sorted(name for kind, name in self.handlers if kind == "command")
+
+    def handler_for(self, event: Event) -> Handler | None:
+        name = event.name.split(":", 1)[0] if event.kind == "action" else event.name
+        return self.handlers.get((event.kind, name))
+
+    def handle(self, event: Event) -> Response:
+        handler = self.handler_for(event)
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            first_time = insert_ignore(
+                session,
+                Interaction,
+                key=event.key[:255],
+                platform=event.platform,
+                kind=event.kind,
+                name=event.name[:100],
+                user_id=event.user,
+                payload=event.log_payload(),
+                at=now,
+            )
+            if not first_time:
+                log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
+                return None
+            if handler is None:
+                return Reply(Message(text=self.templates.render("common/unknown_action.md.j2")))
+            ctx = Context(
+                session=session,
+                settings=self.settings,
+                templates=self.templates,
+                platform=event.platform,
+                now=now,
+            )
+            response = handler(event, ctx)
+        if self.worker:
+            self.worker.wake()
+        return response

@@ -1,0 +1,168 @@
+"""The `chatbot` command: serve, socket, shell, db upgrade; with no command, the right one."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from chatbot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("chatbot")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.group(invoke_without_command=True)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """TechHelp: the chat front door of the Technology Service Center.
+
+    With no command: `serve` when Slack credentials are configured (`socket` when
+    SLACK_APP_TOKEN is set too), otherwise the local console (`shell`)."""
+    ctx.obj = {"verbose": verbose}
+    if ctx.invoked_subcommand is None:
+        settings = _settings()
+        if settings.slack_configured and settings.slack_app_token:
+            ctx.invoke(socket)
+        elif settings.slack_configured:
+            ctx.invoke(serve)
+        else:
+            ctx.invoke(shell)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest schema."""
+    from chatbot.db import Database
+
+    settings = _settings()
+    database = Database(settings.database_url)
+    database.upgrade()
+    database.dispose()
+    click.echo("database is at the latest schema")
+
+
+def _require_slack(settings: Settings, *names: str) -> None:
+    missing = [name.upper() for name in names if not getattr(settings, name)]
+    if missing:
+        raise click.ClickException(
+            f"{', '.join(missing)} not set: see the README, 'Connect a Slack workspace'. "
+            "Without Slack credentials, run `chatbot shell` for the local console."
+        )
+
+
+@main.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """HTTP server: POST /slack/events, GET /healthz."""
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    from chatbot.app import attach_worker, build_bot, slack_parts
+    from chatbot.platforms.slack.server import make_wsgi
+    from chatbot.platforms.slack.server import serve as run_server
+
+    _logging(ctx.obj["verbose"])
+    settings = _settings()
+    _require_slack(settings, "slack_bot_token", "slack_signing_secret")
+    bot = build_bot(settings)
+    bot.db.upgrade()
+    app, sender = slack_parts(bot)
+    worker = attach_worker(bot, {"slack": sender})
+    try:
+        run_server(
+            make_wsgi(SlackRequestHandler(app), bot.db),
+            port=settings.port,
+            threads=settings.web_threads,
+        )
+    finally:
+        worker.stop()
+
+
+@main.command()
+@click.pass_context
+def socket(ctx: click.Context) -> None:
+    """The same bot over Slack Socket Mode (needs SLACK_APP_TOKEN)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from chatbot.app import attach_worker, build_bot, slack_parts
+    from chatbot.platforms.slack.sender import make_client
+
+    _logging(ctx.obj["verbose"])
+    settings = _settings()
+    _require_slack(settings, "slack_bot_token", "slack_app_token")
+    bot = build_bot(settings)
+    bot.db.upgrade()
+    app, sender = slack_parts(bot)
+    worker = attach_worker(bot, {"slack": sender})
+    try:
+        SocketModeHandler(
+            app,
+            settings.slack_app_token,
+            web_client=make_client(settings.slack_app_token, settings.slack_api_url),
+        ).start()
+    finally:
+        worker.stop()
+
+
+@main.command()
+@click.option("--user", default=None, help="Slack-style user id to act as (default UCONSOLE).")
+def shell(user: str | None) -> None:
+    """Local console on the same handlers and database."""
+    from chatbot.app import build_bot
+    from chatbot.platforms.console.shell import Console
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = _settings()
+    if not settings.techhelp_triage_channel:
+        settings = settings.model_copy(update={"techhelp_triage_channel": "#triage"})
+    me = user or settings.console_user
+    if not settings.techhelp_admins and not settings.routing.staff:
+        # Alone at a console you are the service desk too, so every flow can be tried.
+        settings = settings.model_copy(update={"techhelp_admins": [me]})
+    bot = build_bot(settings)
+    bot.db.upgrade()
+    interactive = sys.stdin.isatty()
+
+    def lines():  # type: ignore[no-untyped-def]
+        while True:
+            try:
+                line = input("techhelp> ") if interactive else sys.stdin.readline()
+            except EOFError:
+                return
+            if not interactive and not line:
+                return
+            yield line
+
+    def ask(prompt: str) -> str:
+        if interactive:
+            return input(prompt)
+        answer = sys.stdin.readline().rstrip("\n")
+        click.echo(f"{prompt}{answer}")
+        return answer
+
+    Console(bot, user=me, out=click.echo).run(lines(), ask, echo=not interactive)
+    bot.db.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Settings from the environment (and `.env`), plus the optional YAML file named by TECHHELP_CONFIG.
+
+Everything is built explicitly by `load_settings()`; nothing reads the environment at import time,
+so tests build settings from a dict (`Settings(**values)`) and never patch `os.environ`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Urgency = Literal["low", "normal", "high", "critical"]
+URGENCIES: tuple[str, ...] = ("low", "normal", "high", "critical")
+TIERS: tuple[int, ...] = (1, 2, 3)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the field."""
+
+
+class Category(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    keywords: list[str] = []
+    queue: str = "Service Desk"
+    tier: Annotated[int, Field(ge=1, le=3)] = 1
+    urgency: Urgency = "normal"
+
+
+class UrgencyRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    urgency: Urgency
+    keywords: list[str]
+
+
+class Department(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    manager: str | None = None  # Slack user ID of the service delivery manager
+    members: list[str] = []
+
+
+class ServiceTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_response_minutes: Annotated[int, Field(gt=0)]
+    resolution_hours: Annotated[float, Field(gt=0)]
+
+
+def _default_categories() -> list[Category]:
+    return [
+        Category(
+            name="Hardware",
+            keywords=["printer", "laptop", "monitor", "mouse", "keyboard", "dock", "headset"],
+        ),
+        Category(
+            name="Accounts & Access",
+            keywords=["password", "login", "log in", "locked", "mfa", "2fa", "access", "account"],
+            urgency="high",
+        ),
+        Category(
+            name="Network",
+            keywords=["wifi", "wi-fi", "vpn", "network", "internet", "connection"],
+            tier=2,
+        ),
+        Category(
+            name="Email & Calendar",
+            keywords=["email", "e-mail", "outlook", "calendar", "mailbox", "inbox"],
+        ),
+        Category(
+            name="Software",
+            keywords=["install", "software", "license", "licence", "app", "excel", "update"],
+        ),
+        Category(
+            name="New system or project",
+            keywords=["new system", "project", "build", "we need a", "solution"],
+            queue="Business Relationship",
+            tier=3,
+            urgency="low",
+        ),
+    ]
+
+
+def _default_urgency_rules() -> list[UrgencyRule]:
+    return [
+        UrgencyRule(
+            urgency="critical", keywords=["outage", "everyone", "all users", "whole office"]
+        ),
+        UrgencyRule(
+            urgency="high", keywords=["urgent", "asap", "down", "can't work", "cannot work"]
+        ),
+        UrgencyRule(urgency="low", keywords=["when you can", "no rush", "how do i", "question"]),
+    ]
+
+
+def _default_targets() -> dict[str, ServiceTarget]:
+    return {
+        "critical": ServiceTarget(first_response_minutes=15, resolution_hours=4),
+        "high": ServiceTarget(first_response_minutes=60, resolution_hours=8),
+        "normal": ServiceTarget(first_response_minutes=240, resolution_hours=24),
+        "low": ServiceTarget(first_response_minutes=480, resolution_hours=72),
+    }
+
+
+class Routing(BaseModel):
+    """The YAML file's content: who handles what, and how requests are recognised."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_category: str = "General"
+    categories: list[Category] = Field(default_factory=_default_categories)
+    urgency_rules: list[UrgencyRule] = Field(default_factory=_default_urgency_rules)
+    departments: list[Department] = []
+    staff: list[str] = []  # Slack user IDs of the service desk (may log requests for others)
+    service_targets: dict[Urgency, ServiceTarget] = Field(default_factory=_default_targets)
+    services: list[str] = ["Email", "VPN", "Wi-Fi", "Printing", "Phones", "HR system", "Other"]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Routing:
+        names = [c.name for c in self.categories]
+        if len(names) != len(set(names)):
+            raise ValueError("category names must be unique")
+        return self
+
+    def category(self, name: str) -> Category:
+        for category in self.categories:
+            if category.name == name:
+                return category
+        return Category(name=self.default_category)
+
+    def department_of(self, user_id: str) -> Department | None:
+        for department in self.departments:
+            if user_id in department.members:
+                return department
+        return None
+
+
+def _split_ids(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Process settings. Names match the environment variables in the README."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = "sqlite:///techhelp.db"
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = 3000
+    techhelp_triage_channel: str | None = None
+    techhelp_alert_channels: CsvList = []
+    techhelp_it_channel: str | None = None
+    techhelp_admins: CsvList = []
+    techhelp_config: Path | None = None
+    techhelp_rating_delay: Annotated[float, Field(ge=0)] = 0
+    techhelp_dashboard_token: str | None = None
+    web_threads: Annotated[int, Field(ge=4)] = 48
+    delivery_concurrency: Annotated[int, Field(ge=1)] = 4
+    console_user: str = "UCONSOLE"
+
+    routing: Routing = Field(default_factory=Routing)
+
+    _split = field_validator("techhelp_alert_channels", "techhelp_admins", mode="before")(
+        _split_ids
+    )
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def it_channel(self) -> str | None:
+        return self.techhelp_it_channel or self.techhelp_triage_channel
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self.techhelp_admins
+
+    def is_staff(self, user_id: str) -> bool:
+        return user_id in self.routing.staff or self.is_admin(user_id)
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  {field}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_routing(path: Path) -> Routing:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"TECHHELP_CONFIG: cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"TECHHELP_CONFIG: {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"TECHHELP_CONFIG: {path} must hold a mapping at the top level")
+    try:
+        return Routing.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(path))) from exc
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and `.env`, then the YAML file; `overrides` win."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "the environment")) from exc
+    if settings.techhelp_config and "routing" not in overrides:
+        settings = settings.model_copy(update={"routing": load_routing(settings.techhelp_config)})
+    return settings

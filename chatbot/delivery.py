@@ -1,0 +1,367 @@
+"""One delivery mechanism for everything the bot sends: the outbox and its worker.
+
+A handler stores an `Outgoing` in the same transaction as the change that caused it (`enqueue`).
+The worker claims due rows with a lease (a conditional UPDATE … RETURNING; `FOR UPDATE SKIP
+LOCKED` on PostgreSQL, so several processes can drain one outbox), sends them through the
+platform's `Sender`, and records where each landed so later edits are a query.
+
+Never twice: the key is unique, so the same outgoing is stored once. An attempt that may have
+reached the platform (a time-out, or a process killed mid-send whose lease then expired) is marked
+`in_doubt`; before posting again the sender looks for the copy already posted (Slack: the
+delivery key travels in message metadata). Nothing lost: a 429 stores a not-before time
+(`Retry-After`) instead of sleeping; transient failures back off; rows left by a crash are picked
+up by the next worker when their lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from chatbot.clock import Clock
+from chatbot.db import Database
+from chatbot.db.models import Delivery
+from chatbot.db.upsert import insert_ignore
+from chatbot.messages import Message, Outgoing
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = 300.0
+MAX_ATTEMPTS = 25
+
+
+# --- what a platform sender returns ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Try again later. `after` is Slack's Retry-After when rate limited; `in_doubt` when the
+    attempt may have been delivered; `pause` when the whole method is limited, not just this row."""
+
+    reason: str
+    after: float | None = None
+    in_doubt: bool = False
+    pause: bool = False
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+
+
+Outcome = Sent | Retry | Failed
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery, with what the sender needs to know about its parents."""
+
+    id: int
+    key: str
+    platform: str
+    action: str  # post | update
+    channel: str
+    message: Message
+    attempts: int
+    in_doubt: bool
+    attempt_started: datetime
+    created_at: datetime
+    thread_ts: str | None = None
+    edit_channel: str | None = None
+    edit_ts: str | None = None
+    parent_status: str | None = None  # of the message this one edits or replies under
+
+    @property
+    def waiting(self) -> bool:
+        """Its parent has not been sent yet, so there is nothing to edit or reply under."""
+        return self.parent_status is not None and self.parent_status != "sent"
+
+
+class Sender(Protocol):
+    def send(self, job: Job) -> Outcome: ...
+
+    def find_sent(self, job: Job) -> Sent | None:
+        """Look for a copy of this job already posted by an attempt that was in doubt."""
+        ...
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetime) -> int:
+    """Store an outgoing message; returns its delivery id. The same key is stored only once.
+    A newer edit of the same message makes older pending edits unnecessary."""
+    if outgoing.edit_of is not None:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.edit_of == outgoing.edit_of, Delivery.status == "pending")
+            .values(status="cancelled", last_error="superseded by a newer edit")
+        )
+    insert_ignore(
+        session,
+        Delivery,
+        key=outgoing.key,
+        platform=platform,
+        action="update" if outgoing.edit_of is not None else "post",
+        channel=outgoing.channel,
+        message=outgoing.message.to_json(),
+        thread_of=outgoing.thread_of,
+        edit_of=outgoing.edit_of,
+        status="pending",
+        attempts=0,
+        in_doubt=False,
+        not_before=now + timedelta(seconds=outgoing.delay_seconds),
+        created_at=now,
+    )
+    return session.scalar(select(Delivery.id).where(Delivery.key == outgoing.key))
+
+
+def cancel(session: Session, *, key: str, reason: str) -> bool:
+    """Withdraw a delivery that has not been sent (e.g. a rating prompt after a reopen)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.key == key, Delivery.status == "pending")
+        .values(status="cancelled", last_error=reason)
+    )
+    return result.rowcount > 0
+
+
+def reschedule(session: Session, *, key: str, now: datetime, delay_seconds: float) -> bool:
+    """Bring a cancelled delivery back (e.g. the rating prompt after a second resolution)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.key == key, Delivery.status == "cancelled")
+        .values(
+            status="pending",
+            last_error=None,
+            not_before=now + timedelta(seconds=delay_seconds),
+        )
+    )
+    return result.rowcount > 0
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+class DeliveryWorker:
+    """Drains the outbox in a background thread; `wake()` after a commit sends at once."""
+
+    def __init__(
+        self,
+        db: Database,
+        senders: dict[str, Sender],
+        *,
+        clock: Clock,
+        concurrency: int = 4,
+        batch: int = 100,
+        idle_poll: float = 0.5,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self.db = db
+        self.senders = senders
+        self.clock = clock
+        self.batch = batch
+        self.idle_poll = idle_poll
+        self.lease = lease
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._paused_until: dict[str, datetime] = {}
+
+    # lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="delivery-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # keep the worker alive through a database hiccup
+                log.exception("delivery round failed")
+                worked = 0
+            if not worked:
+                self._wake.wait(self.idle_poll)
+                self._wake.clear()
+
+    # one round
+    def run_once(self) -> int:
+        """Claim due deliveries and send them; returns how many were claimed."""
+        jobs = self._claim()
+        if not jobs:
+            return 0
+        by_channel: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_channel.setdefault(job.channel, []).append(job)
+        # One channel's messages go in order; channels go in parallel.
+        list(self.pool.map(self._send_in_order, by_channel.values()))
+        return len(jobs)
+
+    def _claim(self) -> list[Job]:
+        now = self.clock.now()
+        due = or_(
+            (Delivery.status == "pending") & (Delivery.not_before <= now),
+            (Delivery.status == "sending") & (Delivery.lease_until < now),
+        )
+        platforms = list(self.senders)
+        candidates = (
+            select(Delivery.id)
+            .where(due, Delivery.platform.in_(platforms))
+            .order_by(Delivery.id)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        with self.db.transaction() as session:
+            rows = session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(candidates))
+                .values(
+                    # A lease that ran out means the process died mid-send: maybe delivered.
+                    in_doubt=case((Delivery.status == "sending", True), else_=Delivery.in_doubt),
+                    status="sending",
+                    lease_until=now + self.lease,
+                    attempt_started=now,
+                    attempts=Delivery.attempts + 1,
+                )
+                .returning(Delivery.id)
+            ).scalars()
+            ids = sorted(rows)
+            if not ids:
+                return []
+            return self._jobs(session, ids)
+
+    def _jobs(self, session: Session, ids: list[int]) -> list[Job]:
+        parent = aliased(Delivery)
+        query = (
+            select(Delivery, parent.status, parent.sent_channel, parent.sent_ts)
+            .outerjoin(parent, parent.id == func.coalesce(Delivery.edit_of, Delivery.thread_of))
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.id)
+        )
+        return [
+            Job(
+                id=row.id,
+                key=row.key,
+                platform=row.platform,
+                action=row.action,
+                channel=row.channel,
+                message=Message.from_json(row.message),
+                attempts=row.attempts,
+                in_doubt=row.in_doubt,
+                attempt_started=row.attempt_started,
+                created_at=row.created_at,
+                thread_ts=parent_ts if row.thread_of else None,
+                edit_channel=parent_channel if row.edit_of else None,
+                edit_ts=parent_ts if row.edit_of else None,
+                parent_status=parent_status,
+            )
+            for row, parent_status, parent_channel, parent_ts in session.execute(query)
+        ]
+
+    def _send_in_order(self, jobs: Iterable[Job]) -> None:
+        held: Retry | None = None
+        for job in jobs:
+            if held is not None:  # keep the channel's order: later messages wait too
+                self._finish(job, held, count_attempt=False)
+                continue
+            outcome = self._attempt(job)
+            self._finish(job, outcome)
+            if isinstance(outcome, Retry):
+                held = Retry(reason="waiting for an earlier message", after=outcome.after or 1)
+
+    def _attempt(self, job: Job) -> Outcome:
+        if job.waiting:
+            if job.parent_status in ("failed", "cancelled"):
+                return Failed(f"the message it depends on was {job.parent_status}")
+            return Retry("waiting for the message it depends on", after=1)
+        paused = self._paused_until.get(job.action)
+        if paused and paused > self.clock.now():
+            return Retry("rate limited", after=(paused - self.clock.now()).total_seconds())
+        sender = self.senders[job.platform]
+        try:
+            if job.in_doubt and job.action == "post":
+                found = sender.find_sent(job)
+                if found:
+                    log.info("delivery %s was already posted; not posting it again", job.key)
+                    return found
+            return sender.send(job)
+        except Exception as exc:  # a sender bug must not kill the worker or lose the row
+            log.exception("delivery %s failed unexpectedly", job.key)
+            return Retry(f"unexpected error: {exc!r}", in_doubt=job.action == "post")
+
+    def _finish(self, job: Job, outcome: Outcome, *, count_attempt: bool = True) -> None:
+        now = self.clock.now()
+        values: dict[str, object]
+        if isinstance(outcome, Sent):
+            values = dict(
+                status="sent",
+                sent_channel=outcome.channel,
+                sent_ts=outcome.ts,
+                sent_at=now,
+                in_doubt=False,
+                last_error=None,
+                lease_until=None,
+            )
+        elif isinstance(outcome, Failed):
+            log.warning("delivery %s failed: %s", job.key, outcome.reason)
+            values = dict(status="failed", last_error=outcome.reason[:500], lease_until=None)
+        else:
+            if outcome.pause and outcome.after:
+                self._paused_until[job.action] = now + timedelta(seconds=outcome.after)
+            attempts = job.attempts if count_attempt and not job.waiting else job.attempts - 1
+            if attempts >= MAX_ATTEMPTS:
+                values = dict(status="failed", last_error=f"gave up: {outcome.reason}"[:500])
+            else:
+                delay = outcome.after if outcome.after is not None else _backoff(attempts)
+                values = dict(
+                    status="pending",
+                    attempts=attempts,
+                    not_before=now + timedelta(seconds=delay),
+                    in_doubt=job.in_doubt or outcome.in_doubt,
+                    last_error=outcome.reason[:500],
+                    lease_until=None,
+                )
+        with self.db.transaction() as session:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == job.id, Delivery.status == "sending")
+                .values(**values)
+            )
+
+
+def _backoff(attempts: int) -> float:
+    return min(MAX_BACKOFF, 0.5 * 2 ** max(0, attempts - 1))
+
+
+def pending_count(db: Database) -> int:
+    with db.sessions() as session:
+        return session.scalar(
+            select(func.count()).where(Delivery.status.in_(("pending", "sending")))
+        )

@@ -1,0 +1,137 @@
+"""Platform-neutral messages, forms and replies.
+
+Handlers build these; each platform renders them (Block Kit, console text, later Adaptive Cards).
+Text fields hold Slack-style mrkdwn that has already been escaped by the template layer, so a
+renderer only has to enforce its own limits. Everything here is plain data and round-trips
+through JSON, because deliveries are stored in the outbox before they are sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str  # namespaced action id, e.g. "triage.claim"
+    value: str = ""
+    style: Literal["primary", "danger"] | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    """One visual unit: a header, a text section (optionally with fields), a context line,
+    a row of buttons, or a divider."""
+
+    kind: Literal["header", "section", "context", "actions", "divider"]
+    text: str = ""
+    fields: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str  # plain summary: notifications, accessibility, fallback
+    blocks: tuple[Block, ...] = ()
+
+    @classmethod
+    def plain(cls, text: str) -> Message:
+        """A message of one text section."""
+        return cls(text=text, blocks=(Block("section", text=text),))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Message:
+        blocks = tuple(
+            Block(
+                kind=b["kind"],
+                text=b.get("text", ""),
+                fields=tuple(b.get("fields", ())),
+                buttons=tuple(Button(**button) for button in b.get("buttons", ())),
+            )
+            for b in data.get("blocks", ())
+        )
+        return cls(text=data["text"], blocks=blocks)
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of a form. `options` makes it a choice; otherwise it is free text."""
+
+    name: str
+    label: str
+    options: tuple[Option, ...] = ()
+    initial: str | None = None
+    multiline: bool = False
+    optional: bool = False
+    max_length: int | None = None
+    placeholder: str | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    form_id: str  # namespaced, e.g. "techhelp.request"
+    title: str
+    submit: str
+    fields: tuple[Field, ...]
+    intro: str = ""
+    context: str = ""  # opaque state carried back on submit (e.g. a request id)
+
+
+# --- replies: what a handler gives back to the platform for immediate display ---------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message shown at once to the person who acted (ephemeral on Slack)."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class ReplaceMessage:
+    """Replace the message whose button was pressed (e.g. a rating prompt becomes a thank-you)."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class OpenForm:
+    form: Form
+
+
+@dataclass(frozen=True)
+class FormErrors:
+    """Keep the form open and show these messages beside the named fields."""
+
+    errors: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CloseForm:
+    pass
+
+
+Response = Reply | ReplaceMessage | OpenForm | FormErrors | CloseForm | None
+
+
+@dataclass
+class Outgoing:
+    """A message to deliver later through the outbox."""
+
+    key: str  # idempotency key: the same key is never delivered twice
+    channel: str  # a channel id, or a user id for a direct message
+    message: Message
+    edit_of: int | None = None  # delivery id of the message to edit in place
+    thread_of: int | None = None  # delivery id of the message to reply under
+    delay_seconds: float = 0

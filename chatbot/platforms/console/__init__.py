@@ -1,0 +1,1 @@
+"""The local console: the same handlers and database, typed at a terminal."""

@@ -1,0 +1,177 @@
+"""`chatbot shell`: type `/techhelp printer jammed`, see the reply and the triage card as text,
+press buttons by typing their label (`Claim`, or `Claim TH-1` to pick the card).
+
+Deliveries go through the same outbox as on Slack; the console drains it after every line so the
+transcript reads in order. Forms are asked field by field.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from chatbot.bot import Bot, Event
+from chatbot.delivery import Job, Outcome, Sent
+from chatbot.messages import (
+    Button,
+    CloseForm,
+    Form,
+    FormErrors,
+    Message,
+    OpenForm,
+    ReplaceMessage,
+    Reply,
+    Response,
+)
+
+PLATFORM = "console"
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_REF = re.compile(r"\bTH-\d+\b")
+HELP = """Console commands:
+  /techhelp …           any slash command, as in Slack
+  <button label> [TH-n] press a button shown above, e.g. "Claim TH-1" or "5"
+  /as U123              act as another person (now: {user})
+  /quit                 leave"""
+
+
+def as_text(message: Message) -> str:
+    """A message as terminal text: mentions as @id, entities decoded, buttons in brackets."""
+    lines: list[str] = []
+    for block in message.blocks:
+        if block.kind == "header":
+            lines.append(f"== {block.text} ==")
+        elif block.kind == "divider":
+            lines.append("-" * 40)
+        elif block.kind == "actions":
+            lines.append(" ".join(f"[{b.label}]" for b in block.buttons))
+        else:
+            lines.append(block.text)
+            lines.extend(f"  {f.replace(chr(10), ': ', 1)}" for f in block.fields)
+    if not lines:
+        lines.append(message.text)
+    return html.unescape(_MENTION.sub(r"@\1", "\n".join(lines)))
+
+
+@dataclass
+class Shown:
+    channel: str
+    message: Message
+
+
+class ConsoleSender:
+    """Delivers by printing; remembers what was shown so its buttons can be pressed."""
+
+    def __init__(self, out: Callable[[str], None], shown: list[Shown]) -> None:
+        self.out = out
+        self.shown = shown
+        self._ts = itertools.count(1)
+
+    def send(self, job: Job) -> Outcome:
+        where = f"DM to @{job.channel}" if job.channel[:1] in "UW" else job.channel
+        verb = "updated in" if job.action == "update" else "in thread of" if job.thread_ts else ""
+        self.out(f"--- [{(verb + ' ' + where).strip()}] ---\n{as_text(job.message)}")
+        self.shown.append(Shown(job.channel, job.message))
+        return Sent(channel=job.channel, ts=str(next(self._ts)))
+
+    def find_sent(self, job: Job) -> Sent | None:
+        return None
+
+
+class Console:
+    def __init__(self, bot: Bot, *, user: str, out: Callable[[str], None]) -> None:
+        from chatbot.app import attach_worker
+
+        self.bot = bot
+        self.user = user
+        self.out = out
+        self.shown: list[Shown] = []
+        self.worker = attach_worker(bot, {PLATFORM: ConsoleSender(out, self.shown)}, start=False)
+
+    def drain(self) -> None:
+        while self.worker.run_once():
+            pass
+
+    def run(self, lines: Iterator[str], ask: Callable[[str], str], *, echo: bool = False) -> None:
+        """Read lines until they run out; `echo` repeats each (for piped input and transcripts)."""
+        self.out(HELP.format(user=self.user))
+        self.drain()
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            if echo:
+                self.out(f"techhelp> {line}")
+            if line in ("/quit", "/exit"):
+                break
+            self.line(line, ask)
+
+    def line(self, line: str, ask: Callable[[str], str]) -> None:
+        if line.startswith("/as "):
+            self.user = line.split(maxsplit=1)[1].strip().lstrip("@").upper()
+            self.out(f"(you are now @{self.user})")
+            return
+        if line.startswith("/"):
+            name, _, text = line.partition(" ")
+            event = self._event("command", name, text=text)
+        else:
+            button = self._find_button(line)
+            if button is None:
+                self.out(f"(no button '{line}' is shown; type /techhelp help)")
+                return
+            event = self._event("action", button.action, value=button.value)
+        self._show(self.bot.handle(event), ask)
+        self.drain()
+
+    def _event(self, kind: str, name: str, **values: str) -> Event:
+        return Event(
+            platform=PLATFORM,
+            kind=kind,
+            name=name,
+            user=self.user,  # type: ignore[arg-type]
+            key=f"console:{uuid.uuid4()}",
+            **values,
+        )
+
+    def _find_button(self, line: str) -> Button | None:
+        ref = _REF.search(line)
+        label = _REF.sub("", line).strip().lower()
+        for shown in reversed(self.shown):
+            if ref and ref.group(0) not in as_text(shown.message):
+                continue
+            for block in shown.message.blocks:
+                for button in block.buttons:
+                    if button.label.lower() == label:
+                        return button
+        return None
+
+    def _show(self, response: Response, ask: Callable[[str], str]) -> None:
+        if isinstance(response, Reply | ReplaceMessage):
+            self.out(as_text(response.message))
+            self.shown.append(Shown("(reply)", response.message))
+        elif isinstance(response, OpenForm):
+            self._fill(response.form, ask)
+
+    def _fill(self, form: Form, ask: Callable[[str], str]) -> None:
+        self.out(f"--- form: {form.title} ---")
+        if form.intro:
+            self.out(as_text(Message.plain(form.intro)))
+        values: dict[str, str] = {}
+        for field in form.fields:
+            choices = ""
+            if field.options:
+                choices = " (" + ", ".join(o.value for o in field.options) + ")"
+            default = f" [{field.initial}]" if field.initial else ""
+            answer = ask(f"{field.label}{choices}{default}: ").strip()
+            values[field.name] = answer or field.initial or ""
+        event = self._event("form", form.form_id, context=form.context)
+        event = Event(**{**event.__dict__, "values": values})
+        response = self.bot.handle(event)
+        if isinstance(response, FormErrors):
+            for name, error in response.errors.items():
+                self.out(f"(form not sent: {name}: {error})")
+        elif not isinstance(response, CloseForm | None):
+            self._show(response, ask)

@@ -1,0 +1,97 @@
+"""The Bolt app: every Slack command, button and form goes to the neutral core; replies come
+back as acks, modals and `respond()` calls. Built explicitly from the composed `Bot`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from chatbot.bot import Bot, Event
+from chatbot.messages import CloseForm, FormErrors, Message, OpenForm, ReplaceMessage, Reply
+from chatbot.platforms.slack import render, translate
+
+log = logging.getLogger(__name__)
+ANY = re.compile(r".+")
+APOLOGY = (
+    ":warning: Sorry, something went wrong on our side and this was not recorded. "
+    "Please try again in a minute; if it keeps happening, call the service desk."
+)
+
+
+def build_app(bot: Bot, client: WebClient, *, listener_threads: int = 64) -> App:
+    settings = bot.settings
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        token_verification_enabled=False,  # start even while Slack is unreachable
+        listener_executor=ThreadPoolExecutor(
+            max_workers=listener_threads, thread_name_prefix="bolt"
+        ),
+        raise_error_for_unhandled_request=False,
+    )
+
+    def handle(event: Event) -> Any:
+        try:
+            return bot.handle(event)
+        except Exception:
+            log.exception("handling %s %s failed", event.kind, event.name)
+            return Reply(Message.plain(APOLOGY))
+
+    def open_form(client: WebClient, trigger_id: str, form: Any, respond: Respond) -> None:
+        try:
+            client.views_open(trigger_id=trigger_id, view=render.view(form))
+        except Exception:
+            log.exception("views.open failed")
+            respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
+
+    def on_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        response = handle(translate.command(body))
+        if isinstance(response, Reply):
+            ack(response_type="ephemeral", **render.message(response.message))
+        else:
+            ack()
+        if isinstance(response, OpenForm):
+            open_form(client, body["trigger_id"], response.form, respond)
+
+    def on_action(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        response = handle(translate.action(body))
+        ack()
+        if isinstance(response, OpenForm):
+            open_form(client, body["trigger_id"], response.form, respond)
+        elif isinstance(response, ReplaceMessage):
+            respond(replace_original=True, **render.message(response.message))
+        elif isinstance(response, Reply):
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                **render.message(response.message),
+            )
+
+    def on_form(ack: Ack, body: dict[str, Any]) -> None:
+        response = handle(translate.form(body))
+        if isinstance(response, FormErrors):
+            ack(response_action="errors", errors=response.errors)
+        elif isinstance(response, Reply):  # an unexpected failure: show it in the form
+            ack(
+                response_action="errors",
+                errors={name: response.message.text[:150] for name in _field_names(body)},
+            )
+        else:
+            assert response is None or isinstance(response, CloseForm)
+            ack()
+
+    for name in bot.commands:
+        app.command(name)(on_command)
+    app.action(ANY)(on_action)
+    app.view(ANY)(on_form)
+    return app
+
+
+def _field_names(body: dict[str, Any]) -> list[str]:
+    values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    return list(values)[:1] or ["text"]

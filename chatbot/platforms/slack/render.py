@@ -1,0 +1,121 @@
+"""Neutral messages and forms → Block Kit, within Slack's limits (truncation happens here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatbot.messages import Block, Button, Field, Form, Message
+from chatbot.text import cut
+
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+MAX_FIELDS = 10
+HEADER_TEXT = 150
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2000
+ID = 255
+FALLBACK_TEXT = 3000
+MODAL_TITLE = 24
+MODAL_BUTTON = 24
+LABEL = 2000
+PLACEHOLDER = 150
+OPTION_TEXT = 75
+PRIVATE_METADATA = 3000
+MAX_ACTIONS = 25
+
+
+def _mrkdwn(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": cut(text, limit) or " ", "verbatim": True}
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": True}
+
+
+def _button(button: Button) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": _plain(button.label, BUTTON_TEXT),
+        "action_id": button.action[:ID],
+        "value": button.value[:BUTTON_VALUE],
+    }
+    if button.style:
+        element["style"] = button.style
+    return element
+
+
+def block(item: Block) -> dict[str, Any]:
+    if item.kind == "header":
+        return {"type": "header", "text": _plain(item.text, HEADER_TEXT)}
+    if item.kind == "divider":
+        return {"type": "divider"}
+    if item.kind == "context":
+        return {"type": "context", "elements": [_mrkdwn(item.text)]}
+    if item.kind == "actions":
+        return {"type": "actions", "elements": [_button(b) for b in item.buttons[:MAX_ACTIONS]]}
+    section: dict[str, Any] = {"type": "section", "text": _mrkdwn(item.text)}
+    if item.fields:
+        section["fields"] = [_mrkdwn(f, FIELD_TEXT) for f in item.fields[:MAX_FIELDS]]
+    return section
+
+
+def message(msg: Message) -> dict[str, Any]:
+    """Keyword arguments for chat.postMessage / chat.update / respond."""
+    blocks = [block(b) for b in msg.blocks]
+    if len(blocks) > MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1] + [
+            {"type": "context", "elements": [_mrkdwn(f"…and {len(blocks) - MAX_BLOCKS + 1} more")]}
+        ]
+    return {"text": cut(msg.text, FALLBACK_TEXT), "blocks": blocks}
+
+
+def _input(field: Field) -> dict[str, Any]:
+    if field.options:
+        element: dict[str, Any] = {
+            "type": "static_select",
+            "action_id": field.name,
+            "options": [
+                {"text": _plain(o.label, OPTION_TEXT), "value": o.value[:150]}
+                for o in field.options[:100]
+            ],
+        }
+        initial = next((o for o in field.options if o.value == field.initial), None)
+        if initial:
+            element["initial_option"] = {
+                "text": _plain(initial.label, OPTION_TEXT),
+                "value": initial.value[:150],
+            }
+    else:
+        element = {
+            "type": "plain_text_input",
+            "action_id": field.name,
+            "multiline": field.multiline,
+        }
+        if field.max_length:
+            element["max_length"] = min(field.max_length, 3000)
+        if field.initial:
+            element["initial_value"] = field.initial
+    if field.placeholder:
+        element["placeholder"] = _plain(field.placeholder, PLACEHOLDER)
+    return {
+        "type": "input",
+        "block_id": field.name,
+        "label": _plain(field.label, LABEL),
+        "optional": field.optional,
+        "element": element,
+    }
+
+
+def view(form: Form) -> dict[str, Any]:
+    blocks = [{"type": "section", "text": _mrkdwn(form.intro)}] if form.intro else []
+    blocks += [_input(f) for f in form.fields]
+    return {
+        "type": "modal",
+        "callback_id": form.form_id[:ID],
+        "title": _plain(form.title, MODAL_TITLE),
+        "submit": _plain(form.submit, MODAL_BUTTON),
+        "close": _plain("Cancel", MODAL_BUTTON),
+        "private_metadata": form.context[:PRIVATE_METADATA],
+        "blocks": blocks,
+    }

@@ -1,0 +1,219 @@
+"""Requests to IT: creation and the state machine. Keyword-only, one transaction (the caller's).
+
+States: open → claimed → resolved, and resolved → reopened (open again). Escalation moves the
+tier (I → II → III) in any unresolved state. Each change is a `RequestEvent` (who, what, when).
+Transitions are conditional, so a double click changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from chatbot.config import Settings
+from chatbot.db.models import Request, RequestEvent
+from chatbot.routing import Triage
+
+MAX_TEXT = 20_000
+INTAKE_CHANNELS = ("techhelp", "form", "phone", "email", "walk-in")
+
+
+class RequestError(Exception):
+    """A change that cannot be made; the message is shown to the person who tried."""
+
+
+@dataclass(frozen=True)
+class Change:
+    request: Request
+    event: RequestEvent
+
+
+def create_request(
+    *,
+    session: Session,
+    settings: Settings,
+    platform: str,
+    requester: str,
+    text: str,
+    triage: Triage,
+    intake_channel: str,
+    now: datetime,
+    logged_by: str | None = None,
+    service: str | None = None,
+) -> Request:
+    if intake_channel not in INTAKE_CHANNELS:
+        raise ValueError(f"unknown intake channel {intake_channel!r}")
+    department = settings.routing.department_of(requester)
+    request = Request(
+        platform=platform,
+        requester=requester,
+        logged_by=logged_by,
+        intake_channel=intake_channel,
+        text=text,
+        category=triage.category,
+        urgency=triage.urgency,
+        queue=triage.queue,
+        tier=triage.tier,
+        service=service,
+        department=department.name if department else None,
+        state="open",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    _record(
+        session,
+        request,
+        actor=logged_by or requester,
+        kind="created",
+        now=now,
+        detail={"intake": intake_channel},
+    )
+    return request
+
+
+def get(*, session: Session, request_id: int) -> Request:
+    request = session.get(Request, request_id)
+    if request is None:
+        raise RequestError(f"There is no request TH-{request_id}.")
+    return request
+
+
+def open_requests(*, session: Session, requester: str, limit: int = 20) -> list[Request]:
+    return list(
+        session.scalars(
+            select(Request)
+            .where(Request.requester == requester, Request.state != "resolved")
+            .order_by(Request.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def _transition(
+    session: Session,
+    request: Request,
+    *,
+    allowed_from: tuple[str, ...],
+    values: dict[str, object],
+    now: datetime,
+) -> bool:
+    """Apply `values` only if the request is still in an allowed state (race- and retry-safe)."""
+    result = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.state.in_(allowed_from))
+        .values(updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        session.refresh(request)
+    return bool(result.rowcount)
+
+
+def _record(
+    session: Session,
+    request: Request,
+    *,
+    actor: str,
+    kind: str,
+    now: datetime,
+    detail: dict[str, object] | None = None,
+) -> RequestEvent:
+    event = RequestEvent(request_id=request.id, actor=actor, kind=kind, detail=detail or {}, at=now)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _first_response(request: Request, now: datetime) -> dict[str, object]:
+    return {} if request.first_response_at else {"first_response_at": now}
+
+
+def claim(*, session: Session, request: Request, actor: str, now: datetime) -> Change:
+    if request.state == "claimed" and request.assignee == actor:
+        raise RequestError(f"You have already claimed {request.ref}.")
+    if request.state == "resolved":
+        raise RequestError(f"{request.ref} is resolved; reopen it first.")
+    values = {"state": "claimed", "assignee": actor, **_first_response(request, now)}
+    if not _transition(session, request, allowed_from=("open", "claimed"), values=values, now=now):
+        raise RequestError(f"{request.ref} changed meanwhile; nothing done.")
+    return Change(request, _record(session, request, actor=actor, kind="claimed", now=now))
+
+
+def escalate(*, session: Session, request: Request, actor: str, now: datetime) -> Change:
+    if request.state == "resolved":
+        raise RequestError(f"{request.ref} is resolved; reopen it first.")
+    if request.tier >= 3:
+        raise RequestError(f"{request.ref} is already at Tier III.")
+    tier = request.tier + 1
+    result = session.execute(
+        update(Request)
+        .where(Request.id == request.id, Request.tier == request.tier, Request.state != "resolved")
+        .values(tier=tier, updated_at=now, **_first_response(request, now))
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        raise RequestError(f"{request.ref} changed meanwhile; nothing done.")
+    session.refresh(request)
+    return Change(
+        request,
+        _record(session, request, actor=actor, kind="escalated", now=now, detail={"tier": tier}),
+    )
+
+
+def resolve(*, session: Session, request: Request, actor: str, note: str, now: datetime) -> Change:
+    if request.state == "resolved":
+        raise RequestError(f"{request.ref} is already resolved.")
+    values = {
+        "state": "resolved",
+        "resolution": note,
+        "resolved_at": now,
+        "assignee": request.assignee or actor,
+        **_first_response(request, now),
+    }
+    if not _transition(session, request, allowed_from=("open", "claimed"), values=values, now=now):
+        raise RequestError(f"{request.ref} changed meanwhile; nothing done.")
+    return Change(
+        request,
+        _record(
+            session, request, actor=actor, kind="resolved", now=now, detail={"note": note[:2000]}
+        ),
+    )
+
+
+def reopen(*, session: Session, request: Request, actor: str, now: datetime) -> Change:
+    if request.state != "resolved":
+        raise RequestError(f"{request.ref} is not resolved, so there is nothing to reopen.")
+    values = {"state": "open", "resolved_at": None, "assignee": None}
+    if not _transition(session, request, allowed_from=("resolved",), values=values, now=now):
+        raise RequestError(f"{request.ref} changed meanwhile; nothing done.")
+    return Change(request, _record(session, request, actor=actor, kind="reopened", now=now))
+
+
+def ask(*, session: Session, request: Request, actor: str, question: str, now: datetime) -> Change:
+    """The service desk needs the requester's input; counts as a first response."""
+    if request.state == "resolved":
+        raise RequestError(f"{request.ref} is resolved; reopen it first.")
+    if not request.first_response_at:
+        request.first_response_at = now
+    request.updated_at = now
+    detail = {"question": question[:2000]}
+    return Change(
+        request, _record(session, request, actor=actor, kind="asked", now=now, detail=detail)
+    )
+
+
+def answer(*, session: Session, request: Request, actor: str, text: str, now: datetime) -> Change:
+    if actor != request.requester:
+        raise RequestError(f"Only the person who asked can answer for {request.ref}.")
+    request.updated_at = now
+    return Change(
+        request,
+        _record(
+            session, request, actor=actor, kind="answered", now=now, detail={"answer": text[:4000]}
+        ),
+    )

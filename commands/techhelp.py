@@ -1,0 +1,174 @@
+"""`/techhelp`: employees ask IT for anything; the service desk logs phone, email and walk-ins."""
+
+from __future__ import annotations
+
+import re
+
+from chatbot import requests
+from chatbot.bot import Context, Event, Routes
+from chatbot.config import URGENCIES
+from chatbot.messages import (
+    Block,
+    CloseForm,
+    Field,
+    Form,
+    FormErrors,
+    Message,
+    OpenForm,
+    Option,
+    Reply,
+    Response,
+)
+from chatbot.routing import for_category, guess
+from commands import triage
+
+routes = Routes()
+
+FORM = "techhelp.request"
+LONG_TEXT = 2800  # longer descriptions are stored whole but shown cut
+_FOR = re.compile(
+    r"^for\s+(?:<@(?P<slack>[UW][A-Z0-9]+)(?:\|[^>]*)?>|@?(?P<plain>[UW][A-Z0-9]+))"
+    r"\s+via\s+(?P<via>phone|email|e-mail|walk-in|walkin)\s+(?P<text>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def text_reply(ctx: Context, template: str, **values: object) -> Reply:
+    return Reply(Message.plain(ctx.render(template, **values)))
+
+
+@routes.command("/techhelp")
+def techhelp(event: Event, ctx: Context) -> Response:
+    text = event.text.strip()
+    word = text.split(maxsplit=1)[0].lower() if text else ""
+    if not text:
+        return OpenForm(request_form(ctx))
+    if text.lower() == "help":
+        return Reply(help_message(ctx))
+    if text.lower() == "status":
+        mine = requests.open_requests(session=ctx.session, requester=event.user)
+        return text_reply(ctx, "techhelp/status.md.j2", requests=mine)
+    if word == "for":
+        return log_for_someone(event, ctx, text)
+    return create(ctx, event, requester=event.user, text=text, intake="techhelp")
+
+
+def help_message(ctx: Context) -> Message:
+    parts = ctx.templates.blocks("techhelp/help.md.j2")
+    return Message(text=parts[0], blocks=tuple(Block("section", text=part) for part in parts))
+
+
+def log_for_someone(event: Event, ctx: Context, text: str) -> Response:
+    if not ctx.settings.is_staff(event.user):
+        return text_reply(ctx, "techhelp/staff_only.md.j2")
+    match = _FOR.match(text)
+    if not match:
+        return text_reply(ctx, "techhelp/for_usage.md.j2")
+    via = match["via"].lower().replace("e-mail", "email").replace("walkin", "walk-in")
+    requester = match["slack"] or match["plain"].upper()
+    return create(
+        ctx,
+        event,
+        requester=requester,
+        text=match["text"].strip(),
+        intake=via,
+        logged_by=event.user,
+    )
+
+
+def create(
+    ctx: Context,
+    event: Event,
+    *,
+    requester: str,
+    text: str,
+    intake: str,
+    logged_by: str | None = None,
+    category: str | None = None,
+    urgency: str | None = None,
+    service: str | None = None,
+) -> Response:
+    if len(text) > requests.MAX_TEXT:
+        return text_reply(ctx, "techhelp/too_long.md.j2", length=len(text), limit=requests.MAX_TEXT)
+    routing = ctx.settings.routing
+    decided = for_category(category, urgency, routing) if category else guess(text, routing)
+    request = requests.create_request(
+        session=ctx.session,
+        settings=ctx.settings,
+        platform=event.platform,
+        requester=requester,
+        text=text,
+        triage=decided,
+        intake_channel=intake,
+        now=ctx.now,
+        logged_by=logged_by,
+        service=service,
+    )
+    triage.announce(ctx, request)
+    parts = ctx.templates.blocks(
+        "techhelp/received_reply.md.j2",
+        request=request,
+        tier=triage.TIER_NAMES[request.tier],
+        logged_for=logged_by is not None,
+        long_text=len(text) > LONG_TEXT,
+        text_length=len(text),
+    )
+    return Reply(Message(text=parts[0], blocks=tuple(Block("section", text=p) for p in parts)))
+
+
+def request_form(ctx: Context) -> Form:
+    routing = ctx.settings.routing
+    categories = [c.name for c in routing.categories] + [routing.default_category]
+    return Form(
+        form_id=FORM,
+        title="Ask IT",
+        submit="Send",
+        intro=ctx.render("techhelp/form_intro.md.j2"),
+        fields=(
+            Field("category", "Category", options=tuple(Option(c, c) for c in categories)),
+            Field(
+                "urgency",
+                "Urgency",
+                options=tuple(Option(u, u.capitalize()) for u in URGENCIES),
+                initial="normal",
+            ),
+            Field(
+                "description",
+                "What do you need?",
+                multiline=True,
+                max_length=3000,
+                placeholder="e.g. The printer on floor 3 says 'paper jam' but there is none",
+            ),
+            Field(
+                "service",
+                "Affected service",
+                options=tuple(Option(s, s) for s in routing.services),
+                optional=True,
+            ),
+        ),
+    )
+
+
+@routes.form(FORM)
+def submit_form(event: Event, ctx: Context) -> Response:
+    description = event.values.get("description", "").strip()
+    if not description:
+        return FormErrors({"description": "Please describe what you need."})
+    if len(description) > requests.MAX_TEXT:
+        return FormErrors(
+            {"description": f"Please keep it under {requests.MAX_TEXT:,} characters."}
+        )
+    urgency = event.values.get("urgency")
+    if urgency and urgency not in URGENCIES:
+        return FormErrors({"urgency": "Choose one of the listed urgencies."})
+    create(
+        ctx,
+        event,
+        requester=event.user,
+        text=description,
+        intake="form",
+        category=event.values.get("category") or None,
+        urgency=urgency,
+        service=event.values.get("service") or None,
+    )
+    return CloseForm()

@@ -1,0 +1,395 @@
+"""The triage channel: a card per request with Claim, Escalate, Ask, Resolve and Reopen, edited in
+place as the request changes; and the requester's direct message at every step."""
+
+from __future__ import annotations
+
+import logging
+
+from chatbot import requests
+from chatbot.bot import Context, Event, Routes
+from chatbot.db.models import Request
+from chatbot.messages import (
+    Block,
+    Button,
+    CloseForm,
+    Field,
+    Form,
+    FormErrors,
+    Message,
+    OpenForm,
+    Outgoing,
+    Reply,
+    Response,
+)
+from chatbot.requests import Change, RequestError
+from chatbot.text import Trusted, cut, escape, mention
+from commands import rating
+
+log = logging.getLogger(__name__)
+routes = Routes()
+
+CLAIM = "triage.claim"
+ESCALATE = "triage.escalate"
+ASK = "triage.ask"
+RESOLVE = "triage.resolve"
+REOPEN = "triage.reopen"
+RESOLVE_FORM = "triage.resolve_form"
+ASK_FORM = "triage.ask_form"
+REQUESTER_REOPEN = "requester.reopen"
+REQUESTER_ANSWER = "requester.answer"
+ANSWER_FORM = "requester.answer_form"
+
+TIER_NAMES = {1: "I", 2: "II", 3: "III"}
+URGENCY_ICONS = {
+    "low": ":white_circle:",
+    "normal": ":large_blue_circle:",
+    "high": ":large_orange_circle:",
+    "critical": ":red_circle:",
+}
+LAST_CHANGE = {
+    "created": "new",
+    "claimed": "claimed by {actor}",
+    "escalated": "escalated to Tier {tier} by {actor}",
+    "asked": "waiting for the requester's input (asked by {actor})",
+    "answered": "the requester answered",
+    "resolved": "resolved by {actor}",
+    "reopened": "reopened by {actor}",
+    "rated": "rated {score}/5 by the requester",
+}
+
+
+def _when(ctx: Context) -> str:
+    return ctx.now.strftime("%d %b %H:%M UTC")
+
+
+def card(ctx: Context, request: Request, last: str) -> Message:
+    """The triage card, from the request's current state."""
+    fields = [
+        f"*Requester*\n{mention(request.requester)}",
+        f"*State*\n{request.state}",
+        f"*Category*\n{request.category}",
+        f"*Urgency*\n{URGENCY_ICONS[request.urgency]} {request.urgency}",
+        f"*Queue*\n{request.queue} · Tier {TIER_NAMES[request.tier]}",
+        f"*Assignee*\n{mention(request.assignee) if request.assignee else '—'}",
+    ]
+    if request.department:
+        fields.append(f"*Department*\n{escape(request.department)}")
+    if request.service:
+        fields.append(f"*Service*\n{escape(request.service)}")
+    buttons = _buttons(request)
+    blocks = [
+        Block("header", text=f"{request.ref} · {request.category} · {request.urgency}"),
+        Block(
+            "section", text=ctx.render("triage/card.md.j2", request=request), fields=tuple(fields)
+        ),
+    ]
+    if request.state == "resolved" and request.resolution:
+        blocks.append(
+            Block("section", text=f"*Resolution:* {cut(escape(request.resolution), 2500)}")
+        )
+    blocks.append(
+        Block("context", text=ctx.render("triage/card_context.md.j2", request=request, last=last))
+    )
+    if buttons:
+        blocks.append(Block("actions", buttons=tuple(buttons)))
+    return Message(text=f"{request.ref} ({request.urgency}) {request.state}", blocks=tuple(blocks))
+
+
+def _buttons(request: Request) -> list[Button]:
+    value = str(request.id)
+    if request.state == "resolved":
+        return [Button("Reopen", REOPEN, value)]
+    buttons = [Button("Claim", CLAIM, value, style="primary")] if request.state == "open" else []
+    if request.tier < 3:
+        buttons.append(Button(f"Escalate to Tier {TIER_NAMES[request.tier + 1]}", ESCALATE, value))
+    buttons.append(Button("Ask requester", ASK, value))
+    buttons.append(Button("Resolve", RESOLVE, value, style="primary"))
+    return buttons
+
+
+def announce(ctx: Context, request: Request) -> None:
+    """A new request: its card in the triage channel, a receipt to the requester."""
+    channel = ctx.settings.techhelp_triage_channel
+    if channel:
+        message = card(ctx, request, last=f"new at {_when(ctx)}")
+        manager = _manager(ctx, request)
+        if manager:
+            note = ctx.render("triage/manager_note.md.j2", request=request, manager=manager)
+            message = Message(
+                text=message.text, blocks=(*message.blocks, Block("section", text=note))
+            )
+        request.card_delivery_id = ctx.send(
+            Outgoing(key=f"request:{request.id}:card", channel=channel, message=message)
+        )
+    else:
+        log.warning("TECHHELP_TRIAGE_CHANNEL is not set: %s has no triage card", request.ref)
+    tell_requester(ctx, request, "received", actor=request.logged_by or request.requester)
+
+
+def _manager(ctx: Context, request: Request) -> str | None:
+    if request.urgency not in ("high", "critical"):
+        return None
+    department = ctx.settings.routing.department_of(request.requester)
+    return department.manager if department else None
+
+
+def tell_requester(
+    ctx: Context,
+    request: Request,
+    kind: str,
+    *,
+    actor: str,
+    event_id: int | None = None,
+    **values: object,
+) -> None:
+    text = ctx.render(f"requester/{kind}.md.j2", request=request, actor=actor, **values)
+    blocks: list[Block] = [Block("section", text=text)]
+    if kind == "resolved":
+        blocks.append(
+            Block("actions", buttons=(Button("Reopen", REQUESTER_REOPEN, str(request.id)),))
+        )
+    if kind == "asked":
+        blocks.append(
+            Block(
+                "actions",
+                buttons=(
+                    Button("Answer", REQUESTER_ANSWER, f"{request.id}:{event_id}", style="primary"),
+                ),
+            )
+        )
+    ctx.send(
+        Outgoing(
+            key=f"request:{request.id}:dm:{kind}:{event_id or 0}",
+            channel=request.requester,
+            message=Message(text=text, blocks=tuple(blocks)),
+        )
+    )
+
+
+def publish(ctx: Context, change: Change, **values: object) -> None:
+    """A change: edit the card in place, tell the requester, look after the rating prompt."""
+    request, event = change.request, change.event
+    # Only bot-made parts go into this line (a mention, a tier, a score), so it is trusted.
+    last = Trusted(
+        LAST_CHANGE[event.kind].format(
+            actor=mention(event.actor), tier=TIER_NAMES[request.tier], score=event.detail.get("score")
+        )
+    )
+    if request.card_delivery_id:
+        ctx.send(
+            Outgoing(
+                key=f"request:{request.id}:card:edit:{event.id}",
+                channel=ctx.settings.techhelp_triage_channel or "",
+                message=card(ctx, request, last=Trusted(f"{last} at {_when(ctx)}")),
+                edit_of=request.card_delivery_id,
+            )
+        )
+    if event.kind in ("claimed", "escalated", "asked", "resolved", "reopened"):
+        tell_requester(
+            ctx,
+            request,
+            event.kind,
+            actor=event.actor,
+            event_id=event.id,
+            tier=TIER_NAMES[request.tier],
+            **values,
+        )
+    if event.kind == "resolved":
+        rating.schedule(ctx, request)
+    elif event.kind == "reopened":
+        rating.withdraw(ctx, request)
+
+
+def _request(ctx: Context, value: str) -> Request:
+    try:
+        request_id = int(value.split(":", 1)[0])
+    except ValueError:
+        raise RequestError("That button's request reference is not valid.") from None
+    return requests.get(session=ctx.session, request_id=request_id)
+
+
+def _error(ctx: Context, exc: RequestError) -> Reply:
+    return Reply(Message.plain(ctx.render("common/error.md.j2", message=str(exc))))
+
+
+@routes.action(CLAIM)
+def on_claim(event: Event, ctx: Context) -> Response:
+    try:
+        request = _request(ctx, event.value)
+        publish(
+            ctx, requests.claim(session=ctx.session, request=request, actor=event.user, now=ctx.now)
+        )
+    except RequestError as exc:
+        return _error(ctx, exc)
+    return None
+
+
+@routes.action(ESCALATE)
+def on_escalate(event: Event, ctx: Context) -> Response:
+    try:
+        request = _request(ctx, event.value)
+        publish(
+            ctx,
+            requests.escalate(session=ctx.session, request=request, actor=event.user, now=ctx.now),
+        )
+    except RequestError as exc:
+        return _error(ctx, exc)
+    return None
+
+
+@routes.action(REOPEN)
+@routes.action(REQUESTER_REOPEN)
+def on_reopen(event: Event, ctx: Context) -> Response:
+    try:
+        request = _request(ctx, event.value)
+        if event.name == REQUESTER_REOPEN and event.user != request.requester:
+            raise RequestError(f"Only the person who asked can reopen {request.ref} from here.")
+        publish(
+            ctx,
+            requests.reopen(session=ctx.session, request=request, actor=event.user, now=ctx.now),
+        )
+    except RequestError as exc:
+        return _error(ctx, exc)
+    return None
+
+
+def _text_form(
+    form_id: str, title: str, submit: str, request: Request, label: str, intro: str, context: str
+) -> Form:
+    return Form(
+        form_id=form_id,
+        title=title,
+        submit=submit,
+        intro=intro,
+        context=context,
+        fields=(Field("text", label, multiline=True, max_length=3000),),
+    )
+
+
+@routes.action(RESOLVE)
+def on_resolve(event: Event, ctx: Context) -> Response:
+    try:
+        request = _request(ctx, event.value)
+        if request.state == "resolved":
+            raise RequestError(f"{request.ref} is already resolved.")
+    except RequestError as exc:
+        return _error(ctx, exc)
+    return OpenForm(
+        _text_form(
+            RESOLVE_FORM,
+            f"Resolve {request.ref}",
+            "Resolve",
+            request,
+            "Resolution note",
+            ctx.render("triage/resolve_intro.md.j2"),
+            str(request.id),
+        )
+    )
+
+
+@routes.form(RESOLVE_FORM)
+def on_resolve_form(event: Event, ctx: Context) -> Response:
+    note = event.values.get("text", "").strip()
+    if not note:
+        return FormErrors({"text": "Please say what was done: the requester reads this note."})
+    try:
+        request = _request(ctx, event.context)
+        publish(
+            ctx,
+            requests.resolve(
+                session=ctx.session, request=request, actor=event.user, note=note, now=ctx.now
+            ),
+        )
+    except RequestError as exc:
+        return FormErrors({"text": str(exc)})
+    return CloseForm()
+
+
+@routes.action(ASK)
+def on_ask(event: Event, ctx: Context) -> Response:
+    try:
+        request = _request(ctx, event.value)
+    except RequestError as exc:
+        return _error(ctx, exc)
+    return OpenForm(
+        _text_form(
+            ASK_FORM,
+            f"Ask about {request.ref}",
+            "Send",
+            request,
+            "Your question",
+            ctx.render("triage/ask_intro.md.j2", request=request),
+            str(request.id),
+        )
+    )
+
+
+@routes.form(ASK_FORM)
+def on_ask_form(event: Event, ctx: Context) -> Response:
+    question = event.values.get("text", "").strip()
+    if not question:
+        return FormErrors({"text": "Please write the question for the requester."})
+    try:
+        request = _request(ctx, event.context)
+        change = requests.ask(
+            session=ctx.session, request=request, actor=event.user, question=question, now=ctx.now
+        )
+    except RequestError as exc:
+        return FormErrors({"text": str(exc)})
+    publish(ctx, change, question=question)
+    _thread_note(ctx, request, "triage/question_posted.md.j2", change, text=question)
+    return CloseForm()
+
+
+def _thread_note(
+    ctx: Context, request: Request, template: str, change: Change, **values: object
+) -> None:
+    if not request.card_delivery_id:
+        return
+    text = ctx.render(template, actor=change.event.actor, **values)
+    ctx.send(
+        Outgoing(
+            key=f"request:{request.id}:thread:{change.event.id}",
+            channel=ctx.settings.techhelp_triage_channel or "",
+            message=Message.plain(text),
+            thread_of=request.card_delivery_id,
+        )
+    )
+
+
+@routes.action(REQUESTER_ANSWER)
+def on_answer(event: Event, ctx: Context) -> Response:
+    try:
+        request = _request(ctx, event.value)
+        if event.user != request.requester:
+            raise RequestError(f"Only the person who asked can answer for {request.ref}.")
+    except RequestError as exc:
+        return _error(ctx, exc)
+    return OpenForm(
+        _text_form(
+            ANSWER_FORM,
+            f"Answer on {request.ref}",
+            "Send",
+            request,
+            "Your answer",
+            "",
+            str(request.id),
+        )
+    )
+
+
+@routes.form(ANSWER_FORM)
+def on_answer_form(event: Event, ctx: Context) -> Response:
+    text = event.values.get("text", "").strip()
+    if not text:
+        return FormErrors({"text": "Please write your answer."})
+    try:
+        request = _request(ctx, event.context)
+        change = requests.answer(
+            session=ctx.session, request=request, actor=event.user, text=text, now=ctx.now
+        )
+    except RequestError as exc:
+        return FormErrors({"text": str(exc)})
+    publish(ctx, change)
+    _thread_note(ctx, request, "triage/answer_posted.md.j2", change, text=text)
+    return CloseForm()
