@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from chatbot.bot import Bot
 from chatbot.clock import Clock
 from chatbot.config import Settings
@@ -24,8 +26,13 @@ def build_bot(settings: Settings, *, clock: Clock | None = None) -> Bot:
 
 def attach_worker(bot: Bot, senders: dict[str, Sender], *, start: bool = True) -> DeliveryWorker:
     """The delivery worker for this process; the core wakes it after every commit."""
+    settings = bot.settings
     worker = DeliveryWorker(
-        bot.db, senders, clock=bot.clock, concurrency=bot.settings.delivery_concurrency
+        bot.db,
+        senders,
+        clock=bot.clock,
+        concurrency=settings.delivery_concurrency,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
     bot.worker = worker
     if start:
@@ -39,7 +46,9 @@ def slack_parts(bot: Bot):  # type: ignore[no-untyped-def]
     from chatbot.platforms.slack.sender import SlackSender, make_client
 
     settings = bot.settings
-    sender_client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    bolt_client = make_client(settings.slack_bot_token, settings.slack_api_url, timeout=5)
+    # A send must finish well inside its lease, or another worker could take it over mid-flight.
+    timeout = int(max(1, min(15, settings.delivery_lease_seconds / 2)))
+    sender_client = make_client(settings.slack_bot_token, settings.slack_api_url, timeout=timeout)
+    bolt_client = make_client(None, settings.slack_api_url, timeout=5)
     app = build_app(bot, bolt_client, listener_threads=settings.web_threads)
     return app, SlackSender(sender_client)

@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     techhelp_dashboard_token: str | None = None
     web_threads: Annotated[int, Field(ge=4)] = 48
     delivery_concurrency: Annotated[int, Field(ge=1)] = 4
+    delivery_lease_seconds: Annotated[float, Field(gt=0)] = (
+        60  # a send that outlives it is in doubt
+    )
     console_user: str = "UCONSOLE"
 
     routing: Routing = Field(default_factory=Routing)

@@ -3,7 +3,7 @@
 Every value interpolated into a template is escaped for Slack mrkdwn (`& < >`) by `finalize`,
 so `<!channel>`, `<@U…>` and `<https://…|links>` typed by a user are shown as text, never made
 live. Values the bot builds itself (a mention of the requester) are wrapped in `Trusted` by the
-`mention` helper and pass through unchanged. Jinja's own autoescape is HTML, not Slack, so it is off.
+`mention` helper and pass through unchanged. Jinja's autoescape is HTML, not Slack: it is off.
 """
 
 from __future__ import annotations

@@ -172,7 +172,9 @@ def publish(ctx: Context, change: Change, **values: object) -> None:
     # Only bot-made parts go into this line (a mention, a tier, a score), so it is trusted.
     last = Trusted(
         LAST_CHANGE[event.kind].format(
-            actor=mention(event.actor), tier=TIER_NAMES[request.tier], score=event.detail.get("score")
+            actor=mention(event.actor),
+            tier=TIER_NAMES[request.tier],
+            score=event.detail.get("score"),
         )
     )
     if request.card_delivery_id:

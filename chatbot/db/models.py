@@ -53,7 +53,7 @@ class Base(DeclarativeBase):
 
 
 class Person(Base):
-    """Someone the bot has met, on one platform. Department comes from configuration or directory."""
+    """Someone the bot has met on one platform; department from configuration or directory."""
 
     __tablename__ = "people"
     __table_args__ = (UniqueConstraint("platform", "user_id"),)

@@ -12,5 +12,6 @@ def insert_ignore(session: Session, model: type, **values: Any) -> bool:
     """Insert a row unless one with the same unique key exists; True when it was inserted."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert(model).values(**values).on_conflict_do_nothing())
-    return result.rowcount > 0
+    # RETURNING, not rowcount: psycopg reports no rowcount for INSERT … ON CONFLICT DO NOTHING.
+    statement = insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
+    return session.execute(statement).first() is not None

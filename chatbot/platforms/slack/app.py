@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from chatbot.bot import Bot, Event
@@ -23,12 +25,25 @@ APOLOGY = (
 )
 
 
+def static_authorize(token: str | None) -> Callable[..., AuthorizeResult]:
+    """Single-workspace authorisation without a Slack call per process start or request.
+
+    Bolt's default calls auth.test before the first listener runs; while Slack is down that
+    would refuse requests we can store and answer ourselves."""
+
+    def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
+    return authorize
+
+
 def build_app(bot: Bot, client: WebClient, *, listener_threads: int = 64) -> App:
+    """`client` carries no token: `authorize` supplies it for every request."""
     settings = bot.settings
     app = App(
         client=client,
+        authorize=static_authorize(settings.slack_bot_token),
         signing_secret=settings.slack_signing_secret,
-        token_verification_enabled=False,  # start even while Slack is unreachable
         listener_executor=ThreadPoolExecutor(
             max_workers=listener_threads, thread_name_prefix="bolt"
         ),

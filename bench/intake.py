@@ -1,0 +1,255 @@
+"""Intake benchmark: signed `/techhelp` requests from 20 concurrent clients, TechHelp side by side
+with a bare Bolt app (ack + one triage post), both against the same fake Slack on 127.0.0.1.
+
+Reports time to acknowledge (p50, p99), throughput, and for TechHelp that every request was
+stored before its ack and every triage card was delivered. Run: `make bench` (or
+`.venv/bin/python bench/intake.py --requests 3000`). Set BENCH_DATABASE_URL to run TechHelp on
+PostgreSQL instead of a fresh SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret"
+TRIAGE = "CTRIAGE"
+TEXTS = [
+    "printer on floor 3 is jammed",
+    "cannot log in, account locked",
+    "vpn drops every ten minutes",
+    "need excel installed please",
+    "outlook calendar will not sync",
+]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=self.log, cwd=ROOT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def wait_healthy(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not become healthy")
+
+
+def signed(body: str) -> dict[str, str]:
+    ts = str(int(time.time()))
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body),
+    }
+
+
+def command_body(i: int) -> str:
+    return urllib.parse.urlencode(
+        {
+            "command": "/techhelp",
+            "text": f"{TEXTS[i % len(TEXTS)]} #{i}",
+            "user_id": f"UBENCH{i % 500:04d}",
+            "user_name": "bench",
+            "team_id": "T0TEST",
+            "channel_id": "CGENERAL",
+            "trigger_id": f"bench-{uuid.uuid4()}",
+            "response_url": "http://127.0.0.1:9/unused",
+        }
+    )
+
+
+def load(url: str, total: int, clients: int) -> tuple[list[float], float, int]:
+    """`total` requests from `clients` threads, each with its own keep-alive connection."""
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        nonlocal failures
+        with httpx.Client(timeout=10) as client:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                body = command_body(i)
+                started = time.perf_counter()
+                response = client.post(f"{url}/slack/events", content=body, headers=signed(body))
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code != 200:
+                        failures += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, time.perf_counter() - started, failures
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def summarise(name: str, latencies: list[float], wall: float, failures: int) -> dict[str, float]:
+    return {
+        "name": name,
+        "requests": len(latencies),
+        "failures": failures,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "max_ms": max(latencies) * 1000,
+        "mean_ms": statistics.mean(latencies) * 1000,
+        "throughput_rps": len(latencies) / wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=100)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="techhelp-bench-"))
+    python = sys.executable
+    fake = subprocess.Popen(
+        [python, str(ROOT / "bench" / "fake_slack_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert fake.stdout and fake.stdin
+    slack_url = fake.stdout.readline().strip()
+
+    def triage_posts() -> int:
+        fake.stdin.write(TRIAGE + "\n")
+        fake.stdin.flush()
+        return int(fake.stdout.readline())
+
+    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'bench.db'}"
+    base_env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack_url,
+        "TECHHELP_TRIAGE_CHANNEL": TRIAGE,
+        "DATABASE_URL": database_url,
+    }
+    results = []
+    try:
+        for name, argv in (
+            ("bare Bolt baseline", [python, str(ROOT / "bench" / "baseline_app.py")]),
+            ("TechHelp", [python, "-m", "chatbot.cli", "serve"]),
+        ):
+            port = free_port()
+            before = triage_posts()
+            process = Process(argv, {**base_env, "PORT": str(port)}, work / f"{port}.log")
+            try:
+                url = f"http://127.0.0.1:{port}"
+                wait_healthy(url)
+                load(url, args.warmup, args.clients)
+                latencies, wall, failures = load(url, args.requests, args.clients)
+                row = summarise(name, latencies, wall, failures)
+                expected = before + args.requests + args.warmup
+                load_ended = time.monotonic()
+                while triage_posts() < expected and time.monotonic() < load_ended + 120:
+                    time.sleep(0.05)
+                row["triage_posts_delivered"] = triage_posts() - before
+                row["last_post_after_load_s"] = time.monotonic() - load_ended
+                if name == "TechHelp":
+                    engine = create_engine(
+                        database_url.replace("postgresql://", "postgresql+psycopg://")
+                    )
+                    with engine.connect() as conn:
+                        row["requests_stored"] = conn.execute(
+                            text("select count(*) from requests")
+                        ).scalar()
+                        row["deliveries_sent"] = conn.execute(
+                            text("select count(*) from deliveries where status='sent'")
+                        ).scalar()
+                    engine.dispose()
+                results.append(row)
+            finally:
+                process.stop()
+    finally:
+        fake.stdin.close()
+        fake.terminate()
+        fake.wait(10)
+
+    base, ours = results
+    print(
+        f"\n{args.requests} signed /techhelp requests, {args.clients} concurrent clients "
+        f"(after {args.warmup} warm-up), fake Slack on 127.0.0.1, "
+        f"database {database_url.split(':')[0]}"
+    )
+    print(
+        f"{'':20}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'req/s':>8}{'fail':>6}{'posts':>7}"
+        f"{'drain s':>9}"
+    )
+    for row in results:
+        print(
+            f"{row['name']:20}{row['p50_ms']:8.1f}{row['p99_ms']:8.1f}{row['max_ms']:8.1f}"
+            f"{row['throughput_rps']:8.1f}{row['failures']:6d}{row['triage_posts_delivered']:7d}"
+            f"{row['last_post_after_load_s']:9.2f}"
+        )
+    ratio = ours["p99_ms"] / base["p99_ms"]
+    print(
+        f"p99 ratio TechHelp / baseline: {ratio:.2f} (target <= 1.5); "
+        f"stored {ours.get('requests_stored')} of {args.requests + args.warmup}; "
+        f"triage cards delivered {ours['triage_posts_delivered']}"
+    )
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "intake.json").write_text(json.dumps({"results": results, "p99_ratio": ratio}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

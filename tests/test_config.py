@@ -1,0 +1,73 @@
+"""Configuration: defaults, the YAML file, and a clear message naming a bad field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chatbot.config import ConfigError, Settings, load_routing
+from chatbot.routing import guess
+
+
+def test_defaults_guess_category_and_urgency() -> None:
+    routing = Settings().routing
+    assert guess("printer on floor 3 is jammed", routing).category == "Hardware"
+    assert guess("locked out of my account", routing).urgency == "high"
+    assert guess("email outage for everyone", routing).urgency == "critical"
+    assert guess("how do I use this mouse", routing).urgency == "low"
+    assert guess("something odd", routing).category == "General"
+
+
+def test_csv_environment_lists() -> None:
+    settings = Settings(techhelp_admins="U1, U2", techhelp_alert_channels="C1")
+    assert settings.techhelp_admins == ["U1", "U2"] and settings.is_admin("U2")
+    assert settings.slack_api_url.endswith("/")
+
+
+def test_yaml_routing(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "categories:\n  - {name: Printing, keywords: [toner], queue: Print Team, tier: 2}\n"
+        "departments:\n  - {name: Parks, manager: UM, members: [U1]}\n"
+    )
+    routing = load_routing(path)
+    assert guess("out of toner", routing).queue == "Print Team"
+    assert routing.department_of("U1").manager == "UM"
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ("categories:\n  - {name: X, tier: 7}\n", "categories.0.tier"),
+        ("categories:\n  - {name: X, urgency: soon}\n", "categories.0.urgency"),
+        ("departmentz: []\n", "departmentz"),
+        ("- just a list\n", "mapping"),
+        ("categories: [\n", "not valid YAML"),
+    ],
+)
+def test_invalid_file_names_the_field(tmp_path: Path, content: str, named: str) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_routing(path)
+
+
+def test_invalid_file_stops_start_up_with_the_field_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text("categories:\n  - {name: X, tier: 9}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "chatbot.cli", "db", "upgrade"],
+        env={
+            "TECHHELP_CONFIG": str(path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "categories.0.tier" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,148 @@
+"""The outbox and its worker, at the core: a scripted sender and a clock that moves when told."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from chatbot.clock import FixedClock
+from chatbot.db import Database
+from chatbot.db.models import Delivery
+from chatbot.delivery import DeliveryWorker, Failed, Job, Retry, Sent, enqueue
+from chatbot.messages import Message, Outgoing
+
+
+class ScriptedSender:
+    """Sends by recording; `script` gives outcomes for the next sends (then success)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Job] = []
+        self.script: list[object] = []
+        self.already_posted: dict[str, Sent] = {}
+        self.lookups: list[str] = []
+
+    def send(self, job: Job):  # type: ignore[no-untyped-def]
+        if self.script:
+            outcome = self.script.pop(0)
+            if outcome is not None:
+                return outcome
+        self.sent.append(job)
+        return Sent(channel=job.edit_channel or job.channel, ts=f"{len(self.sent)}.0")
+
+    def find_sent(self, job: Job) -> Sent | None:
+        self.lookups.append(job.key)
+        return self.already_posted.get(job.key)
+
+
+@pytest.fixture
+def setup(database_url: str):  # type: ignore[no-untyped-def]
+    db = Database(database_url)
+    db.upgrade()
+    clock = FixedClock()
+    sender = ScriptedSender()
+    worker = DeliveryWorker(db, {"test": sender}, clock=clock, lease=timedelta(seconds=30))
+    yield db, clock, sender, worker
+    worker.pool.shutdown()
+    db.dispose()
+
+
+def put(db: Database, clock: FixedClock, key: str, channel: str = "C1", **kw) -> int:  # type: ignore[no-untyped-def]
+    with db.transaction() as session:
+        return enqueue(
+            session,
+            platform="test",
+            now=clock.now(),
+            outgoing=Outgoing(key=key, channel=channel, message=Message.plain(key), **kw),
+        )
+
+
+def status(db: Database, key: str) -> Delivery:
+    with db.sessions() as session:
+        return session.scalars(select(Delivery).where(Delivery.key == key)).one()
+
+
+def test_same_key_is_stored_and_sent_once(setup) -> None:  # type: ignore[no-untyped-def]
+    db, clock, sender, worker = setup
+    first = put(db, clock, "a")
+    assert put(db, clock, "a") == first
+    worker.run_once()
+    worker.run_once()
+    assert [j.key for j in sender.sent] == ["a"]
+    row = status(db, "a")
+    assert (row.status, row.sent_channel, row.sent_ts) == ("sent", "C1", "1.0")
+
+
+def test_rate_limit_waits_for_retry_after_and_keeps_channel_order(setup) -> None:  # type: ignore[no-untyped-def]
+    db, clock, sender, worker = setup
+    put(db, clock, "first")
+    put(db, clock, "second")
+    put(db, clock, "other", channel="C2")
+    sender.script = [Retry("rate limited", after=30, pause=True)]
+    worker.run_once()
+    assert status(db, "first").status == "pending" and status(db, "second").status == "pending"
+    assert status(db, "first").attempts == 1 and status(db, "second").attempts == 0
+    clock.advance(10)
+    worker.run_once()
+    assert [j.key for j in sender.sent] in (["other"], [])
+    clock.advance(21)
+    while worker.run_once():
+        pass
+    keys = [j.key for j in sender.sent]
+    assert keys.index("first") < keys.index("second") and len(keys) == 3
+
+
+def test_transient_failures_back_off_and_permanent_ones_stop(setup) -> None:  # type: ignore[no-untyped-def]
+    db, clock, sender, worker = setup
+    put(db, clock, "flaky")
+    put(db, clock, "bad", channel="C9")
+    sender.script = [Retry("slack 503"), Failed("channel_not_found")]
+    worker.run_once()
+    assert status(db, "bad").status == "failed"
+    assert status(db, "flaky").status == "pending"
+    clock.advance(1)
+    worker.run_once()
+    assert status(db, "flaky").status == "sent"
+
+
+def test_in_doubt_attempt_is_checked_before_posting_again(setup) -> None:  # type: ignore[no-untyped-def]
+    db, clock, sender, worker = setup
+    put(db, clock, "doubt")
+    sender.script = [Retry("network: timed out", in_doubt=True)]
+    worker.run_once()
+    sender.already_posted["doubt"] = Sent("C1", "99.0")
+    clock.advance(5)
+    worker.run_once()
+    assert sender.lookups == ["doubt"] and sender.sent == []
+    assert status(db, "doubt").sent_ts == "99.0"
+
+
+def test_expired_lease_is_taken_over_as_in_doubt(setup) -> None:  # type: ignore[no-untyped-def]
+    db, clock, sender, worker = setup
+    put(db, clock, "crash")
+    assert [j.key for j in worker._claim()] == ["crash"]  # claimed, then the process "dies"
+    clock.advance(10)
+    assert worker._claim() == []  # still leased
+    clock.advance(25)
+    sender.already_posted["crash"] = Sent("C1", "7.0")
+    worker.run_once()
+    assert sender.lookups == ["crash"] and sender.sent == []
+    assert status(db, "crash").status == "sent"
+
+
+def test_edit_waits_for_its_message_and_newer_edits_supersede(setup) -> None:  # type: ignore[no-untyped-def]
+    db, clock, sender, worker = setup
+    card = put(db, clock, "card")
+    sender.script = [Retry("slack 503")]
+    worker.run_once()  # card not sent yet
+    put(db, clock, "edit1", edit_of=card)
+    put(db, clock, "edit2", edit_of=card)
+    assert status(db, "edit1").status == "cancelled"
+    worker.run_once()
+    assert status(db, "edit2").status == "pending"
+    clock.advance(2)
+    while worker.run_once():
+        clock.advance(1)
+    assert [j.key for j in sender.sent] == ["card", "edit2"]
+    assert sender.sent[1].edit_ts == "1.0"
