@@ -62,6 +62,12 @@ class Process:
         self.log.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_healthy(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -196,6 +202,7 @@ def main() -> None:
                 url = f"http://127.0.0.1:{port}"
                 wait_healthy(url)
                 load(url, args.warmup, args.clients)
+                cpu_before = cpu_seconds(process.proc.pid)
                 latencies, wall, failures = load(url, args.requests, args.clients)
                 row = summarise(name, latencies, wall, failures)
                 expected = before + args.requests + args.warmup
@@ -204,6 +211,10 @@ def main() -> None:
                     time.sleep(0.05)
                 row["triage_posts_delivered"] = triage_posts() - before
                 row["last_post_after_load_s"] = time.monotonic() - load_ended
+                # Server CPU per request, its deliveries included.
+                row["cpu_ms_per_request"] = (
+                    (cpu_seconds(process.proc.pid) - cpu_before) / args.requests * 1000
+                )
                 if name == "TechHelp":
                     engine = create_engine(
                         database_url.replace("postgresql://", "postgresql+psycopg://")
@@ -232,13 +243,13 @@ def main() -> None:
     )
     print(
         f"{'':20}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'req/s':>8}{'fail':>6}{'posts':>7}"
-        f"{'drain s':>9}"
+        f"{'drain s':>9}{'cpu ms/req':>11}"
     )
     for row in results:
         print(
             f"{row['name']:20}{row['p50_ms']:8.1f}{row['p99_ms']:8.1f}{row['max_ms']:8.1f}"
             f"{row['throughput_rps']:8.1f}{row['failures']:6d}{row['triage_posts_delivered']:7d}"
-            f"{row['last_post_after_load_s']:9.2f}"
+            f"{row['last_post_after_load_s']:9.2f}{row['cpu_ms_per_request']:11.2f}"
         )
     ratio = ours["p99_ms"] / base["p99_ms"]
     print(

@@ -43,12 +43,13 @@ def attach_worker(bot: Bot, senders: dict[str, Sender], *, start: bool = True) -
 def slack_parts(bot: Bot):  # type: ignore[no-untyped-def]
     """The Bolt app and the Slack sender, sharing one configuration."""
     from chatbot.platforms.slack.app import build_app
-    from chatbot.platforms.slack.sender import SlackSender, make_client
+    from chatbot.platforms.slack.client import make_client
+    from chatbot.platforms.slack.sender import SlackAPI, SlackSender
 
     settings = bot.settings
     # A send must finish well inside its lease, or another worker could take it over mid-flight.
     timeout = int(max(1, min(15, settings.delivery_lease_seconds / 2)))
-    sender_client = make_client(settings.slack_bot_token, settings.slack_api_url, timeout=timeout)
+    api = SlackAPI(settings.slack_bot_token, settings.slack_api_url, timeout=timeout)
     bolt_client = make_client(None, settings.slack_api_url, timeout=5)
-    app = build_app(bot, bolt_client, listener_threads=settings.web_threads)
-    return app, SlackSender(sender_client)
+    app = build_app(bot, bolt_client)
+    return app, SlackSender(api)

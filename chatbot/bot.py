@@ -152,7 +152,7 @@ class Bot:
                 payload=event.log_payload(),
                 at=now,
             )
-            if not first_time:
+            if first_time is None:
                 log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
                 return None
             if handler is None:

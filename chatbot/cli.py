@@ -105,7 +105,7 @@ def socket(ctx: click.Context) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from chatbot.app import attach_worker, build_bot, slack_parts
-    from chatbot.platforms.slack.sender import make_client
+    from chatbot.platforms.slack.client import make_client
 
     _logging(ctx.obj["verbose"])
     settings = _settings()

@@ -112,7 +112,7 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
             .where(Delivery.edit_of == outgoing.edit_of, Delivery.status == "pending")
             .values(status="cancelled", last_error="superseded by a newer edit")
         )
-    insert_ignore(
+    new_id = insert_ignore(
         session,
         Delivery,
         key=outgoing.key,
@@ -128,6 +128,8 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
         not_before=now + timedelta(seconds=outgoing.delay_seconds),
         created_at=now,
     )
+    if new_id is not None:
+        return new_id
     return session.scalar(select(Delivery.id).where(Delivery.key == outgoing.key))
 
 
@@ -219,8 +221,12 @@ class DeliveryWorker:
         by_channel: dict[str, list[Job]] = {}
         for job in jobs:
             by_channel.setdefault(job.channel, []).append(job)
-        # One channel's messages go in order; channels go in parallel.
-        list(self.pool.map(self._send_in_order, by_channel.values()))
+        # One channel's messages go in order; channels go in parallel. What happened is
+        # recorded in one transaction per round (a crash before it leaves rows in doubt).
+        results = [
+            r for group in self.pool.map(self._send_in_order, by_channel.values()) for r in group
+        ]
+        self._record(results)
         return len(jobs)
 
     def _claim(self) -> list[Job]:
@@ -285,22 +291,28 @@ class DeliveryWorker:
             for row, parent_status, parent_channel, parent_ts in session.execute(query)
         ]
 
-    def _send_in_order(self, jobs: Iterable[Job]) -> None:
+    def _send_in_order(self, jobs: Iterable[Job]) -> list[tuple[Job, Outcome, bool]]:
+        """Send one channel's jobs in order; returns (job, outcome, counts as an attempt)."""
+        results: list[tuple[Job, Outcome, bool]] = []
         held: Retry | None = None
         for job in jobs:
             if held is not None:  # keep the channel's order: later messages wait too
-                self._finish(job, held, count_attempt=False)
+                results.append((job, held, False))
                 continue
             outcome = self._attempt(job)
-            self._finish(job, outcome)
+            results.append((job, outcome, not job.waiting))
             if isinstance(outcome, Retry):
+                if outcome.pause and outcome.after:
+                    until = self.clock.now() + timedelta(seconds=outcome.after)
+                    self._paused_until[job.action] = until
                 held = Retry(reason="waiting for an earlier message", after=outcome.after or 1)
+        return results
 
     def _attempt(self, job: Job) -> Outcome:
         if job.waiting:
             if job.parent_status in ("failed", "cancelled"):
                 return Failed(f"the message it depends on was {job.parent_status}")
-            return Retry("waiting for the message it depends on", after=1)
+            return Retry("waiting for the message it depends on", after=0.2)
         paused = self._paused_until.get(job.action)
         if paused and paused > self.clock.now():
             return Retry("rate limited", after=(paused - self.clock.now()).total_seconds())
@@ -316,11 +328,20 @@ class DeliveryWorker:
             log.exception("delivery %s failed unexpectedly", job.key)
             return Retry(f"unexpected error: {exc!r}", in_doubt=job.action == "post")
 
-    def _finish(self, job: Job, outcome: Outcome, *, count_attempt: bool = True) -> None:
+    def _record(self, results: list[tuple[Job, Outcome, bool]]) -> None:
         now = self.clock.now()
-        values: dict[str, object]
+        with self.db.transaction() as session:
+            for job, outcome, counted in results:
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == job.id, Delivery.status == "sending")
+                    .values(**self._after(job, outcome, counted, now))
+                )
+
+    def _after(self, job: Job, outcome: Outcome, counted: bool, now: datetime) -> dict[str, object]:
+        """The row's new values after an attempt."""
         if isinstance(outcome, Sent):
-            values = dict(
+            return dict(
                 status="sent",
                 sent_channel=outcome.channel,
                 sent_ts=outcome.ts,
@@ -329,31 +350,22 @@ class DeliveryWorker:
                 last_error=None,
                 lease_until=None,
             )
-        elif isinstance(outcome, Failed):
+        if isinstance(outcome, Failed):
             log.warning("delivery %s failed: %s", job.key, outcome.reason)
-            values = dict(status="failed", last_error=outcome.reason[:500], lease_until=None)
-        else:
-            if outcome.pause and outcome.after:
-                self._paused_until[job.action] = now + timedelta(seconds=outcome.after)
-            attempts = job.attempts if count_attempt and not job.waiting else job.attempts - 1
-            if attempts >= MAX_ATTEMPTS:
-                values = dict(status="failed", last_error=f"gave up: {outcome.reason}"[:500])
-            else:
-                delay = outcome.after if outcome.after is not None else _backoff(attempts)
-                values = dict(
-                    status="pending",
-                    attempts=attempts,
-                    not_before=now + timedelta(seconds=delay),
-                    in_doubt=job.in_doubt or outcome.in_doubt,
-                    last_error=outcome.reason[:500],
-                    lease_until=None,
-                )
-        with self.db.transaction() as session:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id == job.id, Delivery.status == "sending")
-                .values(**values)
-            )
+            return dict(status="failed", last_error=outcome.reason[:500], lease_until=None)
+        attempts = job.attempts if counted else job.attempts - 1
+        if attempts >= MAX_ATTEMPTS:
+            log.warning("delivery %s: giving up after %d attempts", job.key, attempts)
+            return dict(status="failed", last_error=f"gave up: {outcome.reason}"[:500])
+        delay = outcome.after if outcome.after is not None else _backoff(attempts)
+        return dict(
+            status="pending",
+            attempts=attempts,
+            not_before=now + timedelta(seconds=delay),
+            in_doubt=job.in_doubt or outcome.in_doubt,
+            last_error=outcome.reason[:500],
+            lease_until=None,
+        )
 
 
 def _backoff(attempts: int) -> float:

@@ -8,7 +8,7 @@ through JSON, because deliveries are stored in the outbox before they are sent.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 
@@ -42,7 +42,18 @@ class Message:
         return cls(text=text, blocks=(Block("section", text=text),))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "text": self.text,
+            "blocks": [
+                {
+                    "kind": b.kind,
+                    "text": b.text,
+                    "fields": list(b.fields),
+                    "buttons": [vars(button) for button in b.buttons],
+                }
+                for b in self.blocks
+            ],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Message:

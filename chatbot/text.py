@@ -72,6 +72,7 @@ class Templates:
             finalize=_finalize,
             autoescape=False,
             keep_trailing_newline=False,
+            auto_reload=False,  # templates change with a deploy, not while running
             trim_blocks=True,
             lstrip_blocks=True,
         )

@@ -129,7 +129,9 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.1"  # keep-alive, as Slack
+            disable_nagle_algorithm = True
+            wbufsize = 64 * 1024  # headers and body leave in one write
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -137,7 +139,11 @@ class FakeSlack:
             def do_POST(self) -> None:  # noqa: N802
                 fake._serve(self)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that hangs up (a killed bot, a time-out) is expected here
+
+        server = Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         server.request_queue_size = 1024
         self._server = server
@@ -281,6 +287,7 @@ class FakeSlack:
         call.response = answer
         if method in self._stall_after_store:
             self._released.wait(60)
+            request.close_connection = True
             return  # the connection is dropped without an answer
         _send(request, 200, json.dumps(answer).encode())
 

@@ -37,18 +37,22 @@ def static_authorize(token: str | None) -> Callable[..., AuthorizeResult]:
     return authorize
 
 
-def build_app(bot: Bot, client: WebClient, *, listener_threads: int = 64) -> App:
-    """`client` carries no token: `authorize` supplies it for every request."""
+def build_app(bot: Bot, client: WebClient, *, followup_threads: int = 16) -> App:
+    """`client` carries no token: `authorize` supplies it for every request.
+
+    Listeners run in the request's own thread (`process_before_response`): they store, then
+    ack, and the ack is the HTTP response. Bolt's other mode hands each listener to a pool and
+    polls every 10 ms for the ack, which costs more than our database work. What may be slow and
+    need not hold the ack (opening a modal, `respond`) goes to `followups`."""
     settings = bot.settings
     app = App(
         client=client,
         authorize=static_authorize(settings.slack_bot_token),
         signing_secret=settings.slack_signing_secret,
-        listener_executor=ThreadPoolExecutor(
-            max_workers=listener_threads, thread_name_prefix="bolt"
-        ),
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
+    followups = ThreadPoolExecutor(max_workers=followup_threads, thread_name_prefix="followup")
 
     def handle(event: Event) -> Any:
         try:
@@ -71,17 +75,18 @@ def build_app(bot: Bot, client: WebClient, *, listener_threads: int = 64) -> App
         else:
             ack()
         if isinstance(response, OpenForm):
-            open_form(client, body["trigger_id"], response.form, respond)
+            followups.submit(open_form, client, body["trigger_id"], response.form, respond)
 
     def on_action(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         response = handle(translate.action(body))
         ack()
         if isinstance(response, OpenForm):
-            open_form(client, body["trigger_id"], response.form, respond)
+            followups.submit(open_form, client, body["trigger_id"], response.form, respond)
         elif isinstance(response, ReplaceMessage):
-            respond(replace_original=True, **render.message(response.message))
+            followups.submit(respond, replace_original=True, **render.message(response.message))
         elif isinstance(response, Reply):
-            respond(
+            followups.submit(
+                respond,
                 response_type="ephemeral",
                 replace_original=False,
                 **render.message(response.message),

@@ -1,15 +1,18 @@
-"""Deliveries → Slack Web API. Classifies every failure so the outbox knows what to do next."""
+"""Deliveries → Slack Web API. Classifies every failure so the outbox knows what to do next.
+
+The outbox's traffic goes through httpx with pooled keep-alive connections: slack_sdk's
+WebClient opens a new connection (a new TLS handshake, against real Slack) for every call, which
+dominates the cost of a broadcast. The client never retries by itself (a blind retry of
+chat.postMessage after a time-out can post twice); retrying is the outbox's job.
+"""
 
 from __future__ import annotations
 
-import http.client
 import logging
-import socket
-import urllib.error
 from datetime import timedelta
+from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+import httpx
 
 from chatbot.delivery import Failed, Job, Outcome, Retry, Sent
 from chatbot.platforms.slack import render
@@ -31,96 +34,110 @@ TRANSIENT = {
     "token_expired",
     "team_access_not_granted",
 }
-NETWORK_ERRORS = (
-    urllib.error.URLError,
-    TimeoutError,
-    socket.timeout,
-    ConnectionError,
-    http.client.HTTPException,
-)
 
 
-def make_client(token: str | None, base_url: str, *, timeout: int = 15) -> WebClient:
-    """A client that never retries by itself: a blind retry of chat.postMessage after a
-    time-out can post twice, so retrying is the outbox's job."""
-    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+class SlackCallError(Exception):
+    def __init__(self, method: str, status: int, error: str, retry_after: float | None) -> None:
+        super().__init__(f"{method}: {status} {error}")
+        self.status, self.error, self.retry_after = status, error, retry_after
+
+
+class SlackAPI:
+    """The few Web API methods the outbox needs, over one pooled httpx client."""
+
+    def __init__(self, token: str | None, base_url: str, *, timeout: float = 15) -> None:
+        self.client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+
+    def call(
+        self, method: str, *, json: dict[str, Any] | None = None, form: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Write methods take JSON; read methods take form fields (as Slack requires)."""
+        response = self.client.post(method, json=json, data=form)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"ok": False, "error": f"http_{response.status_code}"}
+        if response.status_code != 200 or not body.get("ok"):
+            retry_after = response.headers.get("Retry-After")
+            raise SlackCallError(
+                method,
+                response.status_code,
+                str(body.get("error", "")),
+                float(retry_after) if retry_after else None,
+            )
+        return body
+
+    def close(self) -> None:
+        self.client.close()
 
 
 class SlackSender:
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
+    def __init__(self, api: SlackAPI) -> None:
+        self.api = api
 
     def send(self, job: Job) -> Outcome:
         payload = render.message(job.message)
         try:
             if job.action == "update":
-                response = self.client.chat_update(
-                    channel=job.edit_channel, ts=job.edit_ts, **payload
+                body = self.api.call(
+                    "chat.update", json={"channel": job.edit_channel, "ts": job.edit_ts, **payload}
                 )
             else:
-                response = self.client.chat_postMessage(
-                    channel=job.channel,
-                    thread_ts=job.thread_ts,
-                    metadata={"event_type": METADATA_EVENT, "event_payload": {"key": job.key}},
-                    unfurl_links=False,
-                    unfurl_media=False,
+                post: dict[str, Any] = {
+                    "channel": job.channel,
+                    "metadata": {"event_type": METADATA_EVENT, "event_payload": {"key": job.key}},
+                    "unfurl_links": False,
+                    "unfurl_media": False,
                     **payload,
-                )
-        except SlackApiError as exc:
+                }
+                if job.thread_ts:
+                    post["thread_ts"] = job.thread_ts
+                body = self.api.call("chat.postMessage", json=post)
+        except SlackCallError as exc:
             return _classify(exc, job)
-        except NETWORK_ERRORS as exc:
-            return Retry(f"network: {exc}", in_doubt=job.action == "post")
-        return Sent(channel=response["channel"], ts=response["ts"])
+        except httpx.ConnectError as exc:  # never reached Slack
+            return Retry(f"network: {exc}")
+        except httpx.TransportError as exc:  # may have reached Slack
+            return Retry(f"network: {exc!r}", in_doubt=job.action == "post")
+        return Sent(channel=body["channel"], ts=body["ts"])
 
     def find_sent(self, job: Job) -> Sent | None:
-        """After an attempt in doubt, look for our copy by the key carried in its metadata."""
-        try:
-            channel = job.channel
-            if channel[:1] in ("U", "W"):
-                channel = self.client.conversations_open(users=channel)["channel"]["id"]
-            oldest = (job.created_at - timedelta(seconds=5)).timestamp()
-            cursor = None
-            for _page in range(20):
-                if job.thread_ts:
-                    response = self.client.conversations_replies(
-                        channel=channel,
-                        ts=job.thread_ts,
-                        oldest=f"{oldest:.6f}",
-                        include_all_metadata=True,
-                        limit=200,
-                        cursor=cursor,
-                    )
-                else:
-                    response = self.client.conversations_history(
-                        channel=channel,
-                        oldest=f"{oldest:.6f}",
-                        include_all_metadata=True,
-                        limit=200,
-                        cursor=cursor,
-                    )
-                for message in response.get("messages", []):
-                    payload = (message.get("metadata") or {}).get("event_payload") or {}
-                    if payload.get("key") == job.key:
-                        return Sent(channel=channel, ts=message["ts"])
-                cursor = (response.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return None
-        except (SlackApiError, *NETWORK_ERRORS) as exc:
-            # Cannot tell: do not post blind. Raising keeps the row in doubt for the next try.
-            raise LookupError(f"could not check for an earlier copy: {exc}") from exc
-        return None
+        """After an attempt in doubt, look for our copy by the key carried in its metadata.
+        Raises when it cannot tell, so the row stays in doubt rather than being posted blind."""
+        channel = job.channel
+        if channel[:1] in ("U", "W"):
+            channel = self.api.call("conversations.open", form={"users": channel})["channel"]["id"]
+        method = "conversations.replies" if job.thread_ts else "conversations.history"
+        query: dict[str, Any] = {
+            "channel": channel,
+            "oldest": f"{(job.created_at - timedelta(seconds=5)).timestamp():.6f}",
+            "include_all_metadata": "true",
+            "limit": 200,
+        }
+        if job.thread_ts:
+            query["ts"] = job.thread_ts
+        for _page in range(50):
+            body = self.api.call(method, form=query)
+            for message in body.get("messages", []):
+                metadata = (message.get("metadata") or {}).get("event_payload") or {}
+                if metadata.get("key") == job.key:
+                    return Sent(channel=channel, ts=message["ts"])
+            query["cursor"] = (body.get("response_metadata") or {}).get("next_cursor")
+            if not query["cursor"]:
+                return None
+        raise LookupError(f"{job.key}: history too long to check")
 
 
-def _classify(exc: SlackApiError, job: Job) -> Outcome:
-    status = exc.response.status_code
-    error = str(exc.response.get("error", "")) if exc.response.data else ""
-    if status == 429 or error in RATE_LIMITED:
-        after = float(
-            exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1))
-        )
-        return Retry(f"rate limited ({job.action})", after=max(after, 1), pause=True)
-    if status >= 500:
-        return Retry(f"slack {status} {error}".strip(), in_doubt=job.action == "post")
-    if error in TRANSIENT:
-        return Retry(f"slack error {error}", after=30)
-    return Failed(f"slack error {error or status}")
+def _classify(exc: SlackCallError, job: Job) -> Outcome:
+    if exc.status == 429 or exc.error in RATE_LIMITED:
+        return Retry(f"rate limited ({job.action})", after=max(exc.retry_after or 1, 1), pause=True)
+    if exc.status >= 500:
+        return Retry(f"slack {exc.status} {exc.error}".strip(), in_doubt=job.action == "post")
+    if exc.error in TRANSIENT:
+        return Retry(f"slack error {exc.error}", after=30)
+    return Failed(f"slack error {exc.error or exc.status}")
