@@ -104,8 +104,11 @@ def command_body(i: int) -> str:
     )
 
 
-def load(url: str, total: int, clients: int) -> tuple[list[float], float, int]:
-    """`total` requests from `clients` threads, each with its own keep-alive connection."""
+def load(
+    url: str, total: int, clients: int, rate: float | None = None
+) -> tuple[list[float], float, int]:
+    """`total` requests from `clients` threads, each with its own keep-alive connection: as fast
+    as answers come back (closed loop), or at a fixed `rate` per second (open loop)."""
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
@@ -119,6 +122,10 @@ def load(url: str, total: int, clients: int) -> tuple[list[float], float, int]:
                     i = next(counter, None)
                 if i is None:
                     return
+                if rate:
+                    delay = begin + i / rate - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
                 body = command_body(i)
                 started = time.perf_counter()
                 response = client.post(f"{url}/slack/events", content=body, headers=signed(body))
@@ -129,7 +136,7 @@ def load(url: str, total: int, clients: int) -> tuple[list[float], float, int]:
                         failures += 1
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
-    started = time.perf_counter()
+    begin = started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -160,6 +167,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: requests per second (default: closed loop, as fast as answered)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="techhelp-bench-"))
@@ -203,7 +216,7 @@ def main() -> None:
                 wait_healthy(url)
                 load(url, args.warmup, args.clients)
                 cpu_before = cpu_seconds(process.proc.pid)
-                latencies, wall, failures = load(url, args.requests, args.clients)
+                latencies, wall, failures = load(url, args.requests, args.clients, args.rate)
                 row = summarise(name, latencies, wall, failures)
                 expected = before + args.requests + args.warmup
                 load_ended = time.monotonic()
@@ -237,7 +250,8 @@ def main() -> None:
 
     base, ours = results
     print(
-        f"\n{args.requests} signed /techhelp requests, {args.clients} concurrent clients "
+        f"\n{args.requests} signed /techhelp requests, {args.clients} concurrent clients, "
+        f"{f'{args.rate:g}/s offered' if args.rate else 'closed loop'} "
         f"(after {args.warmup} warm-up), fake Slack on 127.0.0.1, "
         f"database {database_url.split(':')[0]}"
     )
@@ -259,7 +273,8 @@ def main() -> None:
     )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "intake.json").write_text(json.dumps({"results": results, "p99_ratio": ratio}, indent=2))
+    name = f"intake-{args.rate:g}rps.json" if args.rate else "intake.json"
+    (out / name).write_text(json.dumps({"results": results, "p99_ratio": ratio}, indent=2))
 
 
 if __name__ == "__main__":

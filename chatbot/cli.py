@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from chatbot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from chatbot.bot import Bot
 
 log = logging.getLogger("chatbot")
 
@@ -71,31 +80,43 @@ def _require_slack(settings: Settings, *names: str) -> None:
         )
 
 
+@contextmanager
+def _slack_bot(ctx: click.Context, *required: str) -> Iterator[tuple[Bot, App]]:
+    """The composed bot with its Bolt app and a running delivery worker. SIGTERM (a deploy,
+    `kill`) ends it gracefully: sends in flight finish and are recorded before exit."""
+    from chatbot.app import attach_worker, build_bot, slack_parts
+
+    _logging(ctx.obj["verbose"])
+    settings = _settings()
+    _require_slack(settings, *required)
+    bot = build_bot(settings)
+    bot.db.upgrade()
+    app, sender = slack_parts(bot)
+    worker = attach_worker(bot, {"slack": sender})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        yield bot, app
+    finally:
+        log.info("stopping: finishing deliveries in flight")
+        worker.stop()
+        bot.db.dispose()
+
+
 @main.command()
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """HTTP server: POST /slack/events, GET /healthz."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-    from chatbot.app import attach_worker, build_bot, slack_parts
     from chatbot.platforms.slack.server import make_wsgi
     from chatbot.platforms.slack.server import serve as run_server
 
-    _logging(ctx.obj["verbose"])
-    settings = _settings()
-    _require_slack(settings, "slack_bot_token", "slack_signing_secret")
-    bot = build_bot(settings)
-    bot.db.upgrade()
-    app, sender = slack_parts(bot)
-    worker = attach_worker(bot, {"slack": sender})
-    try:
+    with _slack_bot(ctx, "slack_bot_token", "slack_signing_secret") as (bot, app):
         run_server(
             make_wsgi(SlackRequestHandler(app), bot.db),
-            port=settings.port,
-            threads=settings.web_threads,
+            port=bot.settings.port,
+            threads=bot.settings.web_threads,
         )
-    finally:
-        worker.stop()
 
 
 @main.command()
@@ -104,24 +125,15 @@ def socket(ctx: click.Context) -> None:
     """The same bot over Slack Socket Mode (needs SLACK_APP_TOKEN)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from chatbot.app import attach_worker, build_bot, slack_parts
     from chatbot.platforms.slack.client import make_client
 
-    _logging(ctx.obj["verbose"])
-    settings = _settings()
-    _require_slack(settings, "slack_bot_token", "slack_app_token")
-    bot = build_bot(settings)
-    bot.db.upgrade()
-    app, sender = slack_parts(bot)
-    worker = attach_worker(bot, {"slack": sender})
-    try:
+    with _slack_bot(ctx, "slack_bot_token", "slack_app_token") as (bot, app):
+        settings = bot.settings
         SocketModeHandler(
             app,
             settings.slack_app_token,
             web_client=make_client(settings.slack_app_token, settings.slack_api_url),
         ).start()
-    finally:
-        worker.stop()
 
 
 @main.command()

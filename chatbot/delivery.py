@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import case, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from chatbot.clock import Clock
 from chatbot.db import Database
@@ -172,6 +172,7 @@ class DeliveryWorker:
         concurrency: int = 4,
         batch: int = 100,
         idle_poll: float = 0.5,
+        linger: float = 0.005,
         lease: timedelta = LEASE,
     ) -> None:
         self.db = db
@@ -179,6 +180,7 @@ class DeliveryWorker:
         self.clock = clock
         self.batch = batch
         self.idle_poll = idle_poll
+        self.linger = linger
         self.lease = lease
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
         self._wake = threading.Event()
@@ -209,7 +211,9 @@ class DeliveryWorker:
                 log.exception("delivery round failed")
                 worked = 0
             if not worked:
-                self._wake.wait(self.idle_poll)
+                if self._wake.wait(self.idle_poll) and self.linger:
+                    # A burst commits many rows at once: collect them into one round.
+                    self._stop.wait(self.linger)
                 self._wake.clear()
 
     # one round
@@ -231,65 +235,39 @@ class DeliveryWorker:
 
     def _claim(self) -> list[Job]:
         now = self.clock.now()
-        due = or_(
-            (Delivery.status == "pending") & (Delivery.not_before <= now),
-            (Delivery.status == "sending") & (Delivery.lease_until < now),
-        )
-        platforms = list(self.senders)
-        candidates = (
-            select(Delivery.id)
-            .where(due, Delivery.platform.in_(platforms))
-            .order_by(Delivery.id)
-            .limit(self.batch)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
         with self.db.transaction() as session:
-            rows = session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(candidates))
-                .values(
-                    # A lease that ran out means the process died mid-send: maybe delivered.
-                    in_doubt=case((Delivery.status == "sending", True), else_=Delivery.in_doubt),
-                    status="sending",
-                    lease_until=now + self.lease,
-                    attempt_started=now,
-                    attempts=Delivery.attempts + 1,
-                )
-                .returning(Delivery.id)
-            ).scalars()
-            ids = sorted(rows)
+            ids = sorted(
+                session.execute(
+                    _CLAIM,
+                    {
+                        "now": now,
+                        "lease_until": now + self.lease,
+                        "platforms": list(self.senders),
+                        "batch": self.batch,
+                    },
+                ).scalars()
+            )
             if not ids:
                 return []
-            return self._jobs(session, ids)
-
-    def _jobs(self, session: Session, ids: list[int]) -> list[Job]:
-        parent = aliased(Delivery)
-        query = (
-            select(Delivery, parent.status, parent.sent_channel, parent.sent_ts)
-            .outerjoin(parent, parent.id == func.coalesce(Delivery.edit_of, Delivery.thread_of))
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.id)
-        )
-        return [
-            Job(
-                id=row.id,
-                key=row.key,
-                platform=row.platform,
-                action=row.action,
-                channel=row.channel,
-                message=Message.from_json(row.message),
-                attempts=row.attempts,
-                in_doubt=row.in_doubt,
-                attempt_started=row.attempt_started,
-                created_at=row.created_at,
-                thread_ts=parent_ts if row.thread_of else None,
-                edit_channel=parent_channel if row.edit_of else None,
-                edit_ts=parent_ts if row.edit_of else None,
-                parent_status=parent_status,
-            )
-            for row, parent_status, parent_channel, parent_ts in session.execute(query)
-        ]
+            return [
+                Job(
+                    id=row.id,
+                    key=row.key,
+                    platform=row.platform,
+                    action=row.action,
+                    channel=row.channel,
+                    message=Message.from_json(row.message),
+                    attempts=row.attempts,
+                    in_doubt=row.in_doubt,
+                    attempt_started=row.attempt_started,
+                    created_at=row.created_at,
+                    thread_ts=row.parent_ts if row.thread_of else None,
+                    edit_channel=row.parent_channel if row.edit_of else None,
+                    edit_ts=row.parent_ts if row.edit_of else None,
+                    parent_status=row.parent_status,
+                )
+                for row in session.execute(_CLAIMED, {"ids": ids})
+            ]
 
     def _send_in_order(self, jobs: Iterable[Job]) -> list[tuple[Job, Outcome, bool]]:
         """Send one channel's jobs in order; returns (job, outcome, counts as an attempt)."""
@@ -330,42 +308,112 @@ class DeliveryWorker:
 
     def _record(self, results: list[tuple[Job, Outcome, bool]]) -> None:
         now = self.clock.now()
+        rows = [self._after(job, outcome, counted, now) for job, outcome, counted in results]
         with self.db.transaction() as session:
-            for job, outcome, counted in results:
-                session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == job.id, Delivery.status == "sending")
-                    .values(**self._after(job, outcome, counted, now))
-                )
+            session.connection().execute(_RECORD, rows)
 
-    def _after(self, job: Job, outcome: Outcome, counted: bool, now: datetime) -> dict[str, object]:
-        """The row's new values after an attempt."""
+    def _after(self, job: Job, outcome: Outcome, counted: bool, now: datetime) -> dict[str, Any]:
+        """The row's new values after an attempt (the same columns whatever happened, so one
+        executemany records a round)."""
+        row: dict[str, Any] = {
+            "job_id": job.id,
+            "status": "pending",
+            "attempts": job.attempts,
+            "not_before": now,
+            "in_doubt": job.in_doubt,
+            "last_error": None,
+            "sent_channel": None,
+            "sent_ts": None,
+            "sent_at": None,
+        }
         if isinstance(outcome, Sent):
-            return dict(
-                status="sent",
-                sent_channel=outcome.channel,
-                sent_ts=outcome.ts,
-                sent_at=now,
-                in_doubt=False,
-                last_error=None,
-                lease_until=None,
-            )
+            return row | {
+                "status": "sent",
+                "in_doubt": False,
+                "sent_channel": outcome.channel,
+                "sent_ts": outcome.ts,
+                "sent_at": now,
+            }
         if isinstance(outcome, Failed):
             log.warning("delivery %s failed: %s", job.key, outcome.reason)
-            return dict(status="failed", last_error=outcome.reason[:500], lease_until=None)
+            return row | {"status": "failed", "last_error": outcome.reason[:500]}
         attempts = job.attempts if counted else job.attempts - 1
         if attempts >= MAX_ATTEMPTS:
             log.warning("delivery %s: giving up after %d attempts", job.key, attempts)
-            return dict(status="failed", last_error=f"gave up: {outcome.reason}"[:500])
+            return row | {"status": "failed", "last_error": f"gave up: {outcome.reason}"[:500]}
         delay = outcome.after if outcome.after is not None else _backoff(attempts)
-        return dict(
-            status="pending",
-            attempts=attempts,
-            not_before=now + timedelta(seconds=delay),
-            in_doubt=job.in_doubt or outcome.in_doubt,
-            last_error=outcome.reason[:500],
-            lease_until=None,
+        return row | {
+            "attempts": attempts,
+            "not_before": now + timedelta(seconds=delay),
+            "in_doubt": job.in_doubt or outcome.in_doubt,
+            "last_error": outcome.reason[:500],
+        }
+
+
+def _statements() -> tuple[Any, Any, Any]:
+    """The worker's SQL, built once (Core, not the ORM: it runs every round)."""
+    table = Delivery.__table__
+    parent = table.alias("parent")
+    due = or_(
+        (table.c.status == "pending") & (table.c.not_before <= bindparam("now")),
+        (table.c.status == "sending") & (table.c.lease_until < bindparam("now")),
+    )
+    candidates = (
+        select(table.c.id)
+        .where(due, table.c.platform.in_(bindparam("platforms", expanding=True)))
+        .order_by(table.c.id)
+        .limit(bindparam("batch"))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claim = (
+        update(table)
+        .where(table.c.id.in_(candidates))
+        .values(
+            # A lease that ran out means the process died mid-send: maybe delivered.
+            in_doubt=case((table.c.status == "sending", True), else_=table.c.in_doubt),
+            status="sending",
+            lease_until=bindparam("lease_until"),
+            attempt_started=bindparam("now"),
+            attempts=table.c.attempts + 1,
         )
+        .returning(table.c.id)
+    )
+    claimed = (
+        select(
+            table,
+            parent.c.status.label("parent_status"),
+            parent.c.sent_channel.label("parent_channel"),
+            parent.c.sent_ts.label("parent_ts"),
+        )
+        .outerjoin(parent, parent.c.id == func.coalesce(table.c.edit_of, table.c.thread_of))
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .order_by(table.c.id)
+    )
+    record = (
+        update(table)
+        .where(table.c.id == bindparam("job_id"), table.c.status == "sending")
+        .values(
+            {
+                name: bindparam(name)
+                for name in (
+                    "status",
+                    "attempts",
+                    "not_before",
+                    "in_doubt",
+                    "last_error",
+                    "sent_channel",
+                    "sent_ts",
+                    "sent_at",
+                )
+            }
+            | {"lease_until": None}
+        )
+    )
+    return claim, claimed, record
+
+
+_CLAIM, _CLAIMED, _RECORD = _statements()
 
 
 def _backoff(attempts: int) -> float:

@@ -121,13 +121,16 @@ class Server:
         raise AssertionError(f"chatbot serve did not start:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
+        """SIGTERM, as a deploy sends it: the server must finish what is in flight and exit 0."""
         if self.process and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(10)
+                code = self.process.wait(20)
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+                raise AssertionError("chatbot serve did not stop on SIGTERM") from None
+            assert code == 0, f"chatbot serve exited {code} on SIGTERM"
 
     def kill9(self) -> None:
         assert self.process is not None

@@ -109,6 +109,11 @@ def build_app(bot: Bot, client: WebClient, *, followup_threads: int = 16) -> App
         app.command(name)(on_command)
     app.action(ANY)(on_action)
     app.view(ANY)(on_form)
+
+    @app.event("app_home_opened")
+    def home_opened() -> None:
+        """Acknowledged so Slack does not retry it; the Home tab's content is a later issue."""
+
     return app
 
 
