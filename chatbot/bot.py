@@ -22,7 +22,7 @@ from chatbot.config import Settings
 from chatbot.db import Database
 from chatbot.db.models import Interaction
 from chatbot.db.upsert import insert_ignore
-from chatbot.messages import Message, Outgoing, Reply, Response
+from chatbot.messages import FormErrors, Message, Outgoing, Refusal, Reply, Response
 from chatbot.text import Templates
 
 log = logging.getLogger(__name__)
@@ -140,31 +140,49 @@ class Bot:
     def handle(self, event: Event) -> Response:
         handler = self.handler_for(event)
         now = self.clock.now()
-        with self.db.transaction() as session:
-            first_time = insert_ignore(
-                session,
-                Interaction,
-                key=event.key[:255],
-                platform=event.platform,
-                kind=event.kind,
-                name=event.name[:100],
-                user_id=event.user,
-                payload=event.log_payload(),
-                at=now,
-            )
-            if first_time is None:
-                log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
-                return None
-            if handler is None:
-                return Reply(Message(text=self.templates.render("common/unknown_action.md.j2")))
-            ctx = Context(
-                session=session,
-                settings=self.settings,
-                templates=self.templates,
-                platform=event.platform,
-                now=now,
-            )
-            response = handler(event, ctx)
+        try:
+            with self.db.transaction() as session:
+                if self._log(session, event, now) is None:
+                    log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
+                    return None
+                if handler is None:
+                    return Reply(
+                        Message.plain(self.templates.render("common/unknown_action.md.j2"))
+                    )
+                ctx = Context(
+                    session=session,
+                    settings=self.settings,
+                    templates=self.templates,
+                    platform=event.platform,
+                    now=now,
+                )
+                response = handler(event, ctx)
+        except Refusal as refusal:
+            # Everything the handler did is rolled back; the interaction is still logged.
+            with self.db.transaction() as session:
+                self._log(session, event, now, refused=str(refusal))
+            if event.kind == "form" and refusal.field:
+                return FormErrors({refusal.field: str(refusal)})
+            text = self.templates.render("common/error.md.j2", message=str(refusal))
+            return Reply(Message.plain(text))
         if self.worker:
             self.worker.wake()
         return response
+
+    @staticmethod
+    def _log(
+        session: Session, event: Event, now: datetime, refused: str | None = None
+    ) -> int | None:
+        """Record the interaction; None when its key was seen before (a retry)."""
+        payload = event.log_payload() | ({"refused": refused[:500]} if refused else {})
+        return insert_ignore(
+            session,
+            Interaction,
+            key=event.key[:255],
+            platform=event.platform,
+            kind=event.kind,
+            name=event.name[:100],
+            user_id=event.user,
+            payload=payload,
+            at=now,
+        )

@@ -136,6 +136,15 @@ class CloseForm:
 Response = Reply | ReplaceMessage | OpenForm | FormErrors | CloseForm | None
 
 
+class Refusal(Exception):
+    """Raised by a handler or service: nothing changes, and the person is told why (beside
+    `field` when the refusal is about a form's input). The interaction is still logged."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass
 class Outgoing:
     """A message to deliver later through the outbox."""

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
 from chatbot.db.models import Request, RequestEvent
+from chatbot.messages import Refusal
 from chatbot.routing import Triage
 
 MAX_TEXT = 20_000
 INTAKE_CHANNELS = ("techhelp", "form", "phone", "email", "walk-in")
 
 
-class RequestError(Exception):
+class RequestError(Refusal):
     """A change that cannot be made; the message is shown to the person who tried."""
 
 

@@ -15,12 +15,11 @@ from chatbot.messages import (
     CloseForm,
     Field,
     Form,
-    FormErrors,
     Message,
     OpenForm,
     Outgoing,
+    Refusal,
     ReplaceMessage,
-    Reply,
     Response,
 )
 from chatbot.requests import RequestError
@@ -67,13 +66,14 @@ def withdraw(ctx: Context, request: Request) -> None:
     delivery.cancel(ctx.session, key=_key(request), reason="request reopened before the prompt")
 
 
-def _rateable(ctx: Context, event: Event) -> Request:
+def _rateable(ctx: Context, user: str, value: str, *, field: str | None = None) -> Request:
+    """The request a rating button or form refers to, if `user` asked it."""
     try:
-        request = requests.get(session=ctx.session, request_id=int(event.value))
-    except ValueError:
-        raise RequestError("That rating button is not valid.") from None
-    if event.user != request.requester:
-        raise RequestError(ctx.render("rating/not_yours.md.j2", ref=request.ref))
+        request = requests.get(session=ctx.session, request_id=int(value))
+    except (ValueError, RequestError):
+        raise Refusal("That rating button is not valid.", field=field) from None
+    if user != request.requester:
+        raise Refusal(ctx.render("rating/not_yours.md.j2", ref=request.ref), field=field)
     return request
 
 
@@ -89,30 +89,26 @@ def _thanks(ctx: Context, request: Request, rating: Rating) -> Message:
 
 @routes.action(RATE)
 def on_rate(event: Event, ctx: Context) -> Response:
-    try:
-        score = int(event.name.rsplit(":", 1)[1])
-        if score not in SCORES:
-            raise ValueError
-        request = _rateable(ctx, event)
-    except (ValueError, IndexError):
-        return Reply(
-            Message.plain(
-                ctx.render("common/error.md.j2", message="That rating button is not valid.")
-            )
-        )
-    except RequestError as exc:
-        return Reply(Message.plain(ctx.render("common/error.md.j2", message=str(exc))))
+    score = event.name.rsplit(":", 1)[-1]
+    if score not in {str(s) for s in SCORES}:
+        raise Refusal("That rating button is not valid.")
+    request = _rateable(ctx, event.user, event.value)
     insert_ignore(
-        ctx.session, Rating, request_id=request.id, rater=event.user, score=score, rated_at=ctx.now
+        ctx.session,
+        Rating,
+        request_id=request.id,
+        rater=event.user,
+        score=int(score),
+        rated_at=ctx.now,
     )
     rating = ctx.session.scalars(select(Rating).where(Rating.request_id == request.id)).one()
-    rating.score, rating.rated_at = score, ctx.now
+    rating.score, rating.rated_at = int(score), ctx.now
     ctx.session.add(
         RequestEvent(
             request_id=request.id,
             actor=event.user,
             kind="rated",
-            detail={"score": score},
+            detail={"score": int(score)},
             at=ctx.now,
         )
     )
@@ -121,10 +117,7 @@ def on_rate(event: Event, ctx: Context) -> Response:
 
 @routes.action(COMMENT)
 def on_comment(event: Event, ctx: Context) -> Response:
-    try:
-        request = _rateable(ctx, event)
-    except RequestError as exc:
-        return Reply(Message.plain(ctx.render("common/error.md.j2", message=str(exc))))
+    request = _rateable(ctx, event.user, event.value)
     return OpenForm(
         Form(
             form_id=COMMENT_FORM,
@@ -144,14 +137,11 @@ def on_comment(event: Event, ctx: Context) -> Response:
 def on_comment_form(event: Event, ctx: Context) -> Response:
     comment = event.values.get("comment", "").strip()
     if not comment:
-        return FormErrors({"comment": "Please write a comment, or close this form."})
-    try:
-        request = _rateable(ctx, Event(**{**event.__dict__, "value": event.context}))
-    except (RequestError, ValueError) as exc:
-        return FormErrors({"comment": str(exc)})
+        raise Refusal("Please write a comment, or close this form.", field="comment")
+    request = _rateable(ctx, event.user, event.context, field="comment")
     rating = ctx.session.scalars(select(Rating).where(Rating.request_id == request.id)).first()
     if rating is None:
-        return FormErrors({"comment": "Please choose a score (1–5) first."})
+        raise Refusal("Please choose a score (1–5) first.", field="comment")
     rating.comment = comment
     ctx.session.add(
         RequestEvent(

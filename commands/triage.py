@@ -14,11 +14,10 @@ from chatbot.messages import (
     CloseForm,
     Field,
     Form,
-    FormErrors,
     Message,
     OpenForm,
     Outgoing,
-    Reply,
+    Refusal,
     Response,
 )
 from chatbot.requests import Change, RequestError
@@ -202,56 +201,52 @@ def publish(ctx: Context, change: Change, **values: object) -> None:
         rating.withdraw(ctx, request)
 
 
-def _request(ctx: Context, value: str) -> Request:
+def _request(ctx: Context, value: str, *, field: str | None = None) -> Request:
+    """The request a button or form refers to; a forged or stale reference is refused."""
     try:
         request_id = int(value.split(":", 1)[0])
     except ValueError:
-        raise RequestError("That button's request reference is not valid.") from None
-    return requests.get(session=ctx.session, request_id=request_id)
+        raise RequestError("That button's request reference is not valid.", field=field) from None
+    try:
+        return requests.get(session=ctx.session, request_id=request_id)
+    except RequestError as exc:
+        raise RequestError(str(exc), field=field) from None
 
 
-def _error(ctx: Context, exc: RequestError) -> Reply:
-    return Reply(Message.plain(ctx.render("common/error.md.j2", message=str(exc))))
+def _text(event: Event, missing: str) -> str:
+    """The form's one text field, which must not be empty."""
+    text = event.values.get("text", "").strip()
+    if not text:
+        raise Refusal(missing, field="text")
+    return text
 
 
 @routes.action(CLAIM)
 def on_claim(event: Event, ctx: Context) -> Response:
-    try:
-        request = _request(ctx, event.value)
-        publish(
-            ctx, requests.claim(session=ctx.session, request=request, actor=event.user, now=ctx.now)
-        )
-    except RequestError as exc:
-        return _error(ctx, exc)
+    request = _request(ctx, event.value)
+    publish(
+        ctx, requests.claim(session=ctx.session, request=request, actor=event.user, now=ctx.now)
+    )
     return None
 
 
 @routes.action(ESCALATE)
 def on_escalate(event: Event, ctx: Context) -> Response:
-    try:
-        request = _request(ctx, event.value)
-        publish(
-            ctx,
-            requests.escalate(session=ctx.session, request=request, actor=event.user, now=ctx.now),
-        )
-    except RequestError as exc:
-        return _error(ctx, exc)
+    request = _request(ctx, event.value)
+    change = requests.escalate(session=ctx.session, request=request, actor=event.user, now=ctx.now)
+    publish(ctx, change)
     return None
 
 
 @routes.action(REOPEN)
 @routes.action(REQUESTER_REOPEN)
 def on_reopen(event: Event, ctx: Context) -> Response:
-    try:
-        request = _request(ctx, event.value)
-        if event.name == REQUESTER_REOPEN and event.user != request.requester:
-            raise RequestError(f"Only the person who asked can reopen {request.ref} from here.")
-        publish(
-            ctx,
-            requests.reopen(session=ctx.session, request=request, actor=event.user, now=ctx.now),
-        )
-    except RequestError as exc:
-        return _error(ctx, exc)
+    request = _request(ctx, event.value)
+    if event.name == REQUESTER_REOPEN and event.user != request.requester:
+        raise RequestError(f"Only the person who asked can reopen {request.ref} from here.")
+    publish(
+        ctx, requests.reopen(session=ctx.session, request=request, actor=event.user, now=ctx.now)
+    )
     return None
 
 
@@ -270,12 +265,9 @@ def _text_form(
 
 @routes.action(RESOLVE)
 def on_resolve(event: Event, ctx: Context) -> Response:
-    try:
-        request = _request(ctx, event.value)
-        if request.state == "resolved":
-            raise RequestError(f"{request.ref} is already resolved.")
-    except RequestError as exc:
-        return _error(ctx, exc)
+    request = _request(ctx, event.value)
+    if request.state == "resolved":
+        raise RequestError(f"{request.ref} is already resolved.")
     return OpenForm(
         _text_form(
             RESOLVE_FORM,
@@ -291,28 +283,18 @@ def on_resolve(event: Event, ctx: Context) -> Response:
 
 @routes.form(RESOLVE_FORM)
 def on_resolve_form(event: Event, ctx: Context) -> Response:
-    note = event.values.get("text", "").strip()
-    if not note:
-        return FormErrors({"text": "Please say what was done: the requester reads this note."})
-    try:
-        request = _request(ctx, event.context)
-        publish(
-            ctx,
-            requests.resolve(
-                session=ctx.session, request=request, actor=event.user, note=note, now=ctx.now
-            ),
-        )
-    except RequestError as exc:
-        return FormErrors({"text": str(exc)})
+    note = _text(event, "Please say what was done: the requester reads this note.")
+    request = _request(ctx, event.context, field="text")
+    change = requests.resolve(
+        session=ctx.session, request=request, actor=event.user, note=note, now=ctx.now
+    )
+    publish(ctx, change)
     return CloseForm()
 
 
 @routes.action(ASK)
 def on_ask(event: Event, ctx: Context) -> Response:
-    try:
-        request = _request(ctx, event.value)
-    except RequestError as exc:
-        return _error(ctx, exc)
+    request = _request(ctx, event.value)
     return OpenForm(
         _text_form(
             ASK_FORM,
@@ -328,16 +310,11 @@ def on_ask(event: Event, ctx: Context) -> Response:
 
 @routes.form(ASK_FORM)
 def on_ask_form(event: Event, ctx: Context) -> Response:
-    question = event.values.get("text", "").strip()
-    if not question:
-        return FormErrors({"text": "Please write the question for the requester."})
-    try:
-        request = _request(ctx, event.context)
-        change = requests.ask(
-            session=ctx.session, request=request, actor=event.user, question=question, now=ctx.now
-        )
-    except RequestError as exc:
-        return FormErrors({"text": str(exc)})
+    question = _text(event, "Please write the question for the requester.")
+    request = _request(ctx, event.context, field="text")
+    change = requests.ask(
+        session=ctx.session, request=request, actor=event.user, question=question, now=ctx.now
+    )
     publish(ctx, change, question=question)
     _thread_note(ctx, request, "triage/question_posted.md.j2", change, text=question)
     return CloseForm()
@@ -361,12 +338,9 @@ def _thread_note(
 
 @routes.action(REQUESTER_ANSWER)
 def on_answer(event: Event, ctx: Context) -> Response:
-    try:
-        request = _request(ctx, event.value)
-        if event.user != request.requester:
-            raise RequestError(f"Only the person who asked can answer for {request.ref}.")
-    except RequestError as exc:
-        return _error(ctx, exc)
+    request = _request(ctx, event.value)
+    if event.user != request.requester:
+        raise RequestError(f"Only the person who asked can answer for {request.ref}.")
     return OpenForm(
         _text_form(
             ANSWER_FORM,
@@ -382,16 +356,11 @@ def on_answer(event: Event, ctx: Context) -> Response:
 
 @routes.form(ANSWER_FORM)
 def on_answer_form(event: Event, ctx: Context) -> Response:
-    text = event.values.get("text", "").strip()
-    if not text:
-        return FormErrors({"text": "Please write your answer."})
-    try:
-        request = _request(ctx, event.context)
-        change = requests.answer(
-            session=ctx.session, request=request, actor=event.user, text=text, now=ctx.now
-        )
-    except RequestError as exc:
-        return FormErrors({"text": str(exc)})
+    text = _text(event, "Please write your answer.")
+    request = _request(ctx, event.context, field="text")
+    change = requests.answer(
+        session=ctx.session, request=request, actor=event.user, text=text, now=ctx.now
+    )
     publish(ctx, change)
     _thread_note(ctx, request, "triage/answer_posted.md.j2", change, text=text)
     return CloseForm()

@@ -148,3 +148,23 @@ def test_kill_while_sending_does_not_post_twice(make_server) -> None:  # type: i
     assert len(fake.messages(TRIAGE)) == 1
     assert len(fake.messages("UALICE")) == 1
     assert fake.calls("conversations.history")  # it looked before deciding
+
+
+def test_forged_or_stale_button_is_refused_politely_and_logged(server: Server) -> None:
+    ref = ref_of(server.command("forged button test"))
+    for action, value in (
+        ("triage.claim", "999"),
+        ("triage.escalate", "not-a-number"),
+        ("rating.rate:9", str(ref)),
+        ("rating.rate:5", str(ref)),
+    ):
+        assert server.click(action, value).status_code == 200
+    fake = server.fake
+    fake.wait_for(lambda: len(fake.calls("response_url")) >= 4)
+    said = " ".join(json.dumps(c.body) for c in fake.calls("response_url"))
+    assert "There is no request TH-999" in said
+    assert "not valid" in said and "Only the person who asked" in said
+    assert rows(server, "select count(*) from ratings")[0][0] == 0
+    assert rows(server, "select count(*) from request_events")[0][0] == 1  # only "created"
+    refused = rows(server, "select payload from interactions where kind='action'")
+    assert len(refused) == 4 and all("refused" in str(p[0]) for p in refused)
