@@ -418,10 +418,3 @@ _CLAIM, _CLAIMED, _RECORD = _statements()
 
 def _backoff(attempts: int) -> float:
     return min(MAX_BACKOFF, 0.5 * 2 ** max(0, attempts - 1))
-
-
-def pending_count(db: Database) -> int:
-    with db.sessions() as session:
-        return session.scalar(
-            select(func.count()).where(Delivery.status.in_(("pending", "sending")))
-        )

@@ -251,14 +251,15 @@ def on_reopen(event: Event, ctx: Context) -> Response:
 
 
 def _text_form(
-    form_id: str, title: str, submit: str, request: Request, label: str, intro: str, context: str
+    form_id: str, request: Request, *, title: str, submit: str, label: str, intro: str = ""
 ) -> Form:
+    """A form of one text field about one request (resolution note, question, answer)."""
     return Form(
         form_id=form_id,
-        title=title,
+        title=f"{title} {request.ref}",
         submit=submit,
         intro=intro,
-        context=context,
+        context=str(request.id),
         fields=(Field("text", label, multiline=True, max_length=3000),),
     )
 
@@ -271,12 +272,11 @@ def on_resolve(event: Event, ctx: Context) -> Response:
     return OpenForm(
         _text_form(
             RESOLVE_FORM,
-            f"Resolve {request.ref}",
-            "Resolve",
             request,
-            "Resolution note",
-            ctx.render("triage/resolve_intro.md.j2"),
-            str(request.id),
+            title="Resolve",
+            submit="Resolve",
+            label="Resolution note",
+            intro=ctx.render("triage/resolve_intro.md.j2"),
         )
     )
 
@@ -298,12 +298,11 @@ def on_ask(event: Event, ctx: Context) -> Response:
     return OpenForm(
         _text_form(
             ASK_FORM,
-            f"Ask about {request.ref}",
-            "Send",
             request,
-            "Your question",
-            ctx.render("triage/ask_intro.md.j2", request=request),
-            str(request.id),
+            title="Ask about",
+            submit="Send",
+            label="Your question",
+            intro=ctx.render("triage/ask_intro.md.j2", request=request),
         )
     )
 
@@ -342,15 +341,7 @@ def on_answer(event: Event, ctx: Context) -> Response:
     if event.user != request.requester:
         raise RequestError(f"Only the person who asked can answer for {request.ref}.")
     return OpenForm(
-        _text_form(
-            ANSWER_FORM,
-            f"Answer on {request.ref}",
-            "Send",
-            request,
-            "Your answer",
-            "",
-            str(request.id),
-        )
+        _text_form(ANSWER_FORM, request, title="Answer on", submit="Send", label="Your answer")
     )
 
 
