@@ -1,6 +1,6 @@
 """Every capability's handlers, registered in one place: adding one is a module and a line."""
 
 from chatbot.bot import Routes
-from commands import rating, techhelp, triage
+from commands import rating, techalert, techhelp, triage
 
-ROUTES: list[Routes] = [techhelp.routes, triage.routes, rating.routes]
+ROUTES: list[Routes] = [techhelp.routes, triage.routes, rating.routes, techalert.routes]

@@ -173,3 +173,25 @@ class Delivery(Base):
     sent_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """An IT alert (`AL-<id>`). Its copies are outbox deliveries keyed `alert:<id>:copy:<channel>`,
+    so updating or resolving every copy is a query on the outbox."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16))  # outage|degraded|maintenance|info
+    service: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # active|resolved
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def ref(self) -> str:
+        return f"AL-{self.id}"

@@ -1,0 +1,104 @@
+"""IT alerts: creation, the copies posted, resolution. Keyword-only, the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from chatbot.db.models import Alert, Delivery
+from chatbot.messages import Refusal
+
+SEVERITIES = ("outage", "degraded", "maintenance", "info")
+MAX_MESSAGE = 3000
+
+
+def copy_key(alert: Alert, channel: str) -> str:
+    return f"alert:{alert.id}:copy:{channel}"
+
+
+def create_alert(
+    *,
+    session: Session,
+    platform: str,
+    author: str,
+    severity: str,
+    message: str,
+    now: datetime,
+    service: str | None = None,
+) -> Alert:
+    if severity not in SEVERITIES:
+        raise Refusal(
+            f"'{severity}' is not a severity: use one of {', '.join(SEVERITIES)}.", field="severity"
+        )
+    if not message.strip():
+        raise Refusal("The alert needs a message.", field="message")
+    if len(message) > MAX_MESSAGE:
+        raise Refusal(
+            f"That message is {len(message):,} characters; an alert can hold {MAX_MESSAGE:,}. "
+            "Nothing was sent.",
+            field="message",
+        )
+    alert = Alert(
+        severity=severity,
+        service=service,
+        message=message.strip(),
+        author=author,
+        platform=platform,
+        state="active",
+        created_at=now,
+    )
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+def get(*, session: Session, ref: str) -> Alert:
+    """`AL-12` (or `12`) → the alert, or a refusal naming what was not found."""
+    number = ref.upper().removeprefix("AL-")
+    alert = session.get(Alert, int(number)) if number.isdigit() else None
+    if alert is None:
+        raise Refusal(f"There is no alert {ref}. `/techalert list` shows the active ones.")
+    return alert
+
+
+def active(*, session: Session) -> list[Alert]:
+    return list(session.scalars(select(Alert).where(Alert.state == "active").order_by(Alert.id)))
+
+
+def copies(*, session: Session, alert: Alert) -> list[Delivery]:
+    """Every copy of the alert that was (or will be) posted, edits and replies excluded."""
+    prefix = f"alert:{alert.id}:copy:"
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.key.startswith(prefix, autoescape=True), Delivery.action == "post")
+            .order_by(Delivery.id)
+        )
+    )
+
+
+def resolve(*, session: Session, alert: Alert, text: str | None, now: datetime) -> Alert:
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.state == "active")
+        .values(state="resolved", resolved_at=now, resolution=text or None)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        raise Refusal(f"{alert.ref} is already resolved.")
+    session.refresh(alert)
+    return alert
+
+
+def duration(start: datetime, end: datetime) -> str:
+    minutes = max(1, round((end - start) / timedelta(minutes=1)))
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [
+        f"{days} d" if days else "",
+        f"{hours} h" if hours else "",
+        f"{minutes} min" if minutes else "",
+    ]
+    return " ".join(p for p in parts if p)

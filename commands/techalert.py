@@ -1,0 +1,197 @@
+"""`/techalert`: admins broadcast an IT alert to the alert channels, update it in every copy's
+thread, and resolve it everywhere at once."""
+
+from __future__ import annotations
+
+from chatbot import alerts
+from chatbot.bot import Context, Event, Routes
+from chatbot.db.models import Alert
+from chatbot.messages import (
+    Block,
+    CloseForm,
+    Field,
+    Form,
+    Message,
+    OpenForm,
+    Option,
+    Outgoing,
+    Refusal,
+    Reply,
+    Response,
+)
+
+routes = Routes()
+
+FORM = "techalert.send"
+ICONS = {
+    "outage": ":red_circle:",
+    "degraded": ":large_orange_circle:",
+    "maintenance": ":wrench:",
+    "info": ":information_source:",
+}
+LABELS = {
+    "outage": "Outage",
+    "degraded": "Degraded service",
+    "maintenance": "Maintenance",
+    "info": "Information",
+}
+
+
+def _reply(ctx: Context, template: str, **values: object) -> Reply:
+    return Reply(Message.plain(ctx.render(template, **values)))
+
+
+def _when(ctx: Context, moment: object) -> str:
+    return moment.strftime("%d %b %H:%M UTC")  # type: ignore[attr-defined]
+
+
+@routes.command("/techalert")
+def techalert(event: Event, ctx: Context) -> Response:
+    if not ctx.settings.is_admin(event.user):
+        raise Refusal(ctx.render("techalert/admins_only.md.j2"))
+    words = event.text.split(maxsplit=2)
+    verb = words[0].lower() if words else ""
+    if not words:
+        return OpenForm(alert_form(ctx))
+    if verb == "list" and len(words) == 1:
+        return _reply(ctx, "techalert/list.md.j2", alerts=alerts.active(session=ctx.session))
+    if verb == "update":
+        if len(words) < 3:
+            return _reply(ctx, "techalert/usage.md.j2")
+        return update(ctx, alerts.get(session=ctx.session, ref=words[1]), words[2])
+    if verb == "resolve":
+        if len(words) < 2:
+            return _reply(ctx, "techalert/usage.md.j2")
+        text = words[2] if len(words) > 2 else None
+        return resolve(ctx, alerts.get(session=ctx.session, ref=words[1]), text)
+    severity, _, message = event.text.strip().partition(" ")
+    if severity.lower() not in alerts.SEVERITIES:
+        return _reply(ctx, "techalert/usage.md.j2")
+    return send(ctx, event, severity=severity.lower(), message=message)
+
+
+def alert_form(ctx: Context) -> Form:
+    return Form(
+        form_id=FORM,
+        title="Send an IT alert",
+        submit="Send",
+        fields=(
+            Field(
+                "severity",
+                "Severity",
+                options=tuple(Option(s, LABELS[s]) for s in alerts.SEVERITIES),
+                initial="outage",
+            ),
+            Field(
+                "service",
+                "Affected service",
+                options=tuple(Option(s, s) for s in ctx.settings.routing.services),
+                optional=True,
+            ),
+            Field("message", "Message", multiline=True, max_length=alerts.MAX_MESSAGE),
+        ),
+    )
+
+
+@routes.form(FORM)
+def submit_form(event: Event, ctx: Context) -> Response:
+    if not ctx.settings.is_admin(event.user):
+        raise Refusal(ctx.render("techalert/admins_only.md.j2"), field="message")
+    send(
+        ctx,
+        event,
+        severity=event.values.get("severity", ""),
+        message=event.values.get("message", ""),
+        service=event.values.get("service") or None,
+    )
+    return CloseForm()
+
+
+def card(ctx: Context, alert: Alert) -> Message:
+    """Every copy of an alert, as it stands."""
+    text = ctx.render(
+        "techalert/card.md.j2",
+        alert=alert,
+        icon=ICONS[alert.severity],
+        severity_label=LABELS[alert.severity],
+    )
+    resolved = alert.resolved_at
+    context = ctx.render(
+        "techalert/card_context.md.j2",
+        alert=alert,
+        posted=_when(ctx, alert.created_at),
+        resolved=_when(ctx, resolved) if resolved else "",
+        duration=alerts.duration(alert.created_at, resolved) if resolved else "",
+    )
+    blocks = [Block("section", text=text), Block("context", text=context)]
+    summary = f"{LABELS[alert.severity]}: {alert.message[:200]}"
+    if resolved:
+        summary = f"Resolved: {summary}"
+    return Message(text=summary, blocks=tuple(blocks))
+
+
+def send(
+    ctx: Context, event: Event, *, severity: str, message: str, service: str | None = None
+) -> Response:
+    channels = ctx.settings.techhelp_alert_channels
+    if not channels:
+        raise Refusal("TECHHELP_ALERT_CHANNELS is not set, so there is nowhere to send alerts.")
+    alert = alerts.create_alert(
+        session=ctx.session,
+        platform=event.platform,
+        author=event.user,
+        severity=severity,
+        message=message,
+        service=service,
+        now=ctx.now,
+    )
+    message_ = card(ctx, alert)
+    for channel in channels:
+        ctx.send(Outgoing(key=alerts.copy_key(alert, channel), channel=channel, message=message_))
+    return _reply(ctx, "techalert/sent.md.j2", alert=alert, copies=len(channels))
+
+
+def update(ctx: Context, alert: Alert, text: str) -> Response:
+    copies = alerts.copies(session=ctx.session, alert=alert)
+    note = Message.plain(ctx.render("techalert/update.md.j2", alert=alert, text=text))
+    stamp = f"{ctx.now.timestamp():.6f}"
+    for copy in copies:
+        ctx.send(
+            Outgoing(
+                key=f"alert:{alert.id}:update:{stamp}:{copy.id}",
+                channel=copy.channel,
+                message=note,
+                thread_of=copy.id,
+            )
+        )
+    return _reply(ctx, "techalert/updated.md.j2", alert=alert, copies=len(copies))
+
+
+def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
+    alerts.resolve(session=ctx.session, alert=alert, text=text, now=ctx.now)
+    duration = alerts.duration(alert.created_at, ctx.now)
+    edited = card(ctx, alert)
+    note = Message.plain(
+        ctx.render("techalert/resolved_note.md.j2", alert=alert, duration=duration)
+    )
+    copies = alerts.copies(session=ctx.session, alert=alert)
+    for copy in copies:
+        ctx.send(
+            Outgoing(
+                key=f"alert:{alert.id}:resolved:{copy.id}",
+                channel=copy.channel,
+                message=edited,
+                edit_of=copy.id,
+            )
+        )
+        ctx.send(
+            Outgoing(
+                key=f"alert:{alert.id}:resolved-note:{copy.id}",
+                channel=copy.channel,
+                message=note,
+                thread_of=copy.id,
+            )
+        )
+    return _reply(
+        ctx, "techalert/resolved.md.j2", alert=alert, duration=duration, copies=len(copies)
+    )

@@ -1,0 +1,121 @@
+"""`/techalert` end to end: admins only, every alert channel gets one copy, updates go to every
+copy's thread, resolving edits every copy. Signed requests to a running `chatbot serve`."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import ADMIN, Server
+from tests.test_faults import POISON
+from tests.test_intake import reply_text, rows
+
+CHANNELS = ("CALERTS1", "CALERTS2")
+
+
+@pytest.fixture
+def server(make_server) -> Server:  # type: ignore[no-untyped-def]
+    return make_server(TECHHELP_ALERT_CHANNELS=",".join(CHANNELS)).start()
+
+
+def alert(server: Server, text: str, user: str = ADMIN) -> str:
+    return reply_text(server.command(text, command="/techalert", user=user))
+
+
+def posts(server: Server, channel: str, *, threaded: bool) -> list[dict]:  # type: ignore[type-arg]
+    return [m for m in server.fake.messages(channel) if bool(m.get("thread_ts")) is threaded]
+
+
+def test_only_admins_and_nothing_sent_otherwise(server: Server) -> None:
+    answer = alert(server, "outage Email is down", user="UALICE")
+    assert "Only IT administrators" in answer
+    time.sleep(0.3)
+    assert rows(server, "select count(*) from alerts")[0][0] == 0
+    assert server.fake.calls("chat.postMessage") == []
+
+
+def test_send_update_resolve_every_copy(server: Server) -> None:
+    fake = server.fake
+    answer = alert(server, "outage Email is down for everyone")
+    assert "AL-1" in answer and "2 channels" in answer
+    fake.wait_for(lambda: all(posts(server, c, threaded=False) for c in CHANNELS))
+    for channel in CHANNELS:
+        copies = posts(server, channel, threaded=False)
+        assert len(copies) == 1
+        assert "Email is down" in json.dumps(copies[0]["blocks"]) and ":red_circle:" in json.dumps(
+            copies[0]["blocks"]
+        )
+        assert "/techhelp" in json.dumps(copies[0]["blocks"])
+
+    assert "2 copies" in alert(server, "update AL-1 Engineers are restoring the mail server")
+    fake.wait_for(lambda: all(posts(server, c, threaded=True) for c in CHANNELS))
+    for channel in CHANNELS:
+        (reply,) = posts(server, channel, threaded=True)
+        assert reply["thread_ts"] == posts(server, channel, threaded=False)[0]["ts"]
+        assert "restoring the mail server" in json.dumps(reply["blocks"])
+
+    assert "AL-1" in alert(server, "list")
+    resolved = alert(server, "resolve AL-1 Mail flows again")
+    assert "resolved after" in resolved
+    fake.wait_for(lambda: len(fake.calls("chat.update")) == 2)
+    edited = {c.body["channel"]: json.dumps(c.body["blocks"]) for c in fake.calls("chat.update")}
+    assert set(edited) == set(CHANNELS) and all("resolved" in e for e in edited.values())
+    fake.wait_for(lambda: all(len(posts(server, c, threaded=True)) == 2 for c in CHANNELS))
+    assert "No active alerts" in alert(server, "list")
+    assert "already resolved" in alert(server, "resolve AL-1")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("meltdown Email is down", "Usage"),
+        ("outage", "needs a message"),
+        ("update AL-99 hello", "There is no alert AL-99"),
+        ("resolve AL-x", "There is no alert AL-x"),
+        ("info " + "x" * 10_000, "10,000 characters"),
+    ],
+)
+def test_bad_input_gets_a_clear_answer_and_sends_nothing(
+    server: Server, text: str, expected: str
+) -> None:
+    assert expected in alert(server, text)
+    time.sleep(0.3)
+    assert server.fake.calls("chat.postMessage") == []
+    assert rows(server, "select count(*) from alerts")[0][0] == 0
+
+
+def test_poison_text_is_not_live_in_alerts(server: Server) -> None:
+    alert(server, f"info {POISON}")
+    server.fake.wait_for(lambda: server.fake.messages(CHANNELS[0]))
+    alert(server, f"update AL-1 {POISON}")
+    server.fake.wait_for(lambda: posts(server, CHANNELS[0], threaded=True))
+    for call in server.fake.calls("chat.postMessage"):
+        payload = json.dumps(call.body)
+        for live in ("<!channel>", "<@U0ADMIN>", "<https://evil.example"):
+            assert live not in payload
+
+
+def test_alert_form(server: Server) -> None:
+    server.command("", command="/techalert", user=ADMIN)
+    server.fake.wait_for(lambda: server.fake.calls("views.open"))
+    view = server.fake.calls("views.open")[-1].body["view"]
+    assert view["callback_id"] == "techalert.send"
+    server.submit(
+        "techalert.send",
+        {"severity": "maintenance", "service": "VPN", "message": "VPN upgrade tonight 22:00"},
+        user=ADMIN,
+        selects=("severity", "service"),
+    )
+    server.fake.wait_for(lambda: all(server.fake.messages(c) for c in CHANNELS))
+    stored = rows(server, "select severity, service, state from alerts")
+    assert [tuple(r) for r in stored] == [("maintenance", "VPN", "active")]
+    refused = server.submit(
+        "techalert.send",
+        {"severity": "outage", "message": "not an admin"},
+        user="UALICE",
+        selects=("severity",),
+    )
+    assert refused.json()["response_action"] == "errors"
+    assert rows(server, "select count(*) from alerts")[0][0] == 1
