@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from chatbot.db.models import Alert, Delivery
+from chatbot.db.models import AffectedVote, Alert, Delivery
+from chatbot.db.upsert import insert_ignore
 from chatbot.messages import Refusal
 
 SEVERITIES = ("outage", "degraded", "maintenance", "info")
@@ -102,3 +103,16 @@ def duration(start: datetime, end: datetime) -> str:
         f"{minutes} min" if minutes else "",
     ]
     return " ".join(p for p in parts if p)
+
+
+def mark_affected(*, session: Session, alert: Alert, user: str, now: datetime) -> bool:
+    """Count `user` as affected; False when they already were (one vote per person)."""
+    if alert.state != "active":
+        raise Refusal(f"{alert.ref} is resolved, so there is nothing left to report.")
+    return insert_ignore(session, AffectedVote, alert_id=alert.id, user_id=user, at=now) is not None
+
+
+def affected_count(*, session: Session, alert: Alert) -> int:
+    return session.scalar(
+        select(func.count()).select_from(AffectedVote).where(AffectedVote.alert_id == alert.id)
+    )

@@ -177,6 +177,8 @@ class Settings(BaseSettings):
         60  # a send that outlives it is in doubt
     )
     console_user: str = "UCONSOLE"
+    # "I'm affected" counts reach an alert's copies at most once per this many seconds.
+    alert_count_interval: Annotated[float, Field(gt=0)] = 15
 
     routing: Routing = Field(default_factory=Routing)
 

@@ -109,7 +109,11 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
     if outgoing.edit_of is not None:
         session.execute(
             update(Delivery)
-            .where(Delivery.edit_of == outgoing.edit_of, Delivery.status == "pending")
+            .where(
+                Delivery.edit_of == outgoing.edit_of,
+                Delivery.status == "pending",
+                Delivery.key != outgoing.key,
+            )
             .values(status="cancelled", last_error="superseded by a newer edit")
         )
     new_id = insert_ignore(
@@ -130,6 +134,12 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
     )
     if new_id is not None:
         return new_id
+    if outgoing.replace_pending:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.key == outgoing.key, Delivery.status == "pending")
+            .values(message=outgoing.message.to_json())
+        )
     return session.scalar(select(Delivery.id).where(Delivery.key == outgoing.key))
 
 

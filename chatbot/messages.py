@@ -155,3 +155,5 @@ class Outgoing:
     edit_of: int | None = None  # delivery id of the message to edit in place
     thread_of: int | None = None  # delivery id of the message to reply under
     delay_seconds: float = 0
+    # While a delivery with this key is still waiting, replace its message (coalesced edits).
+    replace_pending: bool = False

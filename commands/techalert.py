@@ -8,6 +8,7 @@ from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Alert
 from chatbot.messages import (
     Block,
+    Button,
     CloseForm,
     Field,
     Form,
@@ -23,6 +24,7 @@ from chatbot.messages import (
 routes = Routes()
 
 FORM = "techalert.send"
+AFFECTED = "techalert.affected"
 ICONS = {
     "outage": ":red_circle:",
     "degraded": ":large_orange_circle:",
@@ -108,7 +110,8 @@ def submit_form(event: Event, ctx: Context) -> Response:
 
 
 def card(ctx: Context, alert: Alert) -> Message:
-    """Every copy of an alert, as it stands."""
+    """Every copy of an alert, as it stands: the count of affected people, and while it is
+    active, the "I'm affected" button."""
     text = ctx.render(
         "techalert/card.md.j2",
         alert=alert,
@@ -122,8 +125,11 @@ def card(ctx: Context, alert: Alert) -> Message:
         posted=_when(ctx, alert.created_at),
         resolved=_when(ctx, resolved) if resolved else "",
         duration=alerts.duration(alert.created_at, resolved) if resolved else "",
+        affected=alerts.affected_count(session=ctx.session, alert=alert),
     )
     blocks = [Block("section", text=text), Block("context", text=context)]
+    if not resolved:
+        blocks.append(Block("actions", buttons=(Button("I'm affected", AFFECTED, str(alert.id)),)))
     summary = f"{LABELS[alert.severity]}: {alert.message[:200]}"
     if resolved:
         summary = f"Resolved: {summary}"
@@ -195,3 +201,33 @@ def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
     return _reply(
         ctx, "techalert/resolved.md.j2", alert=alert, duration=duration, copies=len(copies)
     )
+
+
+@routes.action(AFFECTED)
+def on_affected(event: Event, ctx: Context) -> Response:
+    alert = alerts.get(session=ctx.session, ref=event.value)
+    counted = alerts.mark_affected(session=ctx.session, alert=alert, user=event.user, now=ctx.now)
+    if counted:
+        _refresh_counts(ctx, alert)
+    count = alerts.affected_count(session=ctx.session, alert=alert)
+    return _reply(ctx, "techalert/affected.md.j2", alert=alert, count=count, counted=counted)
+
+
+def _refresh_counts(ctx: Context, alert: Alert) -> None:
+    """One edit per copy per window, carrying the latest count when it goes: a thousand
+    clicks must not cost a thousand edits of every copy (chat.update is ~50 a minute)."""
+    interval = ctx.settings.alert_count_interval
+    window = int(ctx.now.timestamp() // interval)
+    delay = (window + 1) * interval - ctx.now.timestamp()
+    edited = card(ctx, alert)
+    for copy in alerts.copies(session=ctx.session, alert=alert):
+        ctx.send(
+            Outgoing(
+                key=f"alert:{alert.id}:count:{window}:{copy.id}",
+                channel=copy.channel,
+                message=edited,
+                edit_of=copy.id,
+                delay_seconds=delay,
+                replace_pending=True,
+            )
+        )

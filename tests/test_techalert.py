@@ -119,3 +119,39 @@ def test_alert_form(server: Server) -> None:
     )
     assert refused.json()["response_action"] == "errors"
     assert rows(server, "select count(*) from alerts")[0][0] == 1
+
+
+def test_im_affected_once_per_person_and_counts_batched(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(
+        TECHHELP_ALERT_CHANNELS=",".join(CHANNELS), ALERT_COUNT_INTERVAL="2"
+    ).start()
+    fake = server.fake
+    alert(server, "outage VPN is down")
+    fake.wait_for(lambda: all(fake.messages(c) for c in CHANNELS))
+    assert "techalert.affected" in json.dumps(fake.messages(CHANNELS[0])[0]["blocks"])
+    for user in ("U1", "U2", "U3", "U4", "U1"):
+        assert server.click("techalert.affected", "1", user=user).status_code == 200
+    assert rows(server, "select count(*) from affected_votes")[0][0] == 4
+    fake.wait_for(lambda: len(fake.calls("response_url")) == 5)
+    said = [json.dumps(c.body) for c in fake.calls("response_url")]
+    assert sum("already counted" in s for s in said) == 1
+
+    # Five clicks, but each copy is edited once per 2-second window (the clicks may straddle
+    # two windows), and the last edit carries the final count.
+    def last_edits() -> dict[str, str]:
+        return {u.body["channel"]: json.dumps(u.body["blocks"]) for u in fake.calls("chat.update")}
+
+    fake.wait_for(
+        lambda: len(last_edits()) == 2 and all("4 people" in e for e in last_edits().values()),
+        timeout=8,
+    )
+    time.sleep(2.5)
+    assert len(fake.calls("chat.update")) <= 4
+    alert(server, "resolve AL-1")
+    late = server.click("techalert.affected", "1", user="U9")
+    fake.wait_for(
+        lambda: any("is resolved" in json.dumps(c.body) for c in fake.calls("response_url"))
+    )
+    assert (
+        late.status_code == 200 and rows(server, "select count(*) from affected_votes")[0][0] == 4
+    )

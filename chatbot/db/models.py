@@ -195,3 +195,15 @@ class Alert(Base):
     @property
     def ref(self) -> str:
         return f"AL-{self.id}"
+
+
+class AffectedVote(Base):
+    """ "I'm affected" on an alert: one per person."""
+
+    __tablename__ = "affected_votes"
+    __table_args__ = (UniqueConstraint("alert_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
