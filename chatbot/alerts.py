@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -105,14 +106,46 @@ def duration(start: datetime, end: datetime) -> str:
     return " ".join(p for p in parts if p)
 
 
-def mark_affected(*, session: Session, alert: Alert, user: str, now: datetime) -> bool:
+def mark_affected(
+    *, session: Session, alert: Alert, user: str, now: datetime, source: str = "alert"
+) -> bool:
     """Count `user` as affected; False when they already were (one vote per person)."""
     if alert.state != "active":
         raise Refusal(f"{alert.ref} is resolved, so there is nothing left to report.")
-    return insert_ignore(session, AffectedVote, alert_id=alert.id, user_id=user, at=now) is not None
-
-
-def affected_count(*, session: Session, alert: Alert) -> int:
-    return session.scalar(
-        select(func.count()).select_from(AffectedVote).where(AffectedVote.alert_id == alert.id)
+    vote = insert_ignore(
+        session, AffectedVote, alert_id=alert.id, user_id=user, source=source, at=now
     )
+    return vote is not None
+
+
+def affected_count(*, session: Session, alert: Alert, source: str | None = None) -> int:
+    query = select(func.count()).select_from(AffectedVote).where(AffectedVote.alert_id == alert.id)
+    if source:
+        query = query.where(AffectedVote.source == source)
+    return session.scalar(query)
+
+
+_STOP_WORDS = (  # words too common to tell two problems apart
+    "about after again also because been being could does down every from have into "
+    "just more most only other over some than that their them then there these they "
+    "this very what when where which while will with would your"
+)
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9][a-z0-9-]{3,}", text.lower()) if w not in _STOP}
+
+
+def matching(*, session: Session, text: str) -> Alert | None:
+    """The active alert a request seems to be about: its service named, or two of the alert's
+    significant words used."""
+    words = _words(text)
+    lowered = text.lower()
+    for alert in reversed(active(session=session)):
+        service = (alert.service or "").lower()
+        if service and service != "other" and re.search(rf"\b{re.escape(service)}\b", lowered):
+            return alert
+        if len(words & _words(alert.message)) >= 2:
+            return alert
+    return None

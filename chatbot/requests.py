@@ -218,3 +218,14 @@ def answer(*, session: Session, request: Request, actor: str, text: str, now: da
             session, request, actor=actor, kind="answered", now=now, detail={"answer": text[:4000]}
         ),
     )
+
+
+def recent_duplicate(
+    *, session: Session, requester: str, text: str, since: datetime
+) -> Request | None:
+    """The same text from the same person, logged since `since` (a double click)."""
+    return session.scalars(
+        select(Request).where(
+            Request.requester == requester, Request.text == text, Request.created_at >= since
+        )
+    ).first()

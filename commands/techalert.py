@@ -17,6 +17,7 @@ from chatbot.messages import (
     Option,
     Outgoing,
     Refusal,
+    ReplaceMessage,
     Reply,
     Response,
 )
@@ -25,6 +26,7 @@ routes = Routes()
 
 FORM = "techalert.send"
 AFFECTED = "techalert.affected"
+FOLLOW = "techalert.follow"  # from /techhelp: "this looks like a known issue"
 ICONS = {
     "outage": ":red_circle:",
     "degraded": ":large_orange_circle:",
@@ -56,7 +58,15 @@ def techalert(event: Event, ctx: Context) -> Response:
     if not words:
         return OpenForm(alert_form(ctx))
     if verb == "list" and len(words) == 1:
-        return _reply(ctx, "techalert/list.md.j2", alerts=alerts.active(session=ctx.session))
+        listed = [
+            (
+                alert,
+                alerts.affected_count(session=ctx.session, alert=alert),
+                alerts.affected_count(session=ctx.session, alert=alert, source="techhelp"),
+            )
+            for alert in alerts.active(session=ctx.session)
+        ]
+        return _reply(ctx, "techalert/list.md.j2", alerts=listed)
     if verb == "update":
         if len(words) < 3:
             return _reply(ctx, "techalert/usage.md.j2")
@@ -231,3 +241,15 @@ def _refresh_counts(ctx: Context, alert: Alert) -> None:
                 replace_pending=True,
             )
         )
+
+
+@routes.action(FOLLOW)
+def on_follow(event: Event, ctx: Context) -> Response:
+    """A request that matched an active alert follows it instead of becoming a duplicate."""
+    alert = alerts.get(session=ctx.session, ref=event.value)
+    if alerts.mark_affected(
+        session=ctx.session, alert=alert, user=event.user, now=ctx.now, source="techhelp"
+    ):
+        _refresh_counts(ctx, alert)
+    text = ctx.render("techalert/following.md.j2", alert=alert)
+    return ReplaceMessage(Message.plain(text))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from chatbot import requests
+from chatbot import alerts, requests
 from chatbot.bot import Context, Event, Routes
 from chatbot.config import URGENCIES
+from chatbot.db.models import Alert
 from chatbot.messages import (
     Block,
+    Button,
     CloseForm,
     Field,
     Form,
@@ -16,6 +19,8 @@ from chatbot.messages import (
     Message,
     OpenForm,
     Option,
+    Refusal,
+    ReplaceMessage,
     Reply,
     Response,
 )
@@ -25,6 +30,8 @@ from commands import triage
 routes = Routes()
 
 FORM = "techhelp.request"
+SEPARATE = "techhelp.separate"
+SEPARATE_MAX = 1900  # the text must fit in a button's value (2,000)
 LONG_TEXT = 2800  # longer descriptions are stored whole but shown cut
 _FOR = re.compile(
     r"^for\s+(?:<@(?P<slack>[UW][A-Z0-9]+)(?:\|[^>]*)?>|@?(?P<plain>[UW][A-Z0-9]+))"
@@ -50,7 +57,40 @@ def techhelp(event: Event, ctx: Context) -> Response:
         return text_reply(ctx, "techhelp/status.md.j2", requests=mine)
     if word == "for":
         return log_for_someone(event, ctx, text)
+    known = alerts.matching(session=ctx.session, text=text)
+    if known and len(text) <= SEPARATE_MAX:
+        return known_issue(ctx, known, text)
     return create(ctx, event, requester=event.user, text=text, intake="techhelp")
+
+
+def known_issue(ctx: Context, alert: Alert, text: str) -> Reply:
+    """Offer to follow the active alert instead of opening a duplicate; the text rides in the
+    "separate request" button, so nothing is stored unless they ask for it."""
+    from commands.techalert import FOLLOW
+
+    body = ctx.render("techhelp/known_issue.md.j2", alert=alert)
+    buttons = (
+        Button(f"Follow {alert.ref}", FOLLOW, str(alert.id), style="primary"),
+        Button("Open a separate request", SEPARATE, text),
+    )
+    return Reply(
+        Message(text=body, blocks=(Block("section", text=body), Block("actions", buttons=buttons)))
+    )
+
+
+@routes.action(SEPARATE)
+def open_separate(event: Event, ctx: Context) -> Response:
+    text = event.value.strip()
+    if not text:
+        raise Refusal("That button carries no request text.")
+    recent = requests.recent_duplicate(
+        session=ctx.session, requester=event.user, text=text, since=ctx.now - timedelta(minutes=5)
+    )
+    if recent:
+        raise Refusal(f"That request is already logged as {recent.ref}.")
+    reply = create(ctx, event, requester=event.user, text=text, intake="techhelp")
+    assert isinstance(reply, Reply)
+    return ReplaceMessage(reply.message)
 
 
 def help_message(ctx: Context) -> Message:

@@ -155,3 +155,41 @@ def test_im_affected_once_per_person_and_counts_batched(make_server) -> None:  #
     assert (
         late.status_code == 200 and rows(server, "select count(*) from affected_votes")[0][0] == 4
     )
+
+
+def test_request_matching_an_active_alert_follows_it_instead_of_duplicating(
+    server: Server,
+) -> None:
+    fake = server.fake
+    server.submit(
+        "techalert.send",
+        {"severity": "outage", "service": "Email", "message": "Outlook mailboxes are offline"},
+        user=ADMIN,
+        selects=("severity", "service"),
+    )
+    offer = server.command("my email won't send", user="UALICE").json()
+    said = json.dumps(offer)
+    assert "known issue *AL-1*" in said and "techalert.follow" in said
+    assert rows(server, "select count(*) from requests")[0][0] == 0  # no duplicate opened
+    # Two significant words of the alert's message match too.
+    assert "AL-1" in reply_text(server.command("outlook mailboxes frozen", user="UBOB"))
+
+    server.click("techalert.follow", "1", user="UALICE")
+    fake.wait_for(
+        lambda: any("You are following" in json.dumps(c.body) for c in fake.calls("response_url"))
+    )
+    # Bob's problem is different after all: he opens a separate request, once.
+    separate = next(
+        b
+        for b in server.command("outlook mailboxes frozen", user="UBOB").json()["blocks"]
+        if b["type"] == "actions"
+    )["elements"][1]
+    assert separate["action_id"] == "techhelp.separate"
+    server.click("techhelp.separate", separate["value"], user="UBOB")
+    server.click("techhelp.separate", separate["value"], user="UBOB")  # double click
+    stored = rows(server, "select requester, text from requests")
+    assert [tuple(r) for r in stored] == [("UBOB", "outlook mailboxes frozen")]
+    listing = alert(server, "list")
+    assert "1 affected, 1 duplicate request avoided" in listing
+    # Unrelated requests are not held up.
+    assert "TH-2" in reply_text(server.command("printer jammed", user="UCAROL"))

@@ -206,4 +206,7 @@ class AffectedVote(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
     user_id: Mapped[str] = mapped_column(String(64))
+    # "alert": the button on the alert; "techhelp": a /techhelp request that followed the alert
+    # instead of opening a duplicate (the deflection IT counts).
+    source: Mapped[str] = mapped_column(String(16), default="alert")
     at: Mapped[datetime]
