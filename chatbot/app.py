@@ -33,6 +33,7 @@ def attach_worker(bot: Bot, senders: dict[str, Sender], *, start: bool = True) -
         clock=bot.clock,
         concurrency=settings.delivery_concurrency,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
+        posts_per_second=settings.delivery_rate,
     )
     bot.worker = worker
     if start:

@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     techhelp_dashboard_token: str | None = None
     web_threads: Annotated[int, Field(ge=4)] = 48
     delivery_concurrency: Annotated[int, Field(ge=1)] = 4
+    # Pace chat.postMessage below Slack's workspace limit ("several hundred a minute"); unset:
+    # send as fast as Slack answers and honour its 429s.
+    delivery_rate: Annotated[float, Field(gt=0)] | None = None
     delivery_lease_seconds: Annotated[float, Field(gt=0)] = (
         60  # a send that outlives it is in doubt
     )

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -98,6 +99,36 @@ class Sender(Protocol):
     def find_sent(self, job: Job) -> Sent | None:
         """Look for a copy of this job already posted by an attempt that was in doubt."""
         ...
+
+
+class Pacer:
+    """A token bucket shared by the sending threads: posts go out at a steady `rate` per second
+    (bursts up to `burst`), below the platform's limit, instead of running into 429s."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate, self.burst = rate, burst
+        self.clock, self.sleep = clock, sleep
+        self.tokens = float(burst)
+        self.updated = clock()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self.lock:  # one waiter at a time keeps the order and the rate exact
+            now = self.clock()
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens < 1:
+                self.sleep((1 - self.tokens) / self.rate)
+                self.tokens = 1.0
+                self.updated = self.clock()
+            self.tokens -= 1
 
 
 # --- storing ----------------------------------------------------------------------------------
@@ -184,6 +215,7 @@ class DeliveryWorker:
         idle_poll: float = 0.5,
         linger: float = 0.005,
         lease: timedelta = LEASE,
+        posts_per_second: float | None = None,
     ) -> None:
         self.db = db
         self.senders = senders
@@ -192,6 +224,7 @@ class DeliveryWorker:
         self.idle_poll = idle_poll
         self.linger = linger
         self.lease = lease
+        self.pacer = Pacer(posts_per_second) if posts_per_second else None
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -311,6 +344,8 @@ class DeliveryWorker:
                 if found:
                     log.info("delivery %s was already posted; not posting it again", job.key)
                     return found
+            if job.action == "post" and self.pacer:
+                self.pacer.acquire()
             return sender.send(job)
         except Exception as exc:  # a sender bug must not kill the worker or lose the row
             log.exception("delivery %s failed unexpectedly", job.key)

@@ -146,3 +146,25 @@ def test_edit_waits_for_its_message_and_newer_edits_supersede(setup) -> None:  #
         clock.advance(1)
     assert [j.key for j in sender.sent] == ["card", "edit2"]
     assert sender.sent[1].edit_ts == "1.0"
+
+
+def test_pacer_keeps_a_steady_rate() -> None:
+    from chatbot.delivery import Pacer
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(4, clock=lambda: now[0], sleep=sleep)
+    for _ in range(9):
+        pacer.acquire()
+    # One at once, then one every quarter second: nine posts span two seconds.
+    assert now[0] - 100.0 == pytest.approx(2.0)
+    assert slept == pytest.approx([0.25] * 8)
+    now[0] += 10  # idle time does not build up a burst beyond one
+    pacer.acquire()
+    pacer.acquire()
+    assert slept[-1] == pytest.approx(0.25)
