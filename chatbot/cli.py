@@ -137,6 +137,21 @@ def socket(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--once", is_flag=True, help="Run one tick and exit (cron, or a check).")
+@click.pass_context
+def clock(ctx: click.Context, once: bool) -> None:
+    """The scheduler: outreach messages now; surveys, reminders and digests later."""
+    from chatbot.clock_process import holder_id, run_forever, tick
+
+    required = () if once else ("slack_bot_token",)
+    with _slack_bot(ctx, *required) as (bot, _app):
+        if once:
+            click.echo(f"stored {tick(bot, holder=holder_id())} deliveries")
+        else:
+            run_forever(bot)
+
+
+@main.command()
 @click.option("--user", default=None, help="Slack-style user id to act as (default UCONSOLE).")
 def shell(user: str | None) -> None:
     """Local console on the same handlers and database."""

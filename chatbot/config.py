@@ -109,6 +109,28 @@ def _default_targets() -> dict[str, ServiceTarget]:
     }
 
 
+class Outreach(BaseModel):
+    """A recurring message about the single point of intake, posted by `chatbot clock`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    channels: list[str]
+    schedule: str  # crontab: minute hour day month weekday, in `timezone`
+    template: str = "techhelp/help.md.j2"
+
+    @field_validator("schedule")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a crontab schedule ({exc})") from None
+        return value
+
+
 class Routing(BaseModel):
     """The YAML file's content: who handles what, and how requests are recognised."""
 
@@ -121,6 +143,19 @@ class Routing(BaseModel):
     staff: list[str] = []  # Slack user IDs of the service desk (may log requests for others)
     service_targets: dict[Urgency, ServiceTarget] = Field(default_factory=_default_targets)
     services: list[str] = ["Email", "VPN", "Wi-Fi", "Printing", "Phones", "HR system", "Other"]
+    timezone: str = "UTC"
+    outreach: list[Outreach] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> Routing:

@@ -210,3 +210,14 @@ class AffectedVote(Base):
     # instead of opening a duplicate (the deflection IT counts).
     source: Mapped[str] = mapped_column(String(16), default="alert")
     at: Mapped[datetime]
+
+
+class ClockState(Base):
+    """What the scheduler has done: the last time each schedule was run up to, and the lease of
+    the one `chatbot clock` allowed to act (a second one waits instead of sending twice)."""
+
+    __tablename__ = "clock_state"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[datetime | None]
+    holder: Mapped[str | None] = mapped_column(String(100))

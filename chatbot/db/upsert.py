@@ -9,8 +9,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def insert_ignore(session: Session, model: type, **values: Any) -> int | None:
-    """Insert a row unless one with the same unique key exists; the new row's id, or None."""
+def insert_ignore(session: Session, model: type, **values: Any) -> Any:
+    """Insert a row unless one with the same unique key exists; its primary key, or None."""
     return session.execute(_statement(session.get_bind().dialect.name, model), values).scalar()
 
 
@@ -20,4 +20,5 @@ def _statement(dialect: str, model: type) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = model.__table__  # Core, not the ORM's bulk path: several times cheaper per row
     # RETURNING, not rowcount: psycopg reports no rowcount for INSERT … ON CONFLICT DO NOTHING.
-    return insert(table).on_conflict_do_nothing().returning(table.c.id)
+    key = next(iter(table.primary_key.columns))
+    return insert(table).on_conflict_do_nothing().returning(key)

@@ -1,8 +1,8 @@
-"""alerts
+"""alerts and clock
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 16:15:42.551059
+Create Date: 2026-11-22 16:19:40.955192
 """
 
 import sqlalchemy as sa
@@ -36,6 +36,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_alerts_state"), ["state"], unique=False)
 
     op.create_table(
+        "clock_state",
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("value", chatbot.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("holder", sa.String(length=100), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_clock_state")),
+    )
+    op.create_table(
         "affected_votes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("alert_id", sa.Integer(), nullable=False),
@@ -60,6 +67,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_affected_votes_alert_id"))
 
     op.drop_table("affected_votes")
+    op.drop_table("clock_state")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alerts_state"))
 
