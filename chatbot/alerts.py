@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ def create_alert(
     message: str,
     now: datetime,
     service: str | None = None,
+    audience: dict[str, Any] | None = None,
 ) -> Alert:
     if severity not in SEVERITIES:
         raise Refusal(
@@ -49,6 +51,7 @@ def create_alert(
         author=author,
         platform=platform,
         state="active",
+        audience=audience or {},
         created_at=now,
     )
     session.add(alert)

@@ -71,6 +71,10 @@ class Context:
             self.session, platform=self.platform, outgoing=outgoing, now=self.now
         )
 
+    def send_many(self, outgoing: list[Outgoing]) -> None:
+        """Queue many new posts in one statement (a broadcast's copies)."""
+        delivery.enqueue_many(self.session, platform=self.platform, outgoing=outgoing, now=self.now)
+
     def render(self, template: str, **values: Any) -> str:
         return self.templates.render(template, **values)
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from slack_bolt import App
 
     from chatbot.bot import Bot
+    from chatbot.platforms.slack.sender import SlackSender
 
 log = logging.getLogger("chatbot")
 
@@ -81,7 +82,7 @@ def _require_slack(settings: Settings, *names: str) -> None:
 
 
 @contextmanager
-def _slack_bot(ctx: click.Context, *required: str) -> Iterator[tuple[Bot, App]]:
+def _slack_bot(ctx: click.Context, *required: str) -> Iterator[tuple[Bot, App, SlackSender]]:
     """The composed bot with its Bolt app and a running delivery worker. SIGTERM (a deploy,
     `kill`) ends it gracefully: sends in flight finish and are recorded before exit."""
     from chatbot.app import attach_worker, build_bot, slack_parts
@@ -95,7 +96,7 @@ def _slack_bot(ctx: click.Context, *required: str) -> Iterator[tuple[Bot, App]]:
     worker = attach_worker(bot, {"slack": sender})
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        yield bot, app
+        yield bot, app, sender
     finally:
         log.info("stopping: finishing deliveries in flight")
         worker.stop()
@@ -111,7 +112,7 @@ def serve(ctx: click.Context) -> None:
     from chatbot.platforms.slack.server import make_wsgi
     from chatbot.platforms.slack.server import serve as run_server
 
-    with _slack_bot(ctx, "slack_bot_token", "slack_signing_secret") as (bot, app):
+    with _slack_bot(ctx, "slack_bot_token", "slack_signing_secret") as (bot, app, _sender):
         run_server(
             make_wsgi(SlackRequestHandler(app), bot.db),
             port=bot.settings.port,
@@ -127,7 +128,7 @@ def socket(ctx: click.Context) -> None:
 
     from chatbot.platforms.slack.client import make_client
 
-    with _slack_bot(ctx, "slack_bot_token", "slack_app_token") as (bot, app):
+    with _slack_bot(ctx, "slack_bot_token", "slack_app_token") as (bot, app, _sender):
         settings = bot.settings
         SocketModeHandler(
             app,
@@ -144,11 +145,12 @@ def clock(ctx: click.Context, once: bool) -> None:
     from chatbot.clock_process import holder_id, run_forever, tick
 
     required = () if once else ("slack_bot_token",)
-    with _slack_bot(ctx, *required) as (bot, _app):
+    with _slack_bot(ctx, *required) as (bot, _app, sender):
+        members = sender.api.members if bot.settings.slack_configured else None
         if once:
-            click.echo(f"stored {tick(bot, holder=holder_id())} deliveries")
+            click.echo(f"stored {tick(bot, holder=holder_id(), members=members)} deliveries")
         else:
-            run_forever(bot)
+            run_forever(bot, members)
 
 
 @main.command()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,11 +26,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from chatbot import delivery
+from chatbot import delivery, directory
 from chatbot.bot import Bot
 from chatbot.config import Outreach
 from chatbot.db.models import ClockState
 from chatbot.db.upsert import insert_ignore
+from chatbot.directory import Member
 from chatbot.messages import Block, Message, Outgoing
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,31 @@ def _due(outreach: Outreach, zone: ZoneInfo, after: datetime, now: datetime) -> 
     return runs
 
 
-def tick(bot: Bot, *, holder: str) -> int:
+DIRECTORY = "directory"
+DIRECTORY_EVERY = timedelta(hours=1)
+
+
+def sync_directory(
+    bot: Bot, members: Callable[[], Iterable[Member]], *, force: bool = False
+) -> bool:
+    """Refresh the cached directory when it is older than `DIRECTORY_EVERY`."""
+    now = bot.clock.now()
+    with bot.db.sessions() as session:
+        state = session.get(ClockState, DIRECTORY)
+        if not force and state and state.value and now - state.value < DIRECTORY_EVERY:
+            return False
+    listed = list(members())  # outside the transaction: it pages through the platform's API
+    with bot.db.transaction() as session:
+        reachable, skipped = directory.sync(
+            session=session, platform="slack", members=listed, routing=bot.settings.routing, now=now
+        )
+        insert_ignore(session, ClockState, name=DIRECTORY, value=now)
+        session.execute(update(ClockState).where(ClockState.name == DIRECTORY).values(value=now))
+    log.info("directory: %d people reachable, %d skipped", reachable, skipped)
+    return True
+
+
+def tick(bot: Bot, *, holder: str, members: Callable[[], Iterable[Member]] | None = None) -> int:
     """One round of the clock; returns how many deliveries it stored."""
     now = bot.clock.now()
     routing = bot.settings.routing
@@ -90,6 +116,11 @@ def tick(bot: Bot, *, holder: str) -> int:
                     continue
                 stored += _post_outreach(bot, session, outreach, run, now)
             state.value = now
+    if members is not None:
+        try:
+            sync_directory(bot, members)
+        except Exception:  # the platform is down: keep the cached directory, try next tick
+            log.exception("directory sync failed")
     if stored and bot.worker:
         bot.worker.wake()
     return stored
@@ -115,14 +146,14 @@ def _post_outreach(
     return len(outreach.channels)
 
 
-def run_forever(bot: Bot) -> None:
+def run_forever(bot: Bot, members: Callable[[], Iterable[Member]] | None = None) -> None:
     holder = holder_id()
     scheduler = BlockingScheduler(timezone=ZoneInfo(bot.settings.routing.timezone))
     scheduler.add_job(
         tick,
         "interval",
         seconds=60,
-        kwargs={"bot": bot, "holder": holder},
+        kwargs={"bot": bot, "holder": holder, "members": members},
         next_run_time=bot.clock.now(),
         max_instances=1,
         coalesce=True,

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from chatbot.clock import Clock
 from chatbot.db import Database
 from chatbot.db.models import Delivery
-from chatbot.db.upsert import insert_ignore
+from chatbot.db.upsert import insert_ignore, insert_ignore_many
 from chatbot.messages import Message, Outgoing
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,33 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
             .values(message=outgoing.message.to_json())
         )
     return session.scalar(select(Delivery.id).where(Delivery.key == outgoing.key))
+
+
+def enqueue_many(
+    session: Session, *, platform: str, outgoing: list[Outgoing], now: datetime
+) -> None:
+    """Store many new posts at once (a broadcast); keys already stored are skipped."""
+    insert_ignore_many(
+        session,
+        Delivery,
+        [
+            {
+                "key": out.key,
+                "platform": platform,
+                "action": "post",
+                "channel": out.channel,
+                "message": out.message.to_json(),
+                "thread_of": None,
+                "edit_of": None,
+                "status": "pending",
+                "attempts": 0,
+                "in_doubt": False,
+                "not_before": now + timedelta(seconds=out.delay_seconds),
+                "created_at": now,
+            }
+            for out in outgoing
+        ],
+    )
 
 
 def cancel(session: Session, *, key: str, reason: str) -> bool:

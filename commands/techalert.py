@@ -3,7 +3,9 @@ thread, and resolve it everywhere at once."""
 
 from __future__ import annotations
 
-from chatbot import alerts
+from typing import Any
+
+from chatbot import alerts, directory
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Alert
 from chatbot.messages import (
@@ -101,6 +103,20 @@ def alert_form(ctx: Context) -> Form:
                 optional=True,
             ),
             Field("message", "Message", multiline=True, max_length=alerts.MAX_MESSAGE),
+            Field(
+                "audience",
+                "Who should get it",
+                options=(
+                    Option(AUDIENCE_CHANNELS, "The alert channels"),
+                    Option(AUDIENCE_BOTH, "The alert channels and everyone by direct message"),
+                    Option(AUDIENCE_EVERYONE, "Everyone, by direct message"),
+                    *(
+                        Option(f"{DEPARTMENT}{d.name}", f"{d.name} (direct messages)")
+                        for d in ctx.settings.routing.departments
+                    ),
+                ),
+                initial=AUDIENCE_CHANNELS,
+            ),
         ),
     )
 
@@ -115,6 +131,7 @@ def submit_form(event: Event, ctx: Context) -> Response:
         severity=event.values.get("severity", ""),
         message=event.values.get("message", ""),
         service=event.values.get("service") or None,
+        audience=event.values.get("audience") or AUDIENCE_CHANNELS,
     )
     return CloseForm()
 
@@ -146,12 +163,47 @@ def card(ctx: Context, alert: Alert) -> Message:
     return Message(text=summary, blocks=tuple(blocks))
 
 
+AUDIENCE_CHANNELS = "channels"
+AUDIENCE_EVERYONE = "everyone"
+AUDIENCE_BOTH = "channels+everyone"
+DEPARTMENT = "department:"
+
+
+def _audience(choice: str) -> dict[str, Any]:
+    if choice.startswith(DEPARTMENT):
+        return {"channels": False, "everyone": False, "departments": [choice[len(DEPARTMENT) :]]}
+    return {
+        "channels": choice in (AUDIENCE_CHANNELS, AUDIENCE_BOTH),
+        "everyone": choice in (AUDIENCE_EVERYONE, AUDIENCE_BOTH),
+        "departments": None,
+    }
+
+
 def send(
-    ctx: Context, event: Event, *, severity: str, message: str, service: str | None = None
+    ctx: Context,
+    event: Event,
+    *,
+    severity: str,
+    message: str,
+    service: str | None = None,
+    audience: str = AUDIENCE_CHANNELS,
 ) -> Response:
-    channels = ctx.settings.techhelp_alert_channels
-    if not channels:
+    """Store the alert and one delivery per copy, in the same transaction: channels first (one
+    post reaches many fast), then direct messages to each person in the audience."""
+    chosen = _audience(audience)
+    channels = ctx.settings.techhelp_alert_channels if chosen["channels"] else []
+    if chosen["channels"] and not channels:
         raise Refusal("TECHHELP_ALERT_CHANNELS is not set, so there is nowhere to send alerts.")
+    people: list[str] = []
+    if chosen["everyone"] or chosen["departments"]:
+        people = directory.reachable(
+            session=ctx.session, platform=event.platform, departments=chosen["departments"]
+        )
+        if not people:
+            raise Refusal(
+                "Nobody is in that audience yet: `chatbot clock` syncs the workspace directory "
+                "(hourly). Nothing was sent."
+            )
     alert = alerts.create_alert(
         session=ctx.session,
         platform=event.platform,
@@ -159,12 +211,19 @@ def send(
         severity=severity,
         message=message,
         service=service,
+        audience=chosen,
         now=ctx.now,
     )
-    message_ = card(ctx, alert)
-    for channel in channels:
-        ctx.send(Outgoing(key=alerts.copy_key(alert, channel), channel=channel, message=message_))
-    return _reply(ctx, "techalert/sent.md.j2", alert=alert, copies=len(channels))
+    copy = card(ctx, alert)
+    ctx.send_many(
+        [
+            Outgoing(key=alerts.copy_key(alert, target), channel=target, message=copy)
+            for target in [*channels, *people]
+        ]
+    )
+    return _reply(
+        ctx, "techalert/sent.md.j2", alert=alert, channels=len(channels), people=len(people)
+    )
 
 
 def update(ctx: Context, alert: Alert, text: str) -> Response:
@@ -175,7 +234,7 @@ def update(ctx: Context, alert: Alert, text: str) -> Response:
         ctx.send(
             Outgoing(
                 key=f"alert:{alert.id}:update:{stamp}:{copy.id}",
-                channel=copy.channel,
+                channel=copy.sent_channel or copy.channel,
                 message=note,
                 thread_of=copy.id,
             )
@@ -203,7 +262,7 @@ def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
         ctx.send(
             Outgoing(
                 key=f"alert:{alert.id}:resolved-note:{copy.id}",
-                channel=copy.channel,
+                channel=copy.sent_channel or copy.channel,
                 message=note,
                 thread_of=copy.id,
             )
@@ -231,6 +290,8 @@ def _refresh_counts(ctx: Context, alert: Alert) -> None:
     delay = (window + 1) * interval - ctx.now.timestamp()
     edited = card(ctx, alert)
     for copy in alerts.copies(session=ctx.session, alert=alert):
+        if copy.channel[:1] in ("U", "W"):
+            continue  # direct-message copies keep their count: editing thousands is too slow
         ctx.send(
             Outgoing(
                 key=f"alert:{alert.id}:count:{window}:{copy.id}",

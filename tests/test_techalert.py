@@ -193,3 +193,52 @@ def test_request_matching_an_active_alert_follows_it_instead_of_duplicating(
     assert "1 affected, 1 duplicate request avoided" in listing
     # Unrelated requests are not held up.
     assert "TH-2" in reply_text(server.command("printer jammed", user="UCAROL"))
+
+
+def directory_users() -> list[dict]:  # type: ignore[type-arg]
+    users = [
+        {"id": f"UEMP{i:03d}", "name": f"emp{i}", "profile": {"real_name": f"Emp {i}"}}
+        for i in range(450)
+    ]
+    users += [
+        {"id": "UBOTX", "name": "bot", "is_bot": True},
+        {"id": "USLACKBOT", "name": "slackbot"},
+        {"id": "UGONE", "name": "gone", "deleted": True},
+        {"id": "UGUEST", "name": "guest", "is_restricted": True},
+        {"id": "UGUEST2", "name": "guest2", "is_ultra_restricted": True},
+    ]
+    return users
+
+
+def test_everyone_by_direct_message_exactly_once(server: Server) -> None:
+    import subprocess
+    import sys
+
+    fake = server.fake
+    fake.set_users(directory_users())
+    fake.fail_next("users.list", status=429, retry_after=1)  # Tier 2: waited out
+    env = {**server.env, "PORT": "0"}
+    clock = subprocess.run(
+        [sys.executable, "-m", "chatbot.cli", "clock", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert clock.returncode == 0, clock.stderr
+    pages = [c for c in fake.calls("users.list") if not c.status]
+    assert len(pages) == 3 and all(int(c.body["limit"]) == 200 for c in pages)
+    assert rows(server, "select count(*) from people where active")[0][0] == 450
+
+    server.submit(
+        "techalert.send",
+        {"severity": "outage", "message": "Phones are down", "audience": "everyone"},
+        user=ADMIN,
+        selects=("severity", "audience"),
+    )
+    fake.wait_for(lambda: len(fake.messages()) >= 450, timeout=60)
+    time.sleep(0.5)
+    recipients = [m["channel"] for m in fake.messages()]
+    assert len(recipients) == len(set(recipients)) == 450
+    assert not {"DUBOTX", "DUSLACKBOT", "DUGONE", "DUGUEST", "DUGUEST2"} & set(recipients)
+    assert not any(c in recipients for c in CHANNELS)

@@ -62,8 +62,11 @@ class Person(Base):
     platform: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200))
-    department: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(100), index=True)
     first_seen: Mapped[datetime]
+    # From the workspace directory: a person who can be messaged (not a bot, deleted or guest).
+    active: Mapped[bool] = mapped_column(default=False, index=True)
+    synced_at: Mapped[datetime | None]
 
 
 class Request(Base):
@@ -188,6 +191,8 @@ class Alert(Base):
     author: Mapped[str] = mapped_column(String(64))
     platform: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), index=True)  # active|resolved
+    # {"channels": bool, "everyone": bool, "departments": [names]}
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(Text)

@@ -14,11 +14,20 @@ def insert_ignore(session: Session, model: type, **values: Any) -> Any:
     return session.execute(_statement(session.get_bind().dialect.name, model), values).scalar()
 
 
+def insert_ignore_many(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    """`insert_ignore` for many rows in one executemany (a broadcast's thousands of copies)."""
+    if rows:
+        statement = _statement(session.get_bind().dialect.name, model, returning=False)
+        session.connection().execute(statement, rows)
+
+
 @cache
-def _statement(dialect: str, model: type) -> Any:
+def _statement(dialect: str, model: type, *, returning: bool = True) -> Any:
     """Built once per model: constructing statements per call costs more than running them."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = model.__table__  # Core, not the ORM's bulk path: several times cheaper per row
     # RETURNING, not rowcount: psycopg reports no rowcount for INSERT … ON CONFLICT DO NOTHING.
-    key = next(iter(table.primary_key.columns))
-    return insert(table).on_conflict_do_nothing().returning(key)
+    statement = insert(table).on_conflict_do_nothing()
+    if not returning:
+        return statement
+    return statement.returning(next(iter(table.primary_key.columns)))

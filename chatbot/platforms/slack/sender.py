@@ -9,12 +9,15 @@ chat.postMessage after a time-out can post twice); retrying is the outbox's job.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from chatbot.delivery import Failed, Job, Outcome, Retry, Sent
+from chatbot.directory import Member
 from chatbot.platforms.slack import render
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,33 @@ class SlackAPI:
                 float(retry_after) if retry_after else None,
             )
         return body
+
+    def members(self) -> Iterator[Member]:
+        """The workspace directory, page by page (`users.list`, Tier 2: a 429 is waited out)."""
+        cursor = ""
+        while True:
+            try:
+                body = self.call("users.list", form={"limit": 200, "cursor": cursor})
+            except SlackCallError as exc:
+                if exc.status != 429:
+                    raise
+                time.sleep(exc.retry_after or 1)
+                continue
+            for user in body.get("members", []):
+                yield Member(
+                    user_id=user["id"],
+                    name=(user.get("profile") or {}).get("real_name") or user.get("name"),
+                    reachable=not (
+                        user.get("deleted")
+                        or user.get("is_bot")
+                        or user["id"] == "USLACKBOT"
+                        or user.get("is_restricted")
+                        or user.get("is_ultra_restricted")
+                    ),
+                )
+            cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return
 
     def close(self) -> None:
         self.client.close()
