@@ -30,6 +30,8 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## benchmarks (not tests): see bench/README.md
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/intake.py --rate 100
+	$(BIN)/python bench/broadcast.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

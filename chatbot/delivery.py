@@ -52,12 +52,15 @@ class Sent:
 @dataclass(frozen=True)
 class Retry:
     """Try again later. `after` is Slack's Retry-After when rate limited; `in_doubt` when the
-    attempt may have been delivered; `pause` when the whole method is limited, not just this row."""
+    attempt may have been delivered; `pause` when the whole method is limited, not just this row;
+    `attempted` False when nothing was sent (waiting on a pause or another message), which does
+    not count towards giving up."""
 
     reason: str
     after: float | None = None
     in_doubt: bool = False
     pause: bool = False
+    attempted: bool = True
 
 
 @dataclass(frozen=True)
@@ -339,31 +342,34 @@ class DeliveryWorker:
                 for row in session.execute(_CLAIMED, {"ids": ids})
             ]
 
-    def _send_in_order(self, jobs: Iterable[Job]) -> list[tuple[Job, Outcome, bool]]:
-        """Send one channel's jobs in order; returns (job, outcome, counts as an attempt)."""
-        results: list[tuple[Job, Outcome, bool]] = []
+    def _send_in_order(self, jobs: Iterable[Job]) -> list[tuple[Job, Outcome]]:
+        """Send one channel's jobs in order; returns each job with its outcome."""
+        results: list[tuple[Job, Outcome]] = []
         held: Retry | None = None
         for job in jobs:
             if held is not None:  # keep the channel's order: later messages wait too
-                results.append((job, held, False))
+                results.append((job, held))
                 continue
             outcome = self._attempt(job)
-            results.append((job, outcome, not job.waiting))
+            results.append((job, outcome))
             if isinstance(outcome, Retry):
                 if outcome.pause and outcome.after:
                     until = self.clock.now() + timedelta(seconds=outcome.after)
                     self._paused_until[job.action] = until
-                held = Retry(reason="waiting for an earlier message", after=outcome.after or 1)
+                held = Retry(
+                    "waiting for an earlier message", after=outcome.after or 1, attempted=False
+                )
         return results
 
     def _attempt(self, job: Job) -> Outcome:
         if job.waiting:
             if job.parent_status in ("failed", "cancelled"):
                 return Failed(f"the message it depends on was {job.parent_status}")
-            return Retry("waiting for the message it depends on", after=0.2)
+            return Retry("waiting for the message it depends on", after=0.2, attempted=False)
         paused = self._paused_until.get(job.action)
         if paused and paused > self.clock.now():
-            return Retry("rate limited", after=(paused - self.clock.now()).total_seconds())
+            wait = (paused - self.clock.now()).total_seconds()
+            return Retry("waiting out a rate limit", after=wait, attempted=False)
         sender = self.senders[job.platform]
         try:
             if job.in_doubt and job.action == "post":
@@ -378,13 +384,13 @@ class DeliveryWorker:
             log.exception("delivery %s failed unexpectedly", job.key)
             return Retry(f"unexpected error: {exc!r}", in_doubt=job.action == "post")
 
-    def _record(self, results: list[tuple[Job, Outcome, bool]]) -> None:
+    def _record(self, results: list[tuple[Job, Outcome]]) -> None:
         now = self.clock.now()
-        rows = [self._after(job, outcome, counted, now) for job, outcome, counted in results]
+        rows = [self._after(job, outcome, now) for job, outcome in results]
         with self.db.transaction() as session:
             session.connection().execute(_RECORD, rows)
 
-    def _after(self, job: Job, outcome: Outcome, counted: bool, now: datetime) -> dict[str, Any]:
+    def _after(self, job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
         """The row's new values after an attempt (the same columns whatever happened, so one
         executemany records a round)."""
         row: dict[str, Any] = {
@@ -409,7 +415,7 @@ class DeliveryWorker:
         if isinstance(outcome, Failed):
             log.warning("delivery %s failed: %s", job.key, outcome.reason)
             return row | {"status": "failed", "last_error": outcome.reason[:500]}
-        attempts = job.attempts if counted else job.attempts - 1
+        attempts = job.attempts if outcome.attempted else job.attempts - 1
         if attempts >= MAX_ATTEMPTS:
             log.warning("delivery %s: giving up after %d attempts", job.key, attempts)
             return row | {"status": "failed", "last_error": f"gave up: {outcome.reason}"[:500]}
