@@ -168,3 +168,18 @@ def test_pacer_keeps_a_steady_rate() -> None:
     pacer.acquire()
     pacer.acquire()
     assert slept[-1] == pytest.approx(0.25)
+
+
+def test_a_long_rate_limit_storm_gives_nothing_up(setup) -> None:  # type: ignore[no-untyped-def]
+    db, clock, sender, worker = setup
+    put(db, clock, "storm")
+    put(db, clock, "bystander", channel="C2")
+    limited = Retry("rate limited", after=1, pause=True, attempted=False)
+    for _ in range(40):  # more 429s than MAX_ATTEMPTS
+        sender.script = [limited, limited]
+        worker.run_once()
+        clock.advance(1.5)
+    sender.script = []
+    while worker.run_once():
+        clock.advance(1.5)
+    assert status(db, "storm").status == "sent" and status(db, "bystander").status == "sent"

@@ -165,7 +165,14 @@ class SlackSender:
 
 def _classify(exc: SlackCallError, job: Job) -> Outcome:
     if exc.status == 429 or exc.error in RATE_LIMITED:
-        return Retry(f"rate limited ({job.action})", after=max(exc.retry_after or 1, 1), pause=True)
+        # Refused, not delivered: however long a 429 storm lasts, it never uses up the row's
+        # attempts (nothing is given up for rate limiting).
+        return Retry(
+            f"rate limited ({job.action})",
+            after=max(exc.retry_after or 1, 1),
+            pause=True,
+            attempted=False,
+        )
     if exc.status >= 500:
         return Retry(f"slack {exc.status} {exc.error}".strip(), in_doubt=job.action == "post")
     if exc.error in TRANSIENT:
