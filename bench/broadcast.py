@@ -23,7 +23,15 @@ import httpx
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from intake import ROOT, SECRET, Process, free_port, signed, wait_healthy  # noqa: E402
+from intake import (
+    ROOT,
+    SECRET,
+    Process,
+    free_port,
+    signed,
+    start_fake_slack,
+    wait_healthy,
+)  # noqa: E402
 
 ADMIN = "UADMIN"
 
@@ -37,14 +45,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="techhelp-broadcast-"))
     python = sys.executable
-    fake = subprocess.Popen(
-        [python, str(ROOT / "bench" / "fake_slack_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "FAKE_POST_RATE": str(args.rate)},
-    )
+    fake = start_fake_slack(FAKE_POST_RATE=str(args.rate))
     assert fake.stdin and fake.stdout
 
     def stats() -> tuple[int, int, float, float, int]:

@@ -62,6 +62,20 @@ class Process:
         self.log.close()
 
 
+def start_fake_slack(**env: str) -> subprocess.Popen[str]:
+    """The fake Slack in its own process; it prints its URL first, then answers on stdin."""
+    fake = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "fake_slack_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    assert fake.stdout and fake.stdin
+    return fake
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -190,14 +204,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="techhelp-bench-"))
     python = sys.executable
-    fake = subprocess.Popen(
-        [python, str(ROOT / "bench" / "fake_slack_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert fake.stdout and fake.stdin
+    fake = start_fake_slack()
     slack_url = fake.stdout.readline().strip()
 
     def triage_posts() -> int:
