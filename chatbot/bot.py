@@ -80,6 +80,9 @@ class Context:
 
 
 Handler = Callable[[Event, Context], Response]
+# Run by `chatbot clock` on every tick (once a minute), in its own transaction; returns how many
+# deliveries it stored. What is due is asked of the database, so a tick may run any number of times.
+Tick = Callable[[Context], int]
 
 
 class Routes:
@@ -87,6 +90,7 @@ class Routes:
 
     def __init__(self) -> None:
         self.handlers: dict[tuple[EventKind, str], Handler] = {}
+        self.ticks: list[Tick] = []
 
     def _add(self, kind: EventKind, name: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -108,6 +112,11 @@ class Routes:
     def form(self, form_id: str) -> Callable[[Handler], Handler]:
         return self._add("form", form_id)
 
+    def tick(self, job: Tick) -> Tick:
+        """Declare a clock job: scheduled sends, reminders, checks (see `chatbot clock`)."""
+        self.ticks.append(job)
+        return job
+
 
 class Bot:
     """The composed core. Built by `chatbot.app.build()`; shared by every platform."""
@@ -126,6 +135,7 @@ class Bot:
         self.templates = templates
         self.clock = clock
         self.handlers: dict[tuple[EventKind, str], Handler] = {}
+        self.ticks: list[Tick] = [job for module_routes in routes for job in module_routes.ticks]
         for module_routes in routes:
             for route, handler in module_routes.handlers.items():
                 if route in self.handlers:
@@ -136,6 +146,15 @@ class Bot:
     @property
     def commands(self) -> list[str]:
         return sorted(name for kind, name in self.handlers if kind == "command")
+
+    def context(self, session: Session, *, platform: str, now: datetime) -> Context:
+        return Context(
+            session=session,
+            settings=self.settings,
+            templates=self.templates,
+            platform=platform,
+            now=now,
+        )
 
     def handler_for(self, event: Event) -> Handler | None:
         name = event.name.split(":", 1)[0] if event.kind == "action" else event.name
@@ -153,13 +172,7 @@ class Bot:
                     return Reply(
                         Message.plain(self.templates.render("common/unknown_action.md.j2"))
                     )
-                ctx = Context(
-                    session=session,
-                    settings=self.settings,
-                    templates=self.templates,
-                    platform=event.platform,
-                    now=now,
-                )
+                ctx = self.context(session, platform=event.platform, now=now)
                 response = handler(event, ctx)
         except Refusal as refusal:
             # Everything the handler did is rolled back; the interaction is still logged.

@@ -1,6 +1,12 @@
 """Every capability's handlers, registered in one place: adding one is a module and a line."""
 
 from chatbot.bot import Routes
-from commands import rating, techalert, techhelp, triage
+from commands import outreach, rating, techalert, techhelp, triage
 
-ROUTES: list[Routes] = [techhelp.routes, triage.routes, rating.routes, techalert.routes]
+ROUTES: list[Routes] = [
+    techhelp.routes,
+    triage.routes,
+    rating.routes,
+    techalert.routes,
+    outreach.routes,
+]
