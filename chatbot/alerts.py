@@ -21,6 +21,11 @@ def copy_key(alert: Alert, channel: str) -> str:
     return f"alert:{alert.id}:copy:{channel}"
 
 
+def batch(alert: Alert) -> str:
+    """The outbox batch of the alert's copies: its delivery count and report are a query."""
+    return f"alert:{alert.id}"
+
+
 def create_alert(
     *,
     session: Session,
@@ -31,7 +36,10 @@ def create_alert(
     now: datetime,
     service: str | None = None,
     audience: dict[str, Any] | None = None,
+    post_at: datetime | None = None,
+    starts_at: datetime | None = None,
 ) -> Alert:
+    """A new alert: active at once, or `scheduled` until the clock posts it at `post_at`."""
     if severity not in SEVERITIES:
         raise Refusal(
             f"'{severity}' is not a severity: use one of {', '.join(SEVERITIES)}.", field="severity"
@@ -44,15 +52,28 @@ def create_alert(
             "Nothing was sent.",
             field="message",
         )
+    if starts_at is not None:
+        if severity != "maintenance":
+            raise Refusal("A window start time is for maintenance notices.", field="starts_at")
+        if starts_at <= now:
+            raise Refusal("That start time has already passed.", field="starts_at")
+    if post_at is not None and post_at <= now:
+        post_at = None  # a time already past means now
+    if post_at and starts_at and post_at > starts_at:
+        raise Refusal(
+            "The notice would go out after the window starts: post it earlier.", field="post_at"
+        )
     alert = Alert(
         severity=severity,
         service=service,
         message=message.strip(),
         author=author,
         platform=platform,
-        state="active",
+        state="scheduled" if post_at else "active",
         audience=audience or {},
         created_at=now,
+        post_at=post_at,
+        starts_at=starts_at,
     )
     session.add(alert)
     session.flush()
@@ -72,6 +93,24 @@ def active(*, session: Session) -> list[Alert]:
     return list(session.scalars(select(Alert).where(Alert.state == "active").order_by(Alert.id)))
 
 
+def open_alerts(*, session: Session) -> list[Alert]:
+    """Active and scheduled alerts, for `/techalert list`."""
+    query = select(Alert).where(Alert.state.in_(("scheduled", "active"))).order_by(Alert.id)
+    return list(session.scalars(query))
+
+
+def start_posting(*, session: Session, alert: Alert) -> bool:
+    """Move a scheduled alert to active; False when someone else did (or it was cancelled)."""
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.state == "scheduled")
+        .values(state="active")
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(alert)
+    return bool(result.rowcount)
+
+
 def copies(*, session: Session, alert: Alert) -> list[Delivery]:
     """Every copy of the alert that was (or will be) posted, edits and replies excluded."""
     prefix = f"alert:{alert.id}:copy:"
@@ -85,16 +124,18 @@ def copies(*, session: Session, alert: Alert) -> list[Delivery]:
 
 
 def resolve(*, session: Session, alert: Alert, text: str | None, now: datetime) -> Alert:
-    result = session.execute(
-        update(Alert)
-        .where(Alert.id == alert.id, Alert.state == "active")
-        .values(state="resolved", resolved_at=now, resolution=text or None)
-        .execution_options(synchronize_session=False)
-    )
-    if not result.rowcount:
-        raise Refusal(f"{alert.ref} is already resolved.")
-    session.refresh(alert)
-    return alert
+    """Resolve an active alert, or cancel a scheduled one before it is posted (`cancelled`)."""
+    for before, after in (("scheduled", "cancelled"), ("active", "resolved")):
+        result = session.execute(
+            update(Alert)
+            .where(Alert.id == alert.id, Alert.state == before)
+            .values(state=after, resolved_at=now, resolution=text or None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:
+            session.refresh(alert)
+            return alert
+    raise Refusal(f"{alert.ref} is already {alert.state}.")
 
 
 def duration(start: datetime, end: datetime) -> str:

@@ -34,6 +34,7 @@ def attach_worker(bot: Bot, senders: dict[str, Sender], *, start: bool = True) -
         concurrency=settings.delivery_concurrency,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
         posts_per_second=settings.delivery_rate,
+        on_progress=bot.report_progress,
     )
     bot.worker = worker
     if start:

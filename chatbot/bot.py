@@ -83,6 +83,8 @@ Handler = Callable[[Event, Context], Response]
 # Run by `chatbot clock` on every tick (once a minute), in its own transaction; returns how many
 # deliveries it stored. What is due is asked of the database, so a tick may run any number of times.
 Tick = Callable[[Context], int]
+# Told where a fan-out stands after its copies were delivered (or failed): a live count.
+Progress = Callable[[Context, str, "delivery.Tally"], None]
 
 
 class Routes:
@@ -91,6 +93,7 @@ class Routes:
     def __init__(self) -> None:
         self.handlers: dict[tuple[EventKind, str], Handler] = {}
         self.ticks: list[Tick] = []
+        self.progress_handlers: dict[str, Progress] = {}
 
     def _add(self, kind: EventKind, name: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -117,6 +120,15 @@ class Routes:
         self.ticks.append(job)
         return job
 
+    def progress(self, prefix: str) -> Callable[[Progress], Progress]:
+        """Declare who reports on batches named `<prefix>:…` (e.g. "alert" for `alert:7`)."""
+
+        def register(handler: Progress) -> Progress:
+            self.progress_handlers[prefix] = handler
+            return handler
+
+        return register
+
 
 class Bot:
     """The composed core. Built by `chatbot.app.build()`; shared by every platform."""
@@ -136,6 +148,11 @@ class Bot:
         self.clock = clock
         self.handlers: dict[tuple[EventKind, str], Handler] = {}
         self.ticks: list[Tick] = [job for module_routes in routes for job in module_routes.ticks]
+        self.progress_handlers: dict[str, Progress] = {
+            prefix: handler
+            for module_routes in routes
+            for prefix, handler in module_routes.progress_handlers.items()
+        }
         for module_routes in routes:
             for route, handler in module_routes.handlers.items():
                 if route in self.handlers:
@@ -155,6 +172,18 @@ class Bot:
             platform=platform,
             now=now,
         )
+
+    def report_progress(self, batches: dict[str, str]) -> None:
+        """Called by the delivery worker with the batches (and their platform) that moved."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            for batch, platform in batches.items():
+                handler = self.progress_handlers.get(batch.split(":", 1)[0])
+                if handler:
+                    ctx = self.context(session, platform=platform, now=now)
+                    handler(ctx, batch, delivery.tally(session, batch=batch))
+        if self.worker:
+            self.worker.wake()
 
     def handler_for(self, event: Event) -> Handler | None:
         name = event.name.split(":", 1)[0] if event.kind == "action" else event.name

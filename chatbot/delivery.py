@@ -86,6 +86,7 @@ class Job:
     attempt_started: datetime
     created_at: datetime
     thread_ts: str | None = None
+    batch: str | None = None
     edit_channel: str | None = None
     edit_ts: str | None = None
     parent_status: str | None = None  # of the message this one edits or replies under
@@ -165,6 +166,7 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
         in_doubt=False,
         not_before=now + timedelta(seconds=outgoing.delay_seconds),
         created_at=now,
+        batch=outgoing.batch,
     )
     if new_id is not None:
         return new_id
@@ -198,6 +200,7 @@ def enqueue_many(
                 "in_doubt": False,
                 "not_before": now + timedelta(seconds=out.delay_seconds),
                 "created_at": now,
+                "batch": out.batch,
             }
             for out in outgoing
         ],
@@ -228,6 +231,59 @@ def reschedule(session: Session, *, key: str, now: datetime, delay_seconds: floa
     return result.rowcount > 0
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Where a fan-out stands: copies sent, failed (with how many per reason), still to go."""
+
+    sent: int = 0
+    failed: int = 0
+    pending: int = 0
+    cancelled: int = 0
+    reasons: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.failed + self.pending + self.cancelled
+
+    @property
+    def done(self) -> bool:
+        return self.pending == 0
+
+
+def tally(session: Session, *, batch: str) -> Tally:
+    """Counts by status for one batch: one aggregate query on its index, no rows loaded."""
+    counts: dict[str, int] = {}
+    for status, n in session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.batch == batch)
+        .group_by(Delivery.status)
+    ):
+        counts[status] = n
+    reasons = session.execute(
+        select(Delivery.last_error, func.count())
+        .where(Delivery.batch == batch, Delivery.status == "failed")
+        .group_by(Delivery.last_error)
+        .order_by(func.count().desc())
+    ).all()
+    return Tally(
+        sent=counts.get("sent", 0),
+        failed=counts.get("failed", 0),
+        pending=counts.get("pending", 0) + counts.get("sending", 0),
+        cancelled=counts.get("cancelled", 0),
+        reasons=tuple((reason or "unknown", n) for reason, n in reasons),
+    )
+
+
+def batch_rows(session: Session, *, batch: str) -> Iterable[Delivery]:
+    """Every copy of a batch, in order, streamed (a per-recipient report of thousands)."""
+    return session.scalars(
+        select(Delivery)
+        .where(Delivery.batch == batch, Delivery.action == "post")
+        .order_by(Delivery.id)
+        .execution_options(yield_per=1000)
+    )
+
+
 # --- sending ----------------------------------------------------------------------------------
 
 
@@ -246,8 +302,10 @@ class DeliveryWorker:
         linger: float = 0.005,
         lease: timedelta = LEASE,
         posts_per_second: float | None = None,
+        on_progress: Callable[[dict[str, str]], None] | None = None,
     ) -> None:
         self.db = db
+        self.on_progress = on_progress
         self.senders = senders
         self.clock = clock
         self.batch = batch
@@ -316,7 +374,7 @@ class DeliveryWorker:
                         "now": now,
                         "lease_until": now + self.lease,
                         "platforms": list(self.senders),
-                        "batch": self.batch,
+                        "claim_limit": self.batch,
                     },
                 ).scalars()
             )
@@ -334,6 +392,7 @@ class DeliveryWorker:
                     in_doubt=row.in_doubt,
                     attempt_started=row.attempt_started,
                     created_at=row.created_at,
+                    batch=row.batch,
                     thread_ts=row.parent_ts if row.thread_of else None,
                     edit_channel=row.parent_channel if row.edit_of else None,
                     edit_ts=row.parent_ts if row.edit_of else None,
@@ -389,6 +448,17 @@ class DeliveryWorker:
         rows = [self._after(job, outcome, now) for job, outcome in results]
         with self.db.transaction() as session:
             session.connection().execute(_RECORD, rows)
+        # Batches whose copies changed for good this round: their live counts are refreshed.
+        moved = {
+            job.batch: job.platform
+            for (job, _), row in zip(results, rows, strict=True)
+            if job.batch and row["status"] != "pending"
+        }
+        if moved and self.on_progress:
+            try:
+                self.on_progress(moved)
+            except Exception:  # a count that is late must not stop the deliveries
+                log.exception("progress report failed")
 
     def _after(self, job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
         """The row's new values after an attempt (the same columns whatever happened, so one
@@ -440,7 +510,7 @@ def _statements() -> tuple[Any, Any, Any]:
         select(table.c.id)
         .where(due, table.c.platform.in_(bindparam("platforms", expanding=True)))
         .order_by(table.c.id)
-        .limit(bindparam("batch"))
+        .limit(bindparam("claim_limit"))
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )

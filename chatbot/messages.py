@@ -77,11 +77,14 @@ class Option:
 
 @dataclass(frozen=True)
 class Field:
-    """One input of a form. `options` makes it a choice; otherwise it is free text."""
+    """One input of a form. `options` makes it a choice; `kind="datetime"` a date and time
+    (submitted as Unix seconds, or typed as `YYYY-MM-DD HH:MM` local time on a console);
+    otherwise it is free text."""
 
     name: str
     label: str
     options: tuple[Option, ...] = ()
+    kind: Literal["text", "datetime"] = "text"
     initial: str | None = None
     multiline: bool = False
     optional: bool = False
@@ -157,3 +160,4 @@ class Outgoing:
     delay_seconds: float = 0
     # While a delivery with this key is still waiting, replace its message (coalesced edits).
     replace_pending: bool = False
+    batch: str | None = None  # the fan-out it belongs to (`alert:7`), for counts and reports

@@ -10,7 +10,7 @@ warning rather than sent late in a burst.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -21,7 +21,24 @@ from chatbot.db.models import ClockState
 log = logging.getLogger(__name__)
 
 CATCH_UP = timedelta(hours=1)
+WHEN_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 MAX_RUNS = 1000
+
+
+def parse_when(value: str, zone: ZoneInfo) -> datetime | None:
+    """A form's date and time: Unix seconds (Slack's datetimepicker) or `YYYY-MM-DD HH:MM` in
+    `zone` (typed on a console or the CLI); None when empty. ValueError when it is neither."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    for pattern in WHEN_FORMATS:
+        try:
+            return datetime.strptime(value, pattern).replace(tzinfo=zone).astimezone(UTC)
+        except ValueError:
+            continue
+    raise ValueError(f"'{value[:40]}' is not a date and time: write it as YYYY-MM-DD HH:MM")
 
 
 def fire_times(schedule: str, zone: ZoneInfo, after: datetime, until: datetime) -> list[datetime]:

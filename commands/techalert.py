@@ -3,11 +3,17 @@ thread, and resolve it everywhere at once."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from chatbot import alerts, directory
+from sqlalchemy import select
+
+from chatbot import alerts, directory, schedules
 from chatbot.bot import Context, Event, Routes
-from chatbot.db.models import Alert
+from chatbot.db.models import Alert, Delivery
+from chatbot.delivery import Tally
 from chatbot.messages import (
     Block,
     Button,
@@ -29,6 +35,10 @@ routes = Routes()
 FORM = "techalert.send"
 AFFECTED = "techalert.affected"
 FOLLOW = "techalert.follow"  # from /techhelp: "this looks like a known issue"
+AUDIENCE_CHANNELS = "channels"
+AUDIENCE_EVERYONE = "everyone"
+AUDIENCE_BOTH = "channels+everyone"
+DEPARTMENT = "department:"
 ICONS = {
     "outage": ":red_circle:",
     "degraded": ":large_orange_circle:",
@@ -47,8 +57,17 @@ def _reply(ctx: Context, template: str, **values: object) -> Reply:
     return Reply(Message.plain(ctx.render(template, **values)))
 
 
-def _when(ctx: Context, moment: object) -> str:
-    return moment.strftime("%d %b %H:%M UTC")  # type: ignore[attr-defined]
+PROGRESS_EVERY = 5  # seconds between edits of the admin's live delivery count
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def _zone(ctx: Context) -> ZoneInfo:
+    return ZoneInfo(ctx.settings.routing.timezone)
+
+
+def when(ctx: Context, moment: datetime) -> str:
+    """A time as people read it: in the configured time zone, with the zone's name."""
+    return moment.astimezone(_zone(ctx)).strftime("%a %d %b %H:%M %Z")
 
 
 @routes.command("/techalert")
@@ -66,9 +85,14 @@ def techalert(event: Event, ctx: Context) -> Response:
                 alerts.affected_count(session=ctx.session, alert=alert),
                 alerts.affected_count(session=ctx.session, alert=alert, source="techhelp"),
             )
-            for alert in alerts.active(session=ctx.session)
+            for alert in alerts.open_alerts(session=ctx.session)
         ]
-        return _reply(ctx, "techalert/list.md.j2", alerts=listed)
+        return _reply(
+            ctx,
+            "techalert/list.md.j2",
+            alerts=listed,
+            when={a.id: when(ctx, a.posted_at) for a, _, _ in listed},
+        )
     if verb == "update":
         if len(words) < 3:
             return _reply(ctx, "techalert/usage.md.j2")
@@ -81,7 +105,7 @@ def techalert(event: Event, ctx: Context) -> Response:
     severity, _, message = event.text.strip().partition(" ")
     if severity.lower() not in alerts.SEVERITIES:
         return _reply(ctx, "techalert/usage.md.j2")
-    return send(ctx, event, severity=severity.lower(), message=message)
+    return send(ctx, author=event.user, severity=severity.lower(), message=message)
 
 
 def alert_form(ctx: Context) -> Form:
@@ -117,8 +141,17 @@ def alert_form(ctx: Context) -> Form:
                 ),
                 initial=AUDIENCE_CHANNELS,
             ),
+            Field("post_at", "Post the notice at (empty: now)", kind="datetime", optional=True),
+            Field("starts_at", "Maintenance window starts", kind="datetime", optional=True),
         ),
     )
+
+
+def _time_field(ctx: Context, event: Event, name: str) -> datetime | None:
+    try:
+        return schedules.parse_when(event.values.get(name, ""), _zone(ctx))
+    except ValueError as exc:
+        raise Refusal(str(exc), field=name) from None
 
 
 @routes.form(FORM)
@@ -127,11 +160,13 @@ def submit_form(event: Event, ctx: Context) -> Response:
         raise Refusal(ctx.render("techalert/admins_only.md.j2"), field="message")
     send(
         ctx,
-        event,
+        author=event.user,
         severity=event.values.get("severity", ""),
         message=event.values.get("message", ""),
         service=event.values.get("service") or None,
         audience=event.values.get("audience") or AUDIENCE_CHANNELS,
+        post_at=_time_field(ctx, event, "post_at"),
+        starts_at=_time_field(ctx, event, "starts_at"),
     )
     return CloseForm()
 
@@ -149,9 +184,10 @@ def card(ctx: Context, alert: Alert) -> Message:
     context = ctx.render(
         "techalert/card_context.md.j2",
         alert=alert,
-        posted=_when(ctx, alert.created_at),
-        resolved=_when(ctx, resolved) if resolved else "",
-        duration=alerts.duration(alert.created_at, resolved) if resolved else "",
+        posted=when(ctx, alert.posted_at),
+        window=when(ctx, alert.starts_at) if alert.starts_at else "",
+        resolved=when(ctx, resolved) if resolved else "",
+        duration=alerts.duration(alert.posted_at, resolved) if resolved else "",
         affected=alerts.affected_count(session=ctx.session, alert=alert),
     )
     blocks = [Block("section", text=text), Block("context", text=context)]
@@ -161,12 +197,6 @@ def card(ctx: Context, alert: Alert) -> Message:
     if resolved:
         summary = f"Resolved: {summary}"
     return Message(text=summary, blocks=tuple(blocks))
-
-
-AUDIENCE_CHANNELS = "channels"
-AUDIENCE_EVERYONE = "everyone"
-AUDIENCE_BOTH = "channels+everyone"
-DEPARTMENT = "department:"
 
 
 def _audience(choice: str) -> dict[str, Any]:
@@ -179,54 +209,170 @@ def _audience(choice: str) -> dict[str, Any]:
     }
 
 
+def _recipients(ctx: Context, alert: Alert) -> tuple[list[str], list[str]]:
+    """The channels and the people (user ids) the alert's audience names, as of now."""
+    chosen = alert.audience
+    channels = list(ctx.settings.techhelp_alert_channels) if chosen.get("channels") else []
+    people: list[str] = []
+    if chosen.get("everyone") or chosen.get("departments"):
+        people = directory.reachable(
+            session=ctx.session, platform=alert.platform, departments=chosen.get("departments")
+        )
+    return channels, people
+
+
 def send(
     ctx: Context,
-    event: Event,
     *,
+    author: str,
     severity: str,
     message: str,
     service: str | None = None,
     audience: str = AUDIENCE_CHANNELS,
+    post_at: datetime | None = None,
+    starts_at: datetime | None = None,
 ) -> Response:
-    """Store the alert and one delivery per copy, in the same transaction: channels first (one
-    post reaches many fast), then direct messages to each person in the audience."""
+    """Store the alert and, unless it is scheduled for later, one delivery per copy, in the same
+    transaction."""
     chosen = _audience(audience)
-    channels = ctx.settings.techhelp_alert_channels if chosen["channels"] else []
-    if chosen["channels"] and not channels:
+    if chosen["channels"] and not ctx.settings.techhelp_alert_channels:
         raise Refusal("TECHHELP_ALERT_CHANNELS is not set, so there is nowhere to send alerts.")
-    people: list[str] = []
-    if chosen["everyone"] or chosen["departments"]:
-        people = directory.reachable(
-            session=ctx.session, platform=event.platform, departments=chosen["departments"]
-        )
-        if not people:
-            raise Refusal(
-                "Nobody is in that audience yet: `chatbot clock` syncs the workspace directory "
-                "(hourly). Nothing was sent."
-            )
     alert = alerts.create_alert(
         session=ctx.session,
-        platform=event.platform,
-        author=event.user,
+        platform=ctx.platform,
+        author=author,
         severity=severity,
         message=message,
         service=service,
         audience=chosen,
         now=ctx.now,
+        post_at=post_at,
+        starts_at=starts_at,
     )
+    channels, people = _recipients(ctx, alert)
+    if not channels and not people:
+        raise Refusal(
+            "Nobody is in that audience yet: `chatbot clock` syncs the workspace directory "
+            "(hourly). Nothing was sent."
+        )
+    if alert.state == "scheduled":
+        return _reply(
+            ctx,
+            "techalert/scheduled.md.j2",
+            alert=alert,
+            post_at=when(ctx, alert.posted_at),
+            window=when(ctx, alert.starts_at) if alert.starts_at else "",
+        )
+    channels, people = post_copies(ctx, alert)
+    return _reply(
+        ctx,
+        "techalert/sent.md.j2",
+        alert=alert,
+        channels=channels,
+        people=people,
+        live=bool(people) and _is_user(author),
+    )
+
+
+def _is_user(author: str) -> bool:
+    return bool(_USER_ID.match(author))
+
+
+def _progress_key(alert: Alert) -> str:
+    return f"alert:{alert.id}:progress"
+
+
+def post_copies(ctx: Context, alert: Alert) -> tuple[int, int]:
+    """Queue every copy of the alert (channels first: one post reaches many fast, then direct
+    messages), in one statement; returns (channels, people). A broadcast by direct message
+    also gets its author a live delivery count, queued first so it arrives before the copies."""
+    channels, people = _recipients(ctx, alert)
+    if people and _is_user(alert.author):
+        ctx.send(
+            Outgoing(
+                key=_progress_key(alert),
+                channel=alert.author,
+                message=progress_message(ctx, alert, Tally(pending=len(channels) + len(people))),
+            )
+        )
     copy = card(ctx, alert)
     ctx.send_many(
         [
-            Outgoing(key=alerts.copy_key(alert, target), channel=target, message=copy)
+            Outgoing(
+                key=alerts.copy_key(alert, target),
+                channel=target,
+                message=copy,
+                batch=alerts.batch(alert),
+            )
             for target in [*channels, *people]
         ]
     )
-    return _reply(
-        ctx, "techalert/sent.md.j2", alert=alert, channels=len(channels), people=len(people)
+    return len(channels), len(people)
+
+
+def progress_message(ctx: Context, alert: Alert, tally: Tally) -> Message:
+    return Message.plain(ctx.render("techalert/progress.md.j2", alert=alert, tally=tally))
+
+
+@routes.progress("alert")
+def on_progress(ctx: Context, batch: str, tally: Tally) -> None:
+    """Edit the author's live count: at most once per `PROGRESS_EVERY` seconds, carrying the
+    latest figures when it goes (later rounds in the window replace the pending edit)."""
+    alert = ctx.session.get(Alert, int(batch.split(":")[1]))
+    key = _progress_key(alert) if alert else ""
+    post = ctx.session.scalar(select(Delivery.id).where(Delivery.key == key)) if alert else None
+    if alert is None or post is None:
+        return
+    window = int(ctx.now.timestamp() // PROGRESS_EVERY)
+    ctx.send(
+        Outgoing(
+            key=f"{key}:{window}",
+            channel=alert.author,
+            message=progress_message(ctx, alert, tally),
+            edit_of=post,
+            delay_seconds=(window + 1) * PROGRESS_EVERY - ctx.now.timestamp(),
+            replace_pending=True,
+        )
     )
 
 
+@routes.tick
+def post_scheduled(ctx: Context) -> int:
+    """Scheduled notices whose time has come are posted; maintenance windows that start now get
+    a reminder in every copy's thread. Keyed deliveries: a second clock stores nothing twice."""
+    stored = 0
+    due = select(Alert).where(Alert.state == "scheduled", Alert.post_at <= ctx.now)
+    for alert in ctx.session.scalars(due).all():
+        if alerts.start_posting(session=ctx.session, alert=alert):
+            channels, people = post_copies(ctx, alert)
+            stored += channels + people
+    starting = select(Alert).where(
+        Alert.state == "active", Alert.starts_at <= ctx.now, Alert.window_noted_at.is_(None)
+    )
+    for alert in ctx.session.scalars(starting).all():
+        alert.window_noted_at = ctx.now
+        if ctx.now - alert.starts_at > schedules.CATCH_UP:
+            continue  # the clock was down: a "starting now" hours late would mislead
+        note = Message.plain(ctx.render("techalert/window_starts.md.j2", alert=alert))
+        for copy in alerts.copies(session=ctx.session, alert=alert):
+            ctx.send(
+                Outgoing(
+                    key=f"alert:{alert.id}:window:{copy.id}",
+                    channel=copy.sent_channel or copy.channel,
+                    message=note,
+                    thread_of=copy.id,
+                )
+            )
+            stored += 1
+    return stored
+
+
 def update(ctx: Context, alert: Alert, text: str) -> Response:
+    if alert.state == "scheduled":
+        raise Refusal(
+            f"{alert.ref} is not posted yet (it goes out {when(ctx, alert.posted_at)}): "
+            f"`/techalert resolve {alert.ref}` cancels it."
+        )
     copies = alerts.copies(session=ctx.session, alert=alert)
     note = Message.plain(ctx.render("techalert/update.md.j2", alert=alert, text=text))
     stamp = f"{ctx.now.timestamp():.6f}"
@@ -244,7 +390,9 @@ def update(ctx: Context, alert: Alert, text: str) -> Response:
 
 def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
     alerts.resolve(session=ctx.session, alert=alert, text=text, now=ctx.now)
-    duration = alerts.duration(alert.created_at, ctx.now)
+    if alert.state == "cancelled":
+        return _reply(ctx, "techalert/cancelled.md.j2", alert=alert)
+    duration = alerts.duration(alert.posted_at, ctx.now)
     edited = card(ctx, alert)
     note = Message.plain(
         ctx.render("techalert/resolved_note.md.j2", alert=alert, duration=duration)

@@ -210,6 +210,16 @@ def directory_users() -> list[dict]:  # type: ignore[type-arg]
     return users
 
 
+def copies_sent(fake) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+    """The alert's copies (they carry the "I'm affected" button), not other messages."""
+    return [m for m in fake.messages() if "techalert.affected" in json.dumps(m["blocks"])]
+
+
+def progress_text(fake) -> str:  # type: ignore[no-untyped-def]
+    (message,) = fake.messages(ADMIN)
+    return json.dumps(message["blocks"])
+
+
 def test_everyone_by_direct_message_exactly_once(server: Server) -> None:
     import subprocess
     import sys
@@ -236,9 +246,17 @@ def test_everyone_by_direct_message_exactly_once(server: Server) -> None:
         user=ADMIN,
         selects=("severity", "audience"),
     )
-    fake.wait_for(lambda: len(fake.messages()) >= 450, timeout=60)
+    fake.wait_for(lambda: len(copies_sent(fake)) >= 450, timeout=60)
     time.sleep(0.5)
-    recipients = [m["channel"] for m in fake.messages()]
+    recipients = [m["channel"] for m in copies_sent(fake)]
     assert len(recipients) == len(set(recipients)) == 450
     assert not {"DUBOTX", "DUSLACKBOT", "DUGONE", "DUGUEST", "DUGUEST2"} & set(recipients)
     assert not any(c in recipients for c in CHANNELS)
+    # The admin's live count: one direct message, posted before the copies, edited in place
+    # (a few times, not once per copy) until it shows the final tally.
+    (progress,) = fake.messages(ADMIN)
+    assert fake.messages().index(progress) == 0 and "is going out" in progress["text"] + json.dumps(
+        progress["blocks"]
+    )
+    fake.wait_for(lambda: "is delivered: *450* of 450" in progress_text(fake), timeout=15)
+    assert len([c for c in fake.calls("chat.update") if c.body["channel"] == "DUADMIN"]) <= 6

@@ -176,6 +176,8 @@ class Delivery(Base):
     sent_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # The fan-out this copy belongs to (`alert:7`): its delivery count and report are a query.
+    batch: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Alert(Base):
@@ -190,16 +192,26 @@ class Alert(Base):
     message: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(64))
     platform: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16), index=True)  # active|resolved
+    state: Mapped[str] = mapped_column(String(16), index=True)  # scheduled|active|resolved
     # {"channels": bool, "everyone": bool, "departments": [names]}
     audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(Text)
+    # Scheduled notices: posted by the clock at `post_at` (None: at once); a maintenance window
+    # starting at `starts_at` gets a reminder in every copy's thread then (`window_noted_at`).
+    post_at: Mapped[datetime | None]
+    starts_at: Mapped[datetime | None]
+    window_noted_at: Mapped[datetime | None]
 
     @property
     def ref(self) -> str:
         return f"AL-{self.id}"
+
+    @property
+    def posted_at(self) -> datetime:
+        """When its copies went (or go) out: the scheduled time, or its creation."""
+        return self.post_at or self.created_at
 
 
 class AffectedVote(Base):

@@ -164,6 +164,8 @@ class Console:
             choices = ""
             if field.options:
                 choices = " (" + ", ".join(o.value for o in field.options) + ")"
+            elif field.kind == "datetime":
+                choices = " (YYYY-MM-DD HH:MM)"
             default = f" [{field.initial}]" if field.initial else ""
             answer = ask(f"{field.label}{choices}{default}: ").strip()
             values[field.name] = answer or field.initial or ""

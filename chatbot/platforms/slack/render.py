@@ -86,6 +86,8 @@ def _input(field: Field) -> dict[str, Any]:
                 "text": _plain(initial.label, OPTION_TEXT),
                 "value": initial.value[:150],
             }
+    elif field.kind == "datetime":
+        element = {"type": "datetimepicker", "action_id": field.name}
     else:
         element = {
             "type": "plain_text_input",

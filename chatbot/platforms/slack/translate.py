@@ -70,7 +70,12 @@ def form(body: dict[str, Any]) -> Event:
     for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
         for element in elements.values():
             selected = element.get("selected_option")
-            values[block_id] = selected["value"] if selected else (element.get("value") or "")
+            if selected:
+                values[block_id] = selected["value"]
+            elif element.get("selected_date_time") is not None:  # a datetimepicker: Unix seconds
+                values[block_id] = str(element["selected_date_time"])
+            else:
+                values[block_id] = element.get("value") or ""
     return Event(
         platform=PLATFORM,
         kind="form",
