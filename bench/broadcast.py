@@ -49,10 +49,18 @@ def main() -> None:
     assert fake.stdin and fake.stdout
 
     def stats() -> tuple[int, int, float, float, int]:
-        fake.stdin.write("*\n")
+        """The alert's copies so far (the admin's live-count message aside)."""
+        fake.stdin.write(f"* {ADMIN}\n")
         fake.stdin.flush()
         posts, distinct, first, last, limited = fake.stdout.readline().split()
         return int(posts), int(distinct), float(first), float(last), int(limited)
+
+    def live_count() -> tuple[int, str]:
+        """Edits of the admin's live-count message, and what it says now."""
+        fake.stdin.write(f"edits {ADMIN}\n")
+        fake.stdin.flush()
+        edits, _, text = fake.stdout.readline().strip().partition(" ")
+        return int(edits), text
 
     database_url = f"sqlite:///{work / 'broadcast.db'}"
     env = {
@@ -129,6 +137,7 @@ def main() -> None:
             time.sleep(0.2)
         time.sleep(max(6.0, 2 / args.rate))  # leases run out: nothing more must arrive
         posts, distinct, first, last, limited = stats()
+        count_edits, count_text = live_count()
     finally:
         server.stop()
         fake.stdin.close()
@@ -148,6 +157,8 @@ def main() -> None:
         "delivered_distinct": distinct,
         "lost": args.people - distinct,
         "duplicated": posts - distinct,
+        "live_count_edits": count_edits,
+        "live_count_final": f"is delivered: *{distinct:,}* of {args.people:,}" in count_text,
     }
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results"

@@ -181,15 +181,19 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9][a-z0-9-]{3,}", text.lower()) if w not in _STOP}
 
 
-def matching(*, session: Session, text: str) -> Alert | None:
-    """The active alert a request seems to be about: its service named, or two of the alert's
-    significant words used."""
+def matching(
+    *, session: Session, text: str, service_keywords: dict[str, list[str]] | None = None
+) -> Alert | None:
+    """The active alert a request seems to be about: its service named (or a keyword the
+    configuration gives that service), or two of the alert's significant words used."""
     words = _words(text)
     lowered = text.lower()
     for alert in reversed(active(session=session)):
-        service = (alert.service or "").lower()
-        if service and service != "other" and re.search(rf"\b{re.escape(service)}\b", lowered):
-            return alert
+        service = alert.service or ""
+        if service and service.lower() != "other":
+            terms = [service, *(service_keywords or {}).get(service, [])]
+            if any(re.search(rf"\b{re.escape(t.lower())}\b", lowered) for t in terms):
+                return alert
         if len(words & _words(alert.message)) >= 2:
             return alert
     return None

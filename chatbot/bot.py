@@ -9,10 +9,11 @@ the delivery worker is woken. The handler's return value is the immediate reply.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from chatbot.messages import FormErrors, Message, Outgoing, Refusal, Reply, Resp
 from chatbot.text import Templates
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EventKind = Literal["command", "action", "form"]
 
@@ -172,6 +174,27 @@ class Bot:
             platform=platform,
             now=now,
         )
+
+    def run(
+        self, *, platform: str, name: str, user: str, text: str, action: Callable[[Context], T]
+    ) -> T:
+        """A trusted local caller's unit of work (the operator CLI): logged like any interaction,
+        one transaction; a `Refusal` rolls it back and propagates to the caller."""
+        event = Event(
+            platform=platform,
+            kind="command",
+            name=name,
+            user=user,
+            key=f"local:{uuid.uuid4()}",
+            text=text,
+        )
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            self._log(session, event, now)
+            result = action(self.context(session, platform=platform, now=now))
+        if self.worker:
+            self.worker.wake()
+        return result
 
     def report_progress(self, batches: dict[str, str]) -> None:
         """Called by the delivery worker with the batches (and their platform) that moved."""

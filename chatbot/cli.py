@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from chatbot.cli_alerts import alert
 from chatbot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -192,6 +193,8 @@ def shell(user: str | None) -> None:
     Console(bot, user=me, out=click.echo).run(lines(), ask, echo=not interactive)
     bot.db.dispose()
 
+
+main.add_command(alert)
 
 if __name__ == "__main__":
     main()

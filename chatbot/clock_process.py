@@ -85,8 +85,14 @@ def sync_directory(
     return True
 
 
-def tick(bot: Bot, *, holder: str, members: Callable[[], Iterable[Member]] | None = None) -> int:
-    """One round of the clock; returns how many deliveries it stored."""
+def tick(
+    bot: Bot,
+    *,
+    holder: str,
+    members: Callable[[], Iterable[Member]] | None = None,
+    platform: str = PLATFORM,
+) -> int:
+    """One round of the clock; returns how many deliveries it stored (for `platform`)."""
     now = bot.clock.now()
     with bot.db.transaction() as session:
         if not take_lease(session, holder=holder, now=now):
@@ -96,7 +102,7 @@ def tick(bot: Bot, *, holder: str, members: Callable[[], Iterable[Member]] | Non
     for job in bot.ticks:
         try:
             with bot.db.transaction() as session:
-                stored += job(bot.context(session, platform=PLATFORM, now=now))
+                stored += job(bot.context(session, platform=platform, now=now))
         except Exception:  # the others still run; this one is retried next tick
             log.exception("clock job %s failed", job.__qualname__)
     if members is not None:

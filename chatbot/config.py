@@ -109,6 +109,16 @@ def _default_targets() -> dict[str, ServiceTarget]:
     }
 
 
+def _default_service_keywords() -> dict[str, list[str]]:
+    return {
+        "Email": ["e-mail", "outlook", "mailbox", "inbox"],
+        "VPN": ["remote access", "globalprotect", "anyconnect"],
+        "Wi-Fi": ["wifi", "wireless"],
+        "Printing": ["printer", "printers", "print"],
+        "Phones": ["phone", "voicemail", "desk phone"],
+    }
+
+
 class Outreach(BaseModel):
     """A recurring message about the single point of intake, posted by `chatbot clock`."""
 
@@ -143,6 +153,9 @@ class Routing(BaseModel):
     staff: list[str] = []  # Slack user IDs of the service desk (may log requests for others)
     service_targets: dict[Urgency, ServiceTarget] = Field(default_factory=_default_targets)
     services: list[str] = ["Email", "VPN", "Wi-Fi", "Printing", "Phones", "HR system", "Other"]
+    # Words that name a service in a request: while an alert about it is active, a /techhelp
+    # request using one is offered "this looks like known issue AL-n".
+    service_keywords: dict[str, list[str]] = Field(default_factory=_default_service_keywords)
     timezone: str = "UTC"
     outreach: list[Outreach] = []
 

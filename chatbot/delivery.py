@@ -506,12 +506,22 @@ def _statements() -> tuple[Any, Any, Any]:
         (table.c.status == "pending") & (table.c.not_before <= bindparam("now")),
         (table.c.status == "sending") & (table.c.lease_until < bindparam("now")),
     )
+    waits_for = table.alias("waits_for")
     candidates = (
         select(table.c.id)
-        .where(due, table.c.platform.in_(bindparam("platforms", expanding=True)))
-        .order_by(table.c.id)
+        .outerjoin(waits_for, waits_for.c.id == func.coalesce(table.c.edit_of, table.c.thread_of))
+        .where(
+            due,
+            table.c.platform.in_(bindparam("platforms", expanding=True)),
+            # An edit or reply whose message is not out yet is not claimed: it would only take
+            # a place in the round from the message it waits for.
+            or_(waits_for.c.id.is_(None), waits_for.c.status.in_(("sent", "failed", "cancelled"))),
+        )
+        # One person's request must not queue behind a broadcast to thousands: rows of a
+        # fan-out (a batch) go after everything else that is due.
+        .order_by(table.c.batch.is_not(None), table.c.id)
         .limit(bindparam("claim_limit"))
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=table)
         .scalar_subquery()
     )
     claim = (

@@ -221,7 +221,12 @@ def _recipients(ctx: Context, alert: Alert) -> tuple[list[str], list[str]]:
     return channels, people
 
 
-def send(
+def send(ctx: Context, **details: Any) -> Response:
+    """`/techalert` and its form: broadcast, then tell the author what happens next."""
+    return sent_reply(ctx, *broadcast(ctx, **details))
+
+
+def broadcast(
     ctx: Context,
     *,
     author: str,
@@ -231,9 +236,9 @@ def send(
     audience: str = AUDIENCE_CHANNELS,
     post_at: datetime | None = None,
     starts_at: datetime | None = None,
-) -> Response:
+) -> tuple[Alert, int, int]:
     """Store the alert and, unless it is scheduled for later, one delivery per copy, in the same
-    transaction."""
+    transaction; returns the alert and how many channels and people it goes to."""
     chosen = _audience(audience)
     if chosen["channels"] and not ctx.settings.techhelp_alert_channels:
         raise Refusal("TECHHELP_ALERT_CHANNELS is not set, so there is nowhere to send alerts.")
@@ -256,6 +261,12 @@ def send(
             "(hourly). Nothing was sent."
         )
     if alert.state == "scheduled":
+        return alert, len(channels), len(people)
+    return alert, *post_copies(ctx, alert)
+
+
+def sent_reply(ctx: Context, alert: Alert, channels: int, people: int) -> Reply:
+    if alert.state == "scheduled":
         return _reply(
             ctx,
             "techalert/scheduled.md.j2",
@@ -263,14 +274,13 @@ def send(
             post_at=when(ctx, alert.posted_at),
             window=when(ctx, alert.starts_at) if alert.starts_at else "",
         )
-    channels, people = post_copies(ctx, alert)
     return _reply(
         ctx,
         "techalert/sent.md.j2",
         alert=alert,
         channels=channels,
         people=people,
-        live=bool(people) and _is_user(author),
+        live=bool(people) and _is_user(alert.author),
     )
 
 

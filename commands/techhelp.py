@@ -57,7 +57,9 @@ def techhelp(event: Event, ctx: Context) -> Response:
         return text_reply(ctx, "techhelp/status.md.j2", requests=mine)
     if word == "for":
         return log_for_someone(event, ctx, text)
-    known = alerts.matching(session=ctx.session, text=text)
+    known = alerts.matching(
+        session=ctx.session, text=text, service_keywords=ctx.settings.routing.service_keywords
+    )
     if known and len(text) <= SEPARATE_MAX:
         return known_issue(ctx, known, text)
     return create(ctx, event, requester=event.user, text=text, intake="techhelp")

@@ -92,6 +92,10 @@ class Console:
         self.worker = attach_worker(bot, {PLATFORM: ConsoleSender(out, self.shown)}, start=False)
 
     def drain(self) -> None:
+        """What is due now: the clock's jobs (scheduled alerts, outreach), then the outbox."""
+        from chatbot.clock_process import holder_id, tick
+
+        tick(self.bot, holder=holder_id(), platform=PLATFORM)
         while self.worker.run_once():
             pass
 

@@ -1,0 +1,312 @@
+"""`chatbot alert …`: the operators' side of alerts, on the same handlers and outbox as Slack.
+
+`send`, `update` and `resolve` store their deliveries in one transaction like `/techalert`, then
+follow the broadcast with a progress bar while this process helps deliver it (several processes
+can drain one outbox); `list` and `show` read the database; `show --csv` writes the
+per-recipient delivery report.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
+from zoneinfo import ZoneInfo
+
+import click
+
+if TYPE_CHECKING:
+    from chatbot.bot import Bot, Context
+    from chatbot.db.models import Alert
+    from chatbot.messages import Response
+
+AUDIENCES = ("channels", "everyone", "channels+everyone")
+POLL_SECONDS = 0.5
+
+
+def _author(as_user: str | None) -> str:
+    return as_user or f"cli:{getpass.getuser()}"
+
+
+def _run(bot: Bot, command: str, user: str, action: Callable[[Context], Response]) -> None:
+    """Run one alert action as a logged interaction; print its answer or refuse clearly."""
+    from chatbot.messages import Refusal, Reply
+    from chatbot.platforms.console.shell import as_text
+
+    try:
+        response = bot.run(
+            platform="slack", name=f"chatbot alert {command}", user=user, text="", action=action
+        )
+    except Refusal as refusal:
+        raise click.ClickException(str(refusal)) from None
+    if isinstance(response, Reply):
+        click.echo(as_text(response.message))
+
+
+def _follow(bot: Bot, batch: str, *, wait: bool) -> None:
+    """A progress bar until every copy of `batch` is sent or failed, then the tally."""
+    from chatbot.delivery import tally
+
+    with bot.db.sessions() as session:
+        counts = tally(session, batch=batch)
+    if wait and not counts.done:
+        with click.progressbar(length=counts.total, label="Delivering", show_pos=True) as bar:
+            shown = 0
+            try:
+                while not counts.done:
+                    time.sleep(POLL_SECONDS)
+                    with bot.db.sessions() as session:
+                        counts = tally(session, batch=batch)
+                    bar.update(counts.total - counts.pending - shown)
+                    shown = counts.total - counts.pending
+            except KeyboardInterrupt:
+                click.echo("\nstopped following; what is left is delivered by `chatbot serve`")
+    click.echo(_tally_line(counts))
+
+
+def _tally_line(counts: Any) -> str:
+    line = f"sent {counts.sent:,} · failed {counts.failed:,} · pending {counts.pending:,}"
+    if counts.cancelled:
+        line += f" · withdrawn {counts.cancelled:,}"
+    for reason, n in counts.reasons:
+        line += f"\n  failed: {reason} ({n:,})"
+    return line
+
+
+@click.group()
+def alert() -> None:
+    """IT alerts from the command line: send, update, resolve, list, show."""
+
+
+@alert.command()
+@click.argument("message", nargs=-1, required=True)
+@click.option(
+    "--severity",
+    type=click.Choice(["outage", "degraded", "maintenance", "info"]),
+    default="outage",
+    show_default=True,
+)
+@click.option("--service", default=None, help="The affected service, e.g. Email.")
+@click.option(
+    "--audience",
+    default="channels",
+    show_default=True,
+    help="channels, everyone, channels+everyone, or department:NAME (direct messages).",
+)
+@click.option("--post-at", default="", help='Post later: "YYYY-MM-DD HH:MM" (configured zone).')
+@click.option("--starts-at", default="", help="Maintenance window start, same format.")
+@click.option("--as", "as_user", default=None, help="Author (a user id gets the live count).")
+@click.option("--no-wait", is_flag=True, help="Store it and return; do not follow delivery.")
+@click.pass_context
+def send(
+    ctx: click.Context,
+    message: tuple[str, ...],
+    severity: str,
+    service: str | None,
+    audience: str,
+    post_at: str,
+    starts_at: str,
+    as_user: str | None,
+    no_wait: bool,
+) -> None:
+    """Send an alert to its audience and follow its delivery."""
+    from chatbot import alerts, schedules
+    from chatbot.cli import _slack_bot
+    from commands import techalert
+
+    if audience not in AUDIENCES and not audience.startswith("department:"):
+        raise click.BadParameter(f"unknown audience {audience!r}", param_hint="--audience")
+    with _slack_bot(ctx, "slack_bot_token") as (bot, _app, _sender):
+        zone = ZoneInfo(bot.settings.routing.timezone)
+        try:
+            post, start = (schedules.parse_when(v, zone) for v in (post_at, starts_at))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        sent: list[Alert] = []
+
+        def action(c: Context) -> Response:
+            alert, channels, people = techalert.broadcast(
+                c,
+                author=_author(as_user),
+                severity=severity,
+                message=" ".join(message),
+                service=service,
+                audience=audience,
+                post_at=post,
+                starts_at=start,
+            )
+            sent.append(alert)
+            return techalert.sent_reply(c, alert, channels, people)
+
+        _run(bot, "send", _author(as_user), action)
+        if sent[0].state == "active":
+            _follow(bot, alerts.batch(sent[0]), wait=not no_wait)
+
+
+@alert.command()
+@click.argument("ref")
+@click.argument("text", nargs=-1, required=True)
+@click.option("--as", "as_user", default=None)
+@click.pass_context
+def update(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | None) -> None:
+    """Add an update to every copy's thread."""
+    from chatbot import alerts
+    from chatbot.cli import _slack_bot
+    from commands import techalert
+
+    with _slack_bot(ctx, "slack_bot_token") as (bot, _app, _sender):
+        _run(
+            bot,
+            "update",
+            _author(as_user),
+            lambda c: techalert.update(c, alerts.get(session=c.session, ref=ref), " ".join(text)),
+        )
+        _drain(bot)
+
+
+@alert.command()
+@click.argument("ref")
+@click.argument("text", nargs=-1)
+@click.option("--as", "as_user", default=None)
+@click.pass_context
+def resolve(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | None) -> None:
+    """Resolve an alert everywhere (or cancel a scheduled one)."""
+    from chatbot import alerts
+    from chatbot.cli import _slack_bot
+    from commands import techalert
+
+    with _slack_bot(ctx, "slack_bot_token") as (bot, _app, _sender):
+        _run(
+            bot,
+            "resolve",
+            _author(as_user),
+            lambda c: techalert.resolve(
+                c, alerts.get(session=c.session, ref=ref), " ".join(text) or None
+            ),
+        )
+        _drain(bot)
+
+
+def _drain(bot: Bot, timeout: float = 30) -> None:
+    """Give this process's worker a moment to send the edits and replies it just stored."""
+    from sqlalchemy import func, select
+
+    from chatbot.db.models import Delivery
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with bot.db.sessions() as session:
+            due = session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status.in_(("pending", "sending")))
+                .where(Delivery.not_before <= bot.clock.now())
+            )
+        if not due:
+            return
+        time.sleep(POLL_SECONDS)
+    click.echo("some deliveries are still waiting; `chatbot serve` sends them")
+
+
+def _bot() -> Bot:
+    from chatbot.app import build_bot
+    from chatbot.cli import _settings
+
+    bot = build_bot(_settings())
+    bot.db.upgrade()
+    return bot
+
+
+@alert.command("list")
+def list_alerts() -> None:
+    """Active and scheduled alerts."""
+    from chatbot import alerts
+    from chatbot.delivery import tally
+
+    bot = _bot()
+    with bot.db.sessions() as session:
+        found = alerts.open_alerts(session=session)
+        if not found:
+            click.echo("no active or scheduled alerts")
+        for item in found:
+            counts = tally(session, batch=alerts.batch(item))
+            affected = alerts.affected_count(session=session, alert=item)
+            click.echo(
+                f"{item.ref}  {item.state:<9}  {item.severity:<11}  {item.service or '-':<10}  "
+                f"{item.posted_at:%Y-%m-%d %H:%M} UTC  sent {counts.sent:,}/{counts.total:,}  "
+                f"affected {affected:,}  {item.message[:60]}"
+            )
+    bot.db.dispose()
+
+
+@alert.command()
+@click.argument("ref")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.File("w", encoding="utf-8"),
+    default=None,
+    help="Write the per-recipient delivery report to this file ('-' for standard output).",
+)
+def show(ref: str, csv_path: TextIO | None) -> None:
+    """One alert: its audience, delivery tally with failure reasons, and who is affected."""
+    from chatbot import alerts
+    from chatbot.delivery import batch_rows, tally
+    from chatbot.messages import Refusal
+
+    bot = _bot()
+    with bot.db.sessions() as session:
+        try:
+            item = alerts.get(session=session, ref=ref)
+        except Refusal as refusal:
+            raise click.ClickException(str(refusal)) from None
+        counts = tally(session, batch=alerts.batch(item))
+        affected = alerts.affected_count(session=session, alert=item)
+        deflected = alerts.affected_count(session=session, alert=item, source="techhelp")
+        out = sys.stderr if csv_path is not None and csv_path.name == "<stdout>" else sys.stdout
+        echo = lambda line: click.echo(line, file=out)  # noqa: E731
+        echo(f"{item.ref} · {item.severity} · {item.service or 'no service'} · {item.state}")
+        echo(f"by {item.author}, posted {item.posted_at:%Y-%m-%d %H:%M} UTC")
+        if item.starts_at:
+            echo(f"maintenance window starts {item.starts_at:%Y-%m-%d %H:%M} UTC")
+        if item.resolved_at:
+            echo(f"{item.state} {item.resolved_at:%Y-%m-%d %H:%M} UTC")
+        echo(f"audience: {_describe_audience(item.audience)}")
+        echo(item.message)
+        echo(f"copies: {counts.total:,} · {_tally_line(counts)}")
+        echo(f"affected: {affected:,} ({deflected:,} by following it from /techhelp)")
+        if csv_path is not None:
+            writer = csv.writer(csv_path)
+            writer.writerow(
+                ["recipient", "kind", "status", "attempts", "sent_at", "message_ts", "error"]
+            )
+            rows = 0
+            for row in batch_rows(session, batch=alerts.batch(item)):
+                writer.writerow(
+                    [
+                        row.channel,
+                        "direct message" if row.channel[:1] in ("U", "W") else "channel",
+                        "pending" if row.status == "sending" else row.status,
+                        row.attempts,
+                        row.sent_at.isoformat() if row.sent_at else "",
+                        row.sent_ts or "",
+                        row.last_error if row.status != "sent" else "",
+                    ]
+                )
+                rows += 1
+            echo(f"delivery report: {rows:,} rows")
+    bot.db.dispose()
+
+
+def _describe_audience(audience: dict[str, Any]) -> str:
+    parts = []
+    if audience.get("channels"):
+        parts.append("the alert channels")
+    if audience.get("everyone"):
+        parts.append("everyone by direct message")
+    if audience.get("departments"):
+        parts.append(", ".join(audience["departments"]) + " by direct message")
+    return " and ".join(parts) or "nobody"
