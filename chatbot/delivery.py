@@ -140,7 +140,18 @@ class Pacer:
 
 def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetime) -> int:
     """Store an outgoing message; returns its delivery id. The same key is stored only once.
-    A newer edit of the same message makes older pending edits unnecessary."""
+    A newer edit of the same message makes older pending edits unnecessary: a coalescing edit
+    (`replace_pending`) takes the place of the one still waiting, keeping its turn; any other
+    cancels it."""
+    if outgoing.edit_of is not None and outgoing.replace_pending:
+        waiting = session.execute(
+            update(Delivery)
+            .where(Delivery.edit_of == outgoing.edit_of, Delivery.status == "pending")
+            .values(message=outgoing.message.to_json())
+            .returning(Delivery.id)
+        ).scalar()
+        if waiting is not None:
+            return waiting
     if outgoing.edit_of is not None:
         session.execute(
             update(Delivery)

@@ -158,6 +158,7 @@ class Outgoing:
     edit_of: int | None = None  # delivery id of the message to edit in place
     thread_of: int | None = None  # delivery id of the message to reply under
     delay_seconds: float = 0
-    # While a delivery with this key is still waiting, replace its message (coalesced edits).
+    # While a delivery with this key (or, for an edit, any edit of the same message) is still
+    # waiting, replace its message instead: a burst of edits costs one call.
     replace_pending: bool = False
     batch: str | None = None  # the fan-out it belongs to (`alert:7`), for counts and reports
