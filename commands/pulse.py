@@ -314,9 +314,10 @@ def _schedule_name(survey: Survey) -> str:
 def _describe_schedule(survey: Survey) -> str:
     if not survey.schedule:
         return "once"
+    minute, hour, days = survey.schedule.split(" ", 2)
     for name, crontab in RECURRENCES.items():
-        if survey.schedule == crontab:
-            return name
+        if days == crontab.split(" ", 2)[2] and minute.isdigit() and hour.isdigit():
+            return f"{name} at {int(hour):02}:{int(minute):02} ({survey.timezone})"
     return f"cron {survey.schedule} ({survey.timezone})"
 
 
