@@ -16,9 +16,10 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,9 +54,7 @@ NO_DEPARTMENT = ""
 def signing_key(*, session: Session, settings: Settings, now: datetime) -> bytes:
     """The HMAC key: derived from the Slack signing secret when set, else stored on first use."""
     if settings.slack_signing_secret:
-        return hmac.new(
-            settings.slack_signing_secret.encode(), b"techhelp-pulse", hashlib.sha256
-        ).digest()
+        return key_from_signing_secret(settings.slack_signing_secret)
     stored = session.get(Secret, SECRET_NAME)
     if stored is None:
         insert_ignore(
@@ -64,6 +63,10 @@ def signing_key(*, session: Session, settings: Settings, now: datetime) -> bytes
         stored = session.get(Secret, SECRET_NAME)
         assert stored is not None
     return bytes.fromhex(stored.value)
+
+
+def key_from_signing_secret(signing_secret: str) -> bytes:
+    return hmac.new(signing_secret.encode(), b"techhelp-pulse", hashlib.sha256).digest()
 
 
 def _mac(key: bytes, message: str, length: int = 24) -> str:
@@ -315,40 +318,73 @@ def due(*, session: Session, now: datetime) -> dict[str, list[SurveyRun]]:
     }
 
 
-# --- answering --------------------------------------------------------------------------------
+# --- answering (the hot path: a burst of clicks; cached Core statements, few round trips) -----
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: int
+    state: str
+    closes_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SurveyView:
+    id: int
+    question: str
+    options: list[str]
+    scale: bool
+    anonymous: bool
 
 
 @dataclass(frozen=True)
 class Answered:
-    run: SurveyRun
-    survey: Survey
+    run: RunView
+    survey: SurveyView
     option: int
     comment: str | None
 
 
-def run_for_answer(*, session: Session, run_id: int) -> tuple[SurveyRun, Survey]:
-    found = session.execute(
-        select(SurveyRun, Survey).join(Survey).where(SurveyRun.id == run_id)
-    ).first()
+@cache
+def _run_statement() -> Any:
+    return (
+        select(
+            SurveyRun.id,
+            SurveyRun.state,
+            SurveyRun.closes_at,
+            SurveyRun.closed_at,
+            Survey.id,
+            Survey.question,
+            Survey.options,
+            Survey.scale,
+            Survey.anonymous,
+        )
+        .join(Survey, Survey.id == SurveyRun.survey_id)
+        .where(SurveyRun.id == bindparam("run_id"))
+    )
+
+
+def run_for_answer(*, session: Session, run_id: int) -> tuple[RunView, SurveyView]:
+    found = session.execute(_run_statement(), {"run_id": run_id}).first()
     if found is None:
         raise Refusal("That survey button is not valid (it may come from an old message).")
-    return found[0], found[1]
+    return RunView(*found[:4]), SurveyView(*found[4:])
 
 
-def _upsert_answer(session: Session, values: dict[str, Any]) -> None:
-    dialect = session.get_bind().dialect.name
+@cache
+def _upsert_statement(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(SurveyAnswer).values(**values)
-    statement = statement.on_conflict_do_update(
+    statement = insert(SurveyAnswer.__table__)
+    return statement.on_conflict_do_update(
         index_elements=["run_id", "respondent_key"],
         set_={"option": statement.excluded.option, "answered_at": statement.excluded.answered_at},
-    )
-    session.execute(statement)
+    ).returning(SurveyAnswer.__table__.c.comment)
 
 
-def answered_at(survey: Survey, now: datetime) -> datetime:
+def answered_at(anonymous: bool, now: datetime) -> datetime:
     """Anonymous answers keep only the day: a time to the second could be matched to a log."""
-    if survey.anonymous:
+    if anonymous:
         return now.replace(hour=0, minute=0, second=0, microsecond=0)
     return now
 
@@ -357,38 +393,32 @@ def record_answer(
     *,
     session: Session,
     key: bytes,
-    run: SurveyRun,
-    survey: Survey,
+    run: RunView,
+    survey: SurveyView,
     user: str,
     department: str | None,
     option: int,
     now: datetime,
 ) -> Answered:
-    """One answer per person per run: a second click changes it."""
+    """One answer per person per run: a second click changes it (one upsert, comment returned)."""
     if not 0 <= option < len(survey.options):
         raise Refusal("That survey button is not valid (it may come from an old message).")
-    respondent = respondent_key(key, run.id, user)
-    _upsert_answer(
-        session,
-        {
-            "run_id": run.id,
-            "respondent_key": respondent,
-            "user_id": None if survey.anonymous else user,
-            "department": department,
-            "option": option,
-            "answered_at": answered_at(survey, now),
-        },
-    )
-    comment = session.scalar(
-        select(SurveyAnswer.comment).where(
-            SurveyAnswer.run_id == run.id, SurveyAnswer.respondent_key == respondent
-        )
-    )
+    values = {
+        "run_id": run.id,
+        "respondent_key": respondent_key(key, run.id, user),
+        "user_id": None if survey.anonymous else user,
+        "department": department,
+        "option": option,
+        "comment": None,
+        "answered_at": answered_at(survey.anonymous, now),
+    }
+    connection = session.connection()
+    comment = connection.execute(_upsert_statement(connection.dialect.name), values).scalar()
     return Answered(run=run, survey=survey, option=option, comment=comment)
 
 
 def record_comment(
-    *, session: Session, key: bytes, run: SurveyRun, survey: Survey, user: str, comment: str
+    *, session: Session, key: bytes, run: RunView, survey: SurveyView, user: str, comment: str
 ) -> Answered:
     answer = session.scalars(
         select(SurveyAnswer).where(
@@ -404,13 +434,19 @@ def record_comment(
     return Answered(run=run, survey=survey, option=answer.option, comment=comment)
 
 
+@cache
+def _forget_statement() -> Any:
+    return (
+        update(Interaction.__table__)
+        .where(Interaction.__table__.c.key == bindparam("event_key"))
+        .values(name=bindparam("new_name"), payload={"redacted": "anonymous survey"})
+    )
+
+
 def forget_interaction(*, session: Session, event_key: str, name: str) -> None:
     """On anonymous surveys the interaction log keeps that a person acted, not what they chose."""
-    session.execute(
-        update(Interaction)
-        .where(Interaction.key == event_key[:255])
-        .values(name=name, payload={"redacted": "anonymous survey"})
-        .execution_options(synchronize_session=False)
+    session.connection().execute(
+        _forget_statement(), {"event_key": event_key[:255], "new_name": name}
     )
 
 

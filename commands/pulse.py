@@ -332,26 +332,26 @@ def prompt(ctx: Context, key: bytes, run: SurveyRun, survey: Survey, *, reminder
         text=text,
         blocks=(
             Block("section", text=text),
-            _buttons(key, run, survey, chosen=None, with_comment=False),
+            _buttons(key, run.id, survey.options, chosen=None, with_comment=False),
             Block("context", text=privacy),
         ),
     )
 
 
 def _buttons(
-    key: bytes, run: SurveyRun, survey: Survey, *, chosen: int | None, with_comment: bool
+    key: bytes, run_id: int, options: list[str], *, chosen: int | None, with_comment: bool
 ) -> Block:
     buttons = [
         Button(
             label,
             f"{ANSWER}:{index}",
-            surveys.button_value(key, run.id, str(index)),
+            surveys.button_value(key, run_id, str(index)),
             style="primary" if index == chosen else None,
         )
-        for index, label in enumerate(survey.options)
+        for index, label in enumerate(options)
     ]
     if with_comment:
-        buttons.append(Button("Add a comment", COMMENT, surveys.button_value(key, run.id, "c")))
+        buttons.append(Button("Add a comment", COMMENT, surveys.button_value(key, run_id, "c")))
     return Block("actions", buttons=tuple(buttons))
 
 
@@ -450,14 +450,16 @@ def results_message(ctx: Context, run: SurveyRun) -> Message:
 # --- answering ----------------------------------------------------------------------------------
 
 
-def _answerable(ctx: Context, event: Event, value: str) -> tuple[bytes, SurveyRun, Survey, str]:
+def _answerable(
+    ctx: Context, event: Event, value: str
+) -> tuple[bytes, surveys.RunView, surveys.SurveyView, str]:
     key = _key(ctx)
     run_id, choice = surveys.read_button(key, value)
     run, survey = surveys.run_for_answer(session=ctx.session, run_id=run_id)
     return key, run, survey, choice
 
 
-def _closed(ctx: Context, survey: Survey, run: SurveyRun) -> Reply:
+def _closed(ctx: Context, survey: surveys.SurveyView, run: surveys.RunView) -> Reply:
     return _reply(ctx, "pulse/closed.md.j2", survey=survey, run=run)
 
 
@@ -474,7 +476,13 @@ def _thanks(ctx: Context, key: bytes, answered: surveys.Answered) -> Message:
         text=text,
         blocks=(
             Block("section", text=text),
-            _buttons(key, run, survey, chosen=answered.option, with_comment=not answered.comment),
+            _buttons(
+                key,
+                run.id,
+                survey.options,
+                chosen=answered.option,
+                with_comment=not answered.comment,
+            ),
             Block(
                 "context",
                 text=ctx.render(
