@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from chatbot.config import Routing, Settings
 from chatbot.db.models import (
     Delivery,
-    Interaction,
     Person,
     Rating,
     Request,
@@ -432,22 +431,6 @@ def record_comment(
         raise Refusal(f"A comment can hold {MAX_COMMENT:,} characters.", field="comment")
     answer.comment = comment
     return Answered(run=run, survey=survey, option=answer.option, comment=comment)
-
-
-@cache
-def _forget_statement() -> Any:
-    return (
-        update(Interaction.__table__)
-        .where(Interaction.__table__.c.key == bindparam("event_key"))
-        .values(name=bindparam("new_name"), payload={"redacted": "anonymous survey"})
-    )
-
-
-def forget_interaction(*, session: Session, event_key: str, name: str) -> None:
-    """On anonymous surveys the interaction log keeps that a person acted, not what they chose."""
-    session.connection().execute(
-        _forget_statement(), {"event_key": event_key[:255], "new_name": name}
-    )
 
 
 def close_run(*, session: Session, run: SurveyRun, now: datetime) -> bool:

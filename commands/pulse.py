@@ -495,13 +495,11 @@ def _thanks(ctx: Context, key: bytes, answered: surveys.Answered) -> Message:
     )
 
 
-@routes.action(ANSWER)
+@routes.action(ANSWER, private=True)
 def on_answer(event: Event, ctx: Context) -> Response:
     key, run, survey, choice = _answerable(ctx, event, event.value)
     if event.name != f"{ANSWER}:{choice}" or not choice.isdigit():
         raise Refusal("That survey button is not valid (it may come from an old message).")
-    if survey.anonymous:
-        surveys.forget_interaction(session=ctx.session, event_key=event.key, name=ANSWER)
     if run.state != "open":
         return _closed(ctx, survey, run)
     department = ctx.settings.routing.department_of(event.user)
@@ -548,7 +546,7 @@ def on_comment(event: Event, ctx: Context) -> Response:
     )
 
 
-@routes.form(COMMENT_FORM)
+@routes.form(COMMENT_FORM, private=True)
 def on_comment_form(event: Event, ctx: Context) -> Response:
     comment = event.values.get("comment", "").strip()
     if not comment:
@@ -559,8 +557,6 @@ def on_comment_form(event: Event, ctx: Context) -> Response:
         raise Refusal(str(refusal), field="comment") from None
     if choice != "c":
         raise Refusal("This form is not valid.", field="comment")
-    if survey.anonymous:
-        surveys.forget_interaction(session=ctx.session, event_key=event.key, name=COMMENT_FORM)
     if run.state != "open":
         raise Refusal(ctx.render("pulse/closed.md.j2", survey=survey, run=run), field="comment")
     surveys.record_comment(
