@@ -73,9 +73,12 @@ def click_body(run_id: int, user: str, option: int, key: bytes, response_url: st
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
-def load(url: str, bodies: list[str], clients: int) -> tuple[list[float], float, int]:
-    """Every body from `clients` threads on keep-alive connections, as fast as answered. Bodies
-    are signed before the clock starts, as Slack's would be."""
+def load(
+    url: str, bodies: list[str], clients: int, rate: float | None = None
+) -> tuple[list[float], float, int]:
+    """Every body from `clients` threads on keep-alive connections: as fast as answered (closed
+    loop), or at a fixed `rate` per second (open loop). Bodies are signed before the clock
+    starts, as Slack's would be."""
     requests = [(body, signed(body)) for body in bodies]
     sessions = [httpx.Client(timeout=30) for _ in range(clients)]
     for session in sessions:
@@ -85,6 +88,7 @@ def load(url: str, bodies: list[str], clients: int) -> tuple[list[float], float,
     lock = threading.Lock()
     counter = iter(range(len(requests)))
     ready = threading.Barrier(clients + 1)
+    begin = 0.0
 
     def worker(client: httpx.Client) -> None:
         nonlocal failures
@@ -94,6 +98,10 @@ def load(url: str, bodies: list[str], clients: int) -> tuple[list[float], float,
                 i = next(counter, None)
             if i is None:
                 return
+            if rate:
+                delay = begin + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
             body, headers = requests[i]
             started = time.perf_counter()
             response = client.post(f"{url}/slack/events", content=body, headers=headers)
@@ -132,6 +140,12 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: clicks per second (default: closed loop, as fast as answered)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="techhelp-pulse-"))
@@ -219,7 +233,7 @@ def main() -> None:
             ]
             load(url, warm, args.clients)
             cpu_before = cpu_seconds(server.proc.pid)
-            row = summarise("TechHelp", *load(url, bodies, args.clients))
+            row = summarise("TechHelp", *load(url, bodies, args.clients, args.rate))
             row["cpu_ms_per_click"] = round(
                 (cpu_seconds(server.proc.pid) - cpu_before) / args.people * 1000, 2
             )
@@ -238,7 +252,7 @@ def main() -> None:
             wait_healthy(url)
             load(url, warm, args.clients)
             cpu_before = cpu_seconds(baseline.proc.pid)
-            row = summarise("bare Bolt baseline", *load(url, bodies, args.clients))
+            row = summarise("bare Bolt baseline", *load(url, bodies, args.clients, args.rate))
             row["cpu_ms_per_click"] = round(
                 (cpu_seconds(baseline.proc.pid) - cpu_before) / args.people * 1000, 2
             )
@@ -274,6 +288,7 @@ def main() -> None:
     )
     print(
         f"{args.people:,} signed clicks, {args.clients} concurrent clients "
+        f"{f'{args.rate:g}/s offered' if args.rate else 'closed loop'} "
         f"(after {args.warmup} warm-up), database {database_url.split(':')[0]}"
     )
     print(f"{'':20}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'clicks/s':>10}{'fail':>6}{'cpu ms':>8}")
@@ -286,7 +301,7 @@ def main() -> None:
     print(f"recorded exactly once: {json.dumps(check)}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "pulse.json").write_text(
+    (out / (f"pulse-{args.rate:g}cps.json" if args.rate else "pulse.json")).write_text(
         json.dumps({"send": send, "clicks": results, "p99_ratio": ratio, "check": check}, indent=2)
     )
 
