@@ -628,3 +628,55 @@ def test_contact_budget_holds_back_and_results_say_so(database_url: str, clock: 
     clock.advance(8 * 86400)  # a week later the budget is back
     assert "10 people" in reply_text(command(bot, "send Four?"))
     bot.db.dispose()
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+
+def test_survey_cli_defines_sends_lists_and_refuses_bad_input(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config = tmp_path / "c.yml"
+    config.write_text(f"departments:\n  - {{name: Finance, members: [{', '.join(FINANCE)}]}}\n")
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(root),
+        "DATABASE_URL": url,
+        "TECHHELP_CONFIG": str(config),
+        "TECHHELP_ADMINS": ADMIN,
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "chatbot.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    bot = make_bot(url, FixedClock())  # the schema, and the directory as `clock` syncs it
+    created = cli(
+        "survey", "create", "--question", "Laptop OK?", "--option", "Yes", "--option", "No",
+        "--department", "Finance", "--named",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    copies = deliveries(bot)
+    assert sorted(d.channel for d in copies) == FINANCE
+    assert [b["label"] for b in buttons(copies[0])] == ["Yes", "No"]
+    assert "Not anonymous" in json.dumps(copies[0].message)
+
+    bad = cli("survey", "create", "--question", "Q", "--option", "Only")
+    assert bad.returncode == 1 and "options: Give 2 to 10 options" in bad.stderr
+    listed = cli("survey", "list")
+    assert listed.returncode == 0 and "PS-1" in listed.stdout and "Laptop OK?" in listed.stdout
+    results = cli("survey", "results", "PS-1")
+    assert "0 of 4" in results.stdout
+    assert "is closed" in cli("survey", "close", "1").stdout
+    bot.db.dispose()
