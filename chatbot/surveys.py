@@ -173,6 +173,18 @@ def add_run(*, session: Session, survey: Survey, at: datetime) -> SurveyRun | No
     return session.get(SurveyRun, run_id) if run_id is not None else None
 
 
+def stop_survey(*, session: Session, survey: Survey) -> int:
+    """No more runs: the schedule ends and runs not yet sent are cancelled; returns how many."""
+    survey.active = False
+    cancelled = session.execute(
+        update(SurveyRun)
+        .where(SurveyRun.survey_id == survey.id, SurveyRun.state == "scheduled")
+        .values(state="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return cancelled.rowcount or 0
+
+
 def get_survey(*, session: Session, ref: str) -> Survey:
     digits = ref.strip().upper().removeprefix("PS-")
     survey = session.get(Survey, int(digits)) if digits.isdigit() else None
@@ -465,6 +477,7 @@ class Group:
     rate: float | None
     average: float | None  # None: not a scale, or too few answers to show
     hidden: bool  # fewer answers than the minimum group size
+    change: float | None = None  # of the average, from the previous run
 
 
 @dataclass
@@ -580,6 +593,11 @@ def figures(
             result.previous = figures(
                 session=session, routing=routing, run=before, with_previous=False
             )
+            earlier = {g.name: g.average for g in result.previous.departments}
+            for group in result.departments:
+                then = earlier.get(group.name)
+                if group.average is not None and then is not None:
+                    group.change = group.average - then
         if survey.scale:
             result.satisfaction = satisfaction(
                 session=session, until=run.closed_at or run.sent_at or run.scheduled_for

@@ -86,6 +86,12 @@ def pulse(event: Event, ctx: Context) -> Response:
         if run is None:
             return _reply(ctx, "pulse/no_results.md.j2", ref=rest)
         return Reply(results_message(ctx, run))
+    if verb == "stop" and rest:
+        survey = surveys.get_survey(session=ctx.session, ref=rest)
+        if survey.source == "config":
+            return _reply(ctx, "pulse/from_config.md.j2", survey=survey)
+        cancelled = surveys.stop_survey(session=ctx.session, survey=survey)
+        return _reply(ctx, "pulse/stopped.md.j2", survey=survey, cancelled=cancelled)
     if verb == "close" and rest:
         survey = surveys.get_survey(session=ctx.session, ref=rest)
         open_runs = [

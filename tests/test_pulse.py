@@ -378,6 +378,7 @@ def test_change_from_previous_run_and_comment_threshold(bot: Bot, clock: FixedCl
     text = results_text(bot, run=2)
     assert "6 of 10 (60%) · +20 points from the previous run" in text
     assert "*Average:* 4.00 / 5 · +2.00 from the previous run (2.00)" in text
+    assert "*Finance:* 4 of 4 (100%) · average 4.00 (+2.00)" in text
     assert "4 not shown: fewer than 5" in text and "comment from" not in text
 
 
@@ -680,3 +681,38 @@ def test_survey_cli_defines_sends_lists_and_refuses_bad_input(tmp_path: Any) -> 
     assert "0 of 4" in results.stdout
     assert "is closed" in cli("survey", "close", "1").stdout
     bot.db.dispose()
+
+
+def test_stop_ends_a_recurring_survey(bot: Bot, clock: FixedClock) -> None:
+    clock._now = at_ny(2, 12, 0)
+    bot.handle(form_event({"schedule": "weekly"}))
+    bot.handle(form_event({"schedule": "at", "at": "2026-01-09 09:00"}))
+    said = reply_text(command(bot, "stop PS-1"))
+    assert "PS-1* is stopped" in said
+    assert "1 scheduled run cancelled" in reply_text(command(bot, "stop PS-2"))
+    clock._now = at_ny(5, 9, 0)
+    assert tick(bot, holder="a") == 0
+    clock._now = at_ny(9, 9, 0)
+    assert tick(bot, holder="a") == 0
+    assert deliveries(bot) == []
+    assert "(stopped)" in reply_text(command(bot, "list"))
+
+
+def test_yaml_surveys_are_validated_naming_the_field(tmp_path: Any) -> None:
+    from chatbot.config import ConfigError, load_routing
+
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "surveys:\n"
+        "  - {name: tools, question: 'Tools OK?', schedule: quarterly, audience: {staff: true}}\n"
+    )
+    (loaded,) = load_routing(path).surveys
+    assert loaded.schedule == "0 9 1 1,4,7,10 *" and loaded.audience.staff
+    for bad, field in [
+        ("{name: a, question: Q, schedule: 'every day'}", "surveys.0.schedule"),
+        ("{name: a, question: Q, schedule: weekly, options: [only]}", "surveys.0.options"),
+        ("{name: a, question: Q, schedule: weekly, audience: {}}", "surveys.0.audience"),
+    ]:
+        path.write_text(f"surveys:\n  - {bad}\n")
+        with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+            load_routing(path)
