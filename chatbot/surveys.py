@@ -45,6 +45,7 @@ SECRET_NAME = "pulse-hmac"
 CONTACT_WINDOW = timedelta(days=7)
 SATISFACTION_WINDOW = timedelta(days=30)
 NO_DEPARTMENT = ""
+SENT = ("open", "closed")  # run states after sending (before: scheduled; never: cancelled)
 
 
 # --- signing ----------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def runs_of(*, session: Session, survey: Survey) -> list[SurveyRun]:
 
 def latest_run(*, session: Session, survey: Survey | None = None) -> SurveyRun | None:
     """The latest run that was sent (of one survey, or of any)."""
-    query = select(SurveyRun).where(SurveyRun.state != "scheduled")
+    query = select(SurveyRun).where(SurveyRun.state.in_(SENT))
     if survey is not None:
         query = query.where(SurveyRun.survey_id == survey.id)
     return session.scalars(query.order_by(SurveyRun.sent_at.desc(), SurveyRun.id.desc())).first()
@@ -612,7 +613,7 @@ def _previous_run(*, session: Session, run: SurveyRun) -> SurveyRun | None:
         .join(Survey)
         .where(
             SurveyRun.id != run.id,
-            SurveyRun.state != "scheduled",
+            SurveyRun.state.in_(SENT),
             SurveyRun.scheduled_for < run.scheduled_for,
         )
         .order_by(SurveyRun.scheduled_for.desc(), SurveyRun.id.desc())

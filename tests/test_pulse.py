@@ -696,6 +696,7 @@ def test_stop_ends_a_recurring_survey(bot: Bot, clock: FixedClock) -> None:
     assert tick(bot, holder="a") == 0
     assert deliveries(bot) == []
     assert "(stopped)" in reply_text(command(bot, "list"))
+    assert "has not been sent yet" in reply_text(command(bot, "results PS-2"))
 
 
 def test_yaml_surveys_are_validated_naming_the_field(tmp_path: Any) -> None:
