@@ -497,6 +497,7 @@ class Figures:
     held_back: int
     previous: Figures | None = None
     satisfaction: list[Satisfaction] = field(default_factory=list)
+    trend: Trend | None = None
 
     @property
     def rate_change(self) -> float | None:
@@ -603,7 +604,106 @@ def figures(
             result.satisfaction = satisfaction(
                 session=session, until=run.closed_at or run.sent_at or run.scheduled_for
             )
+            result.trend = trend(session=session, routing=routing, run=run)
     return result
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+@dataclass
+class Line:
+    """One group's averages over a series of periods (None: too few answers to show)."""
+
+    name: str
+    points: list[float | None]
+
+    @property
+    def spark(self) -> str:
+        return "".join(
+            "·" if p is None else SPARKS[round((min(max(p, 1), 5) - 1) / 4 * (len(SPARKS) - 1))]
+            for p in self.points
+        )
+
+    @property
+    def values(self) -> str:
+        return " → ".join("–" if p is None else f"{p:.2f}" for p in self.points)
+
+
+@dataclass
+class Trend:
+    labels: list[str]  # one per period, oldest first
+    lines: list[Line]  # overall first, then per department
+
+
+def _lines(
+    periods: list[Any], scores: list[tuple[Any, str, int]], minimum: int, overall: str
+) -> list[Line]:
+    """Averages per period, overall and per department, hiding groups below `minimum`."""
+
+    def average(values: list[int]) -> float | None:
+        return sum(values) / len(values) if len(values) >= minimum else None
+
+    departments = sorted({d for _, d, _ in scores if d})
+    lines = [Line(overall, [average([v for p, _, v in scores if p == q]) for q in periods])]
+    for department in departments:
+        points = [average([v for p, d, v in scores if p == q and d == department]) for q in periods]
+        if any(point is not None for point in points):
+            lines.append(Line(department, points))
+    return lines
+
+
+def trend(*, session: Session, routing: Routing, run: SurveyRun, runs: int = 6) -> Trend | None:
+    """The survey's last `runs` sent runs up to this one: the trend line per department."""
+    series = list(
+        session.scalars(
+            select(SurveyRun)
+            .where(
+                SurveyRun.survey_id == run.survey_id,
+                SurveyRun.state.in_(SENT),
+                SurveyRun.scheduled_for <= run.scheduled_for,
+            )
+            .order_by(SurveyRun.scheduled_for.desc())
+            .limit(runs)
+        )
+    )[::-1]
+    if len(series) < 2:
+        return None
+    rows = session.execute(
+        select(SurveyAnswer.run_id, SurveyAnswer.department, SurveyAnswer.option).where(
+            SurveyAnswer.run_id.in_([r.id for r in series])
+        )
+    ).all()
+    scores = [(run_id, department or "", option + 1) for run_id, department, option in rows]
+    return Trend(
+        labels=[(r.sent_at or r.scheduled_for).strftime("%d %b") for r in series],
+        lines=_lines(
+            [r.id for r in series], scores, routing.pulse.min_group_size, "All respondents"
+        ),
+    )
+
+
+def satisfaction_trend(
+    *, session: Session, routing: Routing, until: datetime, periods: int = 6
+) -> Trend:
+    """Request satisfaction (the rating after resolution) per 30 days, oldest first: overall and
+    per department of the requester — the built-in series beside the pulse checks."""
+    start = until - periods * SATISFACTION_WINDOW
+    rows = session.execute(
+        select(Rating.rated_at, Request.department, Rating.score)
+        .join(Request, Request.id == Rating.request_id)
+        .where(Rating.rated_at > start, Rating.rated_at <= until)
+    ).all()
+
+    def period(at: datetime) -> int:
+        return min(periods - 1, int((at - start) / SATISFACTION_WINDOW))
+
+    scores = [(period(at), department or "", score) for at, department, score in rows]
+    labels = [(start + (i + 1) * SATISFACTION_WINDOW).strftime("to %d %b") for i in range(periods)]
+    return Trend(
+        labels=labels,
+        lines=_lines(list(range(periods)), scores, routing.pulse.min_group_size, "All requests"),
+    )
 
 
 def _previous_run(*, session: Session, run: SurveyRun) -> SurveyRun | None:

@@ -76,6 +76,16 @@ def pulse(event: Event, ctx: Context) -> Response:
             for survey in surveys.surveys(session=ctx.session)
         ]
         return _reply(ctx, "pulse/list.md.j2", surveys=listed, describe=_describe_schedule)
+    if verb == "results" and rest.lower() == "satisfaction":
+        trend = surveys.satisfaction_trend(
+            session=ctx.session, routing=ctx.settings.routing, until=ctx.now
+        )
+        return _reply(
+            ctx,
+            "pulse/satisfaction.md.j2",
+            trend=trend,
+            minimum=ctx.settings.routing.pulse.min_group_size,
+        )
     if verb == "results":
         if rest:
             run = surveys.latest_run(

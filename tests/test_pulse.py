@@ -423,8 +423,7 @@ def test_results_command_latest_and_by_id(bot: Bot) -> None:
     assert "PS-1" in listing and "PS-2" in listing and "10 sent" in listing
 
 
-def test_request_satisfaction_shows_in_results(bot: Bot, clock: FixedClock) -> None:
-    now = clock.now()
+def add_ratings(bot: Bot, now: datetime) -> None:
     with bot.db.transaction() as session:
         for i, (score, days_ago, department) in enumerate(
             [
@@ -453,6 +452,10 @@ def test_request_satisfaction_shows_in_results(bot: Bot, clock: FixedClock) -> N
             session.add(request)
             session.flush()
             session.add(Rating(request_id=request.id, rater=f"UR{i}", score=score, rated_at=at))
+
+
+def test_request_satisfaction_shows_in_results(bot: Bot, clock: FixedClock) -> None:
+    add_ratings(bot, clock.now())
     command(bot, "send How are we doing?")
     command(bot, "close PS-1")
     text = results_text(bot)
@@ -717,3 +720,30 @@ def test_yaml_surveys_are_validated_naming_the_field(tmp_path: Any) -> None:
         path.write_text(f"surveys:\n  - {bad}\n")
         with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
             load_routing(path)
+
+
+def test_request_satisfaction_series_per_period_and_department(bot: Bot, clock: FixedClock) -> None:
+    add_ratings(bot, clock.now())
+    said = reply_text(command(bot, "results satisfaction"))
+    # The last 30 days: 5, 4, 3 (Finance) and 1 (Sales); before that only one rating (hidden).
+    assert "*All requests:* `·····▅` – → – → – → – → – → 3.25" in said
+    assert "*Finance:* `·····▆` – → – → – → – → – → 4.00" in said
+    assert "Sales" not in said  # one rating: never shown
+
+
+def test_trend_line_per_department_over_runs(bot: Bot, clock: FixedClock) -> None:
+    clock._now = at_ny(2, 12, 0)
+    bot.handle(form_event({"schedule": "weekly", "reminder": "", "closing": "24"}))
+    for week, score in enumerate((2, 3, 5)):
+        clock._now = at_ny(5 + 7 * week, 9, 0)
+        tick(bot, holder="a")
+        for user in FINANCE:
+            click(bot, user, score - 1, run=week + 1)
+        click(bot, "USAL0", 0, run=week + 1)  # Sales: one answer a week, never shown
+        clock._now = at_ny(6 + 7 * week, 9, 0)
+        tick(bot, holder="a")  # closes the run
+    text = results_text(bot, run=3)
+    assert "*Trend* (last 3 runs: 05 Jan, 12 Jan, 19 Jan)" in text
+    assert "*Finance:* `▃▅█` 2.00 → 3.00 → 5.00" in text
+    assert "*All respondents:* `▂▄▇` 1.80 → 2.60 → 4.20" in text
+    assert "*Sales:* `" not in text
