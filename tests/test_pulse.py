@@ -747,3 +747,18 @@ def test_trend_line_per_department_over_runs(bot: Bot, clock: FixedClock) -> Non
     assert "*Finance:* `▃▅█` 2.00 → 3.00 → 5.00" in text
     assert "*All respondents:* `▂▄▇` 1.80 → 2.60 → 4.20" in text
     assert "*Sales:* `" not in text
+
+
+def test_custom_options_results_and_named_comments(bot: Bot) -> None:
+    bot.handle(form_event({"options": "Yes\nNo\nNot sure", "anonymous": "no"}))
+    for user, option in zip(FINANCE + SALES, (0, 0, 0, 1, 2, 0), strict=True):
+        click(bot, user, option)
+    for user in (FINANCE + SALES)[:5]:
+        comment(bot, user, f"from {user}")
+    command(bot, "close PS-1")
+    text = results_text(bot)
+    assert "6 of 10 (60%)" in text and "Average" not in text  # options, not a scale
+    assert "███████░░░  67% (4)  Yes" in text
+    assert "██░░░░░░░░  17% (1)  No" in text
+    assert "██░░░░░░░░  17% (1)  Not sure" in text
+    assert "*Comments (5)*" in text and "<@UFIN0>: from UFIN0" in text  # named: who said it
