@@ -762,3 +762,11 @@ def test_custom_options_results_and_named_comments(bot: Bot) -> None:
     assert "██░░░░░░░░  17% (1)  No" in text
     assert "██░░░░░░░░  17% (1)  Not sure" in text
     assert "*Comments (5)*" in text and "<@UFIN0>: from UFIN0" in text  # named: who said it
+
+
+def test_oversized_question_is_refused_and_nothing_sent(bot: Bot) -> None:
+    said = reply_text(command(bot, "send " + "x" * 5000))
+    assert "5,000 characters" in said and "Nothing was sent" in said
+    assert deliveries(bot) == []
+    with bot.db.sessions() as session:
+        assert session.scalars(select(SurveyRun)).all() == []
