@@ -1,9 +1,11 @@
-"""The baseline: a bare Bolt app doing the least the intake needs (ack, post one triage message),
-served the same way as TechHelp (waitress, same thread count), against the same fake Slack."""
+"""The baseline: a bare Bolt app doing the least the intake needs (ack, post one triage message)
+and a survey click (ack only), served the same way as TechHelp (waitress, same thread count),
+against the same fake Slack."""
 
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import waitress
@@ -27,6 +29,10 @@ def main() -> None:
     def techhelp(ack, body, client):  # type: ignore[no-untyped-def]
         ack(text="Thanks, we have it.")
         client.chat_postMessage(channel=channel, text=body["text"][:3000])
+
+    @app.action(re.compile(r"^pulse\.answer"))
+    def pulse_answer(ack):  # type: ignore[no-untyped-def]
+        ack()  # the least a survey click needs (bench/pulse.py)
 
     handler = SlackRequestHandler(app)
 

@@ -67,14 +67,17 @@ class Context:
     templates: Templates
     platform: str
     now: datetime
+    queued: bool = False  # something was stored for delivery: the worker is woken after commit
 
     def send(self, outgoing: Outgoing) -> int:
+        self.queued = True
         return delivery.enqueue(
             self.session, platform=self.platform, outgoing=outgoing, now=self.now
         )
 
     def send_many(self, outgoing: list[Outgoing]) -> None:
         """Queue many new posts in one statement (a broadcast's copies)."""
+        self.queued = self.queued or bool(outgoing)
         delivery.enqueue_many(self.session, platform=self.platform, outgoing=outgoing, now=self.now)
 
     def render(self, template: str, **values: Any) -> str:
@@ -96,12 +99,17 @@ class Routes:
         self.handlers: dict[tuple[EventKind, str], Handler] = {}
         self.ticks: list[Tick] = []
         self.progress_handlers: dict[str, Progress] = {}
+        self.private: set[tuple[EventKind, str]] = set()
 
-    def _add(self, kind: EventKind, name: str) -> Callable[[Handler], Handler]:
+    def _add(
+        self, kind: EventKind, name: str, *, private: bool = False
+    ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             if (kind, name) in self.handlers:
                 raise ValueError(f"{kind} {name} is registered twice")
             self.handlers[(kind, name)] = handler
+            if private:
+                self.private.add((kind, name))
             return handler
 
         return register
@@ -109,13 +117,14 @@ class Routes:
     def command(self, name: str) -> Callable[[Handler], Handler]:
         return self._add("command", name)
 
-    def action(self, action_id: str) -> Callable[[Handler], Handler]:
+    def action(self, action_id: str, *, private: bool = False) -> Callable[[Handler], Handler]:
         """Action ids may carry a suffix after ':' (`rating.rate:4`); routing uses the part
-        before it, because Slack wants distinct ids for the buttons of one block."""
-        return self._add("action", action_id)
+        before it, because Slack wants distinct ids for the buttons of one block. A `private`
+        action's value and suffix are not logged (an anonymous survey answer)."""
+        return self._add("action", action_id, private=private)
 
-    def form(self, form_id: str) -> Callable[[Handler], Handler]:
-        return self._add("form", form_id)
+    def form(self, form_id: str, *, private: bool = False) -> Callable[[Handler], Handler]:
+        return self._add("form", form_id, private=private)
 
     def tick(self, job: Tick) -> Tick:
         """Declare a clock job: scheduled sends, reminders, checks (see `chatbot clock`)."""
@@ -155,6 +164,7 @@ class Bot:
             for module_routes in routes
             for prefix, handler in module_routes.progress_handlers.items()
         }
+        self.private = {route for module_routes in routes for route in module_routes.private}
         for module_routes in routes:
             for route, handler in module_routes.handlers.items():
                 if route in self.handlers:
@@ -191,33 +201,42 @@ class Bot:
         now = self.clock.now()
         with self.db.transaction() as session:
             self._log(session, event, now)
-            result = action(self.context(session, platform=platform, now=now))
-        if self.worker:
+            ctx = self.context(session, platform=platform, now=now)
+            result = action(ctx)
+        if self.worker and ctx.queued:
             self.worker.wake()
         return result
 
     def report_progress(self, batches: dict[str, str]) -> None:
         """Called by the delivery worker with the batches (and their platform) that moved."""
         now = self.clock.now()
+        queued = False
         with self.db.transaction() as session:
             for batch, platform in batches.items():
                 handler = self.progress_handlers.get(batch.split(":", 1)[0])
                 if handler:
                     ctx = self.context(session, platform=platform, now=now)
                     handler(ctx, batch, delivery.tally(session, batch=batch))
-        if self.worker:
+                    queued = queued or ctx.queued
+        if self.worker and queued:
             self.worker.wake()
 
+    @staticmethod
+    def route_of(event: Event) -> tuple[EventKind, str]:
+        return event.kind, event.name.split(":", 1)[0] if event.kind == "action" else event.name
+
     def handler_for(self, event: Event) -> Handler | None:
-        name = event.name.split(":", 1)[0] if event.kind == "action" else event.name
-        return self.handlers.get((event.kind, name))
+        return self.handlers.get(self.route_of(event))
 
     def handle(self, event: Event) -> Response:
         handler = self.handler_for(event)
         now = self.clock.now()
         try:
             with self.db.transaction() as session:
-                if self._log(session, event, now) is None:
+                if (
+                    self._log(session, event, now, private=self.route_of(event) in self.private)
+                    is None
+                ):
                     log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
                     return None
                 if handler is None:
@@ -226,31 +245,47 @@ class Bot:
                     )
                 ctx = self.context(session, platform=event.platform, now=now)
                 response = handler(event, ctx)
+                queued = ctx.queued
         except Refusal as refusal:
             # Everything the handler did is rolled back; the interaction is still logged.
             with self.db.transaction() as session:
-                self._log(session, event, now, refused=str(refusal))
+                self._log(
+                    session,
+                    event,
+                    now,
+                    refused=str(refusal),
+                    private=self.route_of(event) in self.private,
+                )
             if event.kind == "form" and refusal.field:
                 return FormErrors({refusal.field: str(refusal)})
             text = self.templates.render("common/error.md.j2", message=str(refusal))
             return Reply(Message.plain(text))
-        if self.worker:
+        if self.worker and queued:
+            # Only then: a wake costs the worker a claiming write, and a click that stored
+            # nothing to send (a survey answer) must not pay for one.
             self.worker.wake()
         return response
 
     @staticmethod
     def _log(
-        session: Session, event: Event, now: datetime, refused: str | None = None
+        session: Session,
+        event: Event,
+        now: datetime,
+        refused: str | None = None,
+        *,
+        private: bool = False,
     ) -> int | None:
-        """Record the interaction; None when its key was seen before (a retry)."""
-        payload = event.log_payload() | ({"refused": refused[:500]} if refused else {})
+        """Record the interaction; None when its key was seen before (a retry). A private
+        route's log says who acted, never what they chose."""
+        payload = {"private": True} if private else event.log_payload()
+        payload |= {"refused": refused[:500]} if refused else {}
         return insert_ignore(
             session,
             Interaction,
             key=event.key[:255],
             platform=event.platform,
             kind=event.kind,
-            name=event.name[:100],
+            name=(Bot.route_of(event)[1] if private else event.name)[:100],
             user_id=event.user,
             payload=payload,
             at=now,

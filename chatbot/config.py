@@ -132,13 +132,83 @@ class Outreach(BaseModel):
     @field_validator("schedule")
     @classmethod
     def _crontab(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        return _check_crontab(value)
 
-        try:
-            CronTrigger.from_crontab(value)
-        except ValueError as exc:
-            raise ValueError(f"not a crontab schedule ({exc})") from None
+
+def _check_crontab(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise ValueError(f"not a crontab schedule ({exc})") from None
+    return value
+
+
+# Named recurrences for surveys (at 09:00 local unless a crontab is given).
+RECURRENCES: dict[str, str] = {
+    "weekly": "0 9 * * mon",
+    "monthly": "0 9 1 * *",
+    "quarterly": "0 9 1 1,4,7,10 *",
+}
+
+
+class SurveyAudience(BaseModel):
+    """Who gets a survey: everyone, IT staff, departments, or a list of people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    everyone: bool = False
+    staff: bool = False
+    departments: list[str] = []
+    users: list[str] = []
+
+    @model_validator(mode="after")
+    def _someone(self) -> SurveyAudience:
+        if not (self.everyone or self.staff or self.departments or self.users):
+            raise ValueError("choose everyone, staff, departments or users")
+        return self
+
+
+class SurveyConfig(BaseModel):
+    """A recurring pulse check from the configuration, sent by `chatbot clock`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    question: Annotated[str, Field(min_length=1, max_length=500)]
+    options: list[Annotated[str, Field(min_length=1, max_length=75)]] = []  # empty: 1–5 scale
+    audience: SurveyAudience = Field(default_factory=lambda: SurveyAudience(everyone=True))
+    schedule: str  # weekly | monthly | quarterly | a crontab, in `timezone`
+    anonymous: bool = True
+    reminder_hours: Annotated[float, Field(gt=0)] | None = 24
+    close_hours: Annotated[float, Field(gt=0)] = 72
+
+    @field_validator("options")
+    @classmethod
+    def _option_count(cls, value: list[str]) -> list[str]:
+        if value and not 2 <= len(value) <= 10:
+            raise ValueError("give 2 to 10 options, or none for the 1–5 scale")
         return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        return RECURRENCES.get(value.strip().lower()) or _check_crontab(value)
+
+
+class PulseSettings(BaseModel):
+    """Privacy and fatigue limits of pulse checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_group_size: Annotated[int, Field(ge=1)] = 3  # fewer answers: no score is shown
+    min_comments: Annotated[int, Field(ge=1)] = 5  # fewer comments: none are shown
+    # Unsolicited direct messages (surveys, reminders) per person per 7 days; alerts bypass it.
+    weekly_contact_budget: Annotated[int, Field(ge=1)] = 3
+    # Defaults of `/pulse send` and of the form.
+    reminder_hours: Annotated[float, Field(gt=0)] | None = 24
+    close_hours: Annotated[float, Field(gt=0)] = 72
 
 
 class Routing(BaseModel):
@@ -158,6 +228,8 @@ class Routing(BaseModel):
     service_keywords: dict[str, list[str]] = Field(default_factory=_default_service_keywords)
     timezone: str = "UTC"
     outreach: list[Outreach] = []
+    pulse: PulseSettings = Field(default_factory=PulseSettings)
+    surveys: list[SurveyConfig] = []
 
     @field_validator("timezone")
     @classmethod
@@ -175,6 +247,9 @@ class Routing(BaseModel):
         names = [c.name for c in self.categories]
         if len(names) != len(set(names)):
             raise ValueError("category names must be unique")
+        surveys = [s.name for s in self.surveys]
+        if len(surveys) != len(set(surveys)):
+            raise ValueError("survey names must be unique")
         return self
 
     def category(self, name: str) -> Category:

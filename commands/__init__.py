@@ -1,7 +1,7 @@
 """Every capability's handlers, registered in one place: adding one is a module and a line."""
 
 from chatbot.bot import Routes
-from commands import outreach, rating, techalert, techhelp, triage
+from commands import outreach, pulse, rating, service_targets, techalert, techhelp, triage
 
 ROUTES: list[Routes] = [
     techhelp.routes,
@@ -9,4 +9,6 @@ ROUTES: list[Routes] = [
     rating.routes,
     techalert.routes,
     outreach.routes,
+    pulse.routes,
+    service_targets.routes,
 ]

@@ -238,3 +238,88 @@ class ClockState(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[datetime | None]
     holder: Mapped[str | None] = mapped_column(String(100))
+
+
+class Secret(Base):
+    """Server secrets generated on first use (the pulse HMAC key when no signing secret is set)."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Survey(Base):
+    """A pulse check: a question, its options, an audience and a schedule. Each sending is a
+    `SurveyRun`; a one-off survey has one run, a recurring one a run per fire time."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Surveys from the YAML configuration are found again by name ("config:<name>").
+    name: Mapped[str | None] = mapped_column(String(100), unique=True)
+    question: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[str]] = mapped_column(JSON)  # labels; "1".."5" for the scale
+    scale: Mapped[bool] = mapped_column(default=True)  # options are scores 1..n: averages apply
+    # {"everyone": true} | {"departments": [...]} | {"staff": true} | {"users": [...]}
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    schedule: Mapped[str | None] = mapped_column(String(100))  # crontab; None: one-off
+    timezone: Mapped[str] = mapped_column(String(64))
+    anonymous: Mapped[bool] = mapped_column(default=True)
+    reminder_hours: Mapped[float | None]
+    close_hours: Mapped[float]
+    author: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # command|form|config|cli
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+    @property
+    def ref(self) -> str:
+        return f"PS-{self.id}"
+
+
+class SurveyRun(Base):
+    """One sending of a survey, keyed (survey, scheduled time): a double tick cannot send it
+    twice. `state`: scheduled → open → closed."""
+
+    __tablename__ = "survey_runs"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "scheduled_for"),
+        Index("ix_survey_runs_due", "state", "scheduled_for"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    scheduled_for: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    # Recipients per department ("" for none), for response rates per department.
+    recipients_by_department: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    held_back: Mapped[int] = mapped_column(Integer, default=0)  # over the contact budget
+
+    survey: Mapped[Survey] = relationship()
+
+
+class SurveyAnswer(Base):
+    """One answer per person per run. Anonymous surveys keep no user id: the respondent is a
+    keyed hash (HMAC of run and user), enough to change an answer, not to find who gave it."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("run_id", "respondent_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), index=True)
+    respondent_key: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))  # None on anonymous surveys
+    department: Mapped[str | None] = mapped_column(String(100))
+    option: Mapped[int] = mapped_column(Integer)  # index into the survey's options
+    comment: Mapped[str | None] = mapped_column(Text)
+    # Anonymous answers keep only the day, so the time cannot be matched to a log entry.
+    answered_at: Mapped[datetime]

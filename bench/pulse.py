@@ -1,0 +1,310 @@
+"""Pulse benchmark: a survey to N people (default 10,000) with `/pulse send`, then one signed
+click per person from 50 concurrent clients against `chatbot serve`, side by side in the same run
+with a bare Bolt app that only acknowledges the click (`baseline_app.py`), both against the fake
+Slack of the tests in its own process.
+
+Reports the time to acknowledge the send and to deliver every copy, click acknowledgement times
+(p50, p99), throughput, and that every click was recorded exactly once (one answer per person,
+holding the option of that person's last click). Run:
+`.venv/bin/python bench/pulse.py --people 10000 --clients 50`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from intake import (  # noqa: E402
+    ROOT,
+    SECRET,
+    Process,
+    cpu_seconds,
+    free_port,
+    percentile,
+    signed,
+    start_fake_slack,
+    wait_healthy,
+)
+
+sys.path.insert(0, str(ROOT))
+from chatbot import surveys  # noqa: E402
+
+ADMIN = "UADMIN"
+
+
+def person(i: int) -> str:
+    return f"UP{i:05d}"
+
+
+def click_body(run_id: int, user: str, option: int, key: bytes, response_url: str) -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "trigger_id": f"bench-{uuid.uuid4()}",
+        "response_url": response_url,
+        "channel": {"id": "D" + user, "name": "directmessage"},
+        "container": {"type": "message", "channel_id": "D" + user, "message_ts": "1.0"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": f"pulse.answer:{option}",
+                "block_id": "b",
+                "value": surveys.button_value(key, run_id, str(option)),
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def load(
+    url: str, bodies: list[str], clients: int, rate: float | None = None
+) -> tuple[list[float], float, int]:
+    """Every body from `clients` threads on keep-alive connections: as fast as answered (closed
+    loop), or at a fixed `rate` per second (open loop). Bodies are signed before the clock
+    starts, as Slack's would be."""
+    requests = [(body, signed(body)) for body in bodies]
+    sessions = [httpx.Client(timeout=30) for _ in range(clients)]
+    for session in sessions:
+        session.get(f"{url}/healthz")
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    counter = iter(range(len(requests)))
+    ready = threading.Barrier(clients + 1)
+    begin = 0.0
+
+    def worker(client: httpx.Client) -> None:
+        nonlocal failures
+        ready.wait()
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            if rate:
+                delay = begin + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            body, headers = requests[i]
+            started = time.perf_counter()
+            response = client.post(f"{url}/slack/events", content=body, headers=headers)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                failures += response.status_code != 200
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in sessions]
+    for thread in threads:
+        thread.start()
+    begin = time.perf_counter()
+    ready.wait()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - begin
+    for session in sessions:
+        session.close()
+    return latencies, wall, failures
+
+
+def summarise(name: str, latencies: list[float], wall: float, failures: int) -> dict[str, float]:
+    return {
+        "name": name,
+        "clicks": len(latencies),
+        "failures": failures,
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "max_ms": round(max(latencies) * 1000, 2),
+        "throughput_rps": round(len(latencies) / wall, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: clicks per second (default: closed loop, as fast as answered)",
+    )
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="techhelp-pulse-"))
+    python = sys.executable
+    fake = start_fake_slack()
+    assert fake.stdin and fake.stdout
+    slack_url = fake.stdout.readline().strip()
+    response_url = slack_url.removesuffix("api/") + "response/bench"
+
+    def posts() -> int:
+        fake.stdin.write("*\n")
+        fake.stdin.flush()
+        return int(fake.stdout.readline().split()[0])
+
+    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'pulse.db'}"
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG") or k.startswith(("WEB_", "DELIVERY_"))
+        },
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack_url,
+        "TECHHELP_TRIAGE_CHANNEL": "CTRIAGE",
+        "TECHHELP_ADMINS": ADMIN,
+        "DATABASE_URL": database_url,
+    }
+    subprocess.run(
+        [python, "-m", "chatbot.cli", "db", "upgrade"], env=env, check=True, capture_output=True
+    )
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    now = datetime.now(UTC).isoformat(sep=" ")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into people (platform, user_id, name, first_seen, active) "
+                "values ('slack', :u, :u, :now, true)"
+            ),
+            [{"u": person(i), "now": now} for i in range(args.people)],
+        )
+
+    key = surveys.key_from_signing_secret(SECRET)
+    results: list[dict[str, float]] = []
+    send: dict[str, float] = {}
+    try:
+        # TechHelp first: the survey must exist before its clicks mean anything.
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = Process(
+            [python, "-m", "chatbot.cli", "serve"], {**env, "PORT": str(port)}, work / "serve.log"
+        )
+        try:
+            wait_healthy(url)
+            command = urllib.parse.urlencode(
+                {
+                    "command": "/pulse",
+                    "text": "send How well does IT support you?",
+                    "user_id": ADMIN,
+                    "team_id": "T0TEST",
+                    "channel_id": "CGENERAL",
+                    "trigger_id": "bench-send",
+                    "response_url": response_url,
+                }
+            )
+            started = time.perf_counter()
+            ack = httpx.post(
+                f"{url}/slack/events", content=command, headers=signed(command), timeout=60
+            )
+            send["send_ack_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            assert ack.status_code == 200 and "PS-1" in ack.text, ack.text
+            while posts() < args.people and time.perf_counter() - started < 600:
+                time.sleep(0.1)
+            send["all_copies_delivered_s"] = round(time.perf_counter() - started, 2)
+            send["copies_delivered"] = posts()
+            with engine.connect() as conn:
+                run_id = conn.execute(text("select id from survey_runs")).scalar_one()
+            warm = [
+                click_body(run_id, person(i), 0, key, response_url)
+                for i in range(min(args.warmup, args.people))
+            ]
+            bodies = [
+                click_body(run_id, person(i), i % 5, key, response_url) for i in range(args.people)
+            ]
+            load(url, warm, args.clients)
+            cpu_before = cpu_seconds(server.proc.pid)
+            row = summarise("TechHelp", *load(url, bodies, args.clients, args.rate))
+            row["cpu_ms_per_click"] = round(
+                (cpu_seconds(server.proc.pid) - cpu_before) / args.people * 1000, 2
+            )
+            results.append(row)
+        finally:
+            server.stop()
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        baseline = Process(
+            [python, str(ROOT / "bench" / "baseline_app.py")],
+            {**env, "PORT": str(port)},
+            work / "baseline.log",
+        )
+        try:
+            wait_healthy(url)
+            load(url, warm, args.clients)
+            cpu_before = cpu_seconds(baseline.proc.pid)
+            row = summarise("bare Bolt baseline", *load(url, bodies, args.clients, args.rate))
+            row["cpu_ms_per_click"] = round(
+                (cpu_seconds(baseline.proc.pid) - cpu_before) / args.people * 1000, 2
+            )
+            results.append(row)
+        finally:
+            baseline.stop()
+    finally:
+        fake.stdin.close()
+        fake.terminate()
+        fake.wait(10)
+
+    # Exactly once: one answer per person, holding the option of their measured click.
+    expected = {surveys.respondent_key(key, run_id, person(i)): i % 5 for i in range(args.people)}
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("select respondent_key, option from survey_answers where run_id = :r"),
+            {"r": run_id},
+        ).all()
+    engine.dispose()
+    recorded = {respondent: option for respondent, option in stored}
+    check = {
+        "answers_stored": len(stored),
+        "people": args.people,
+        "missing": len(set(expected) - set(recorded)),
+        "unexpected": len(set(recorded) - set(expected)),
+        "wrong_option": sum(recorded.get(k) != v for k, v in expected.items() if k in recorded),
+    }
+    ours, base = results
+    ratio = ours["p99_ms"] / base["p99_ms"]
+    print(
+        f"\nsurvey to {args.people:,} people: send acknowledged in {send['send_ack_ms']} ms, "
+        f"{send['copies_delivered']:,} copies delivered in {send['all_copies_delivered_s']} s"
+    )
+    print(
+        f"{args.people:,} signed clicks, {args.clients} concurrent clients "
+        f"{f'{args.rate:g}/s offered' if args.rate else 'closed loop'} "
+        f"(after {args.warmup} warm-up), database {database_url.split(':')[0]}"
+    )
+    print(f"{'':20}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'clicks/s':>10}{'fail':>6}{'cpu ms':>8}")
+    for row in results:
+        print(
+            f"{row['name']:20}{row['p50_ms']:8.1f}{row['p99_ms']:8.1f}{row['max_ms']:9.1f}"
+            f"{row['throughput_rps']:10.1f}{row['failures']:6d}{row['cpu_ms_per_click']:8.2f}"
+        )
+    print(f"p99 ratio TechHelp / baseline: {ratio:.2f} (target <= 1.5)")
+    print(f"recorded exactly once: {json.dumps(check)}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / (f"pulse-{args.rate:g}cps.json" if args.rate else "pulse.json")).write_text(
+        json.dumps({"send": send, "clicks": results, "p99_ratio": ratio, "check": check}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()

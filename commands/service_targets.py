@@ -1,0 +1,95 @@
+"""Service targets: on every clock tick, requests past their first-response or resolution target
+(per urgency, `service_targets:` in the configuration) are escalated with a notice in the triage
+channel, mentioning the department's service delivery manager. Once per request per target: the
+notice is a keyed delivery, and the request records an `overdue` event beside it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from chatbot.bot import Context, Routes
+from chatbot.db.models import Delivery, Request, RequestEvent
+from chatbot.messages import Message, Outgoing
+
+log = logging.getLogger(__name__)
+routes = Routes()
+
+FIRST_RESPONSE = "first-response"
+RESOLUTION = "resolution"
+
+
+def notice_key(request_id: int, target: str) -> str:
+    return f"service-target:{request_id}:{target}"
+
+
+def _limit(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} hours"
+
+
+def overdue(ctx: Context) -> list[tuple[Request, str, timedelta]]:
+    """(request, target, limit) for every open request past a target."""
+    found: list[tuple[Request, str, timedelta]] = []
+    for urgency, target in ctx.settings.routing.service_targets.items():
+        first = timedelta(minutes=target.first_response_minutes)
+        resolution = timedelta(hours=target.resolution_hours)
+        late = ctx.session.scalars(
+            select(Request)
+            .where(
+                Request.urgency == urgency,
+                Request.state != "resolved",
+                Request.created_at <= ctx.now - min(first, resolution),
+            )
+            .order_by(Request.id)
+        )
+        for request in late:
+            if request.first_response_at is None and request.created_at + first <= ctx.now:
+                found.append((request, FIRST_RESPONSE, first))
+            if request.created_at + resolution <= ctx.now:
+                found.append((request, RESOLUTION, resolution))
+    return found
+
+
+@routes.tick
+def check_service_targets(ctx: Context) -> int:
+    channel = ctx.settings.techhelp_triage_channel
+    if not channel:
+        return 0
+    candidates = overdue(ctx)
+    if not candidates:
+        return 0
+    keys = [notice_key(request.id, target) for request, target, _ in candidates]
+    done = set(ctx.session.scalars(select(Delivery.key).where(Delivery.key.in_(keys))))
+    stored = 0
+    for (request, target, limit), key in zip(candidates, keys, strict=True):
+        if key in done:
+            continue
+        department = next(
+            (d for d in ctx.settings.routing.departments if d.name == request.department), None
+        )
+        text = ctx.render(
+            "service_targets/overdue.md.j2",
+            request=request,
+            target=target,
+            limit=_limit(limit),
+            manager=department.manager if department else None,
+        )
+        ctx.send(Outgoing(key=key, channel=channel, message=Message.plain(text)))
+        ctx.session.add(
+            RequestEvent(
+                request_id=request.id,
+                actor="clock",
+                kind="overdue",
+                detail={"target": target},
+                at=ctx.now,
+            )
+        )
+        log.info("%s is past its %s target", request.ref, target)
+        stored += 1
+    return stored

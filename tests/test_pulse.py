@@ -1,0 +1,772 @@
+"""Pulse checks at the core: a fresh database, a fixed clock, handlers called with neutral events;
+assertions on replies, stored answers and outbox rows. End-to-end paths through `chatbot serve`
+are in tests/test_pulse_server.py."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from chatbot import surveys
+from chatbot.bot import Bot, Event
+from chatbot.clock import FixedClock
+from chatbot.clock_process import tick
+from chatbot.config import Department, PulseSettings, Routing, Settings, SurveyConfig
+from chatbot.db.models import (
+    Delivery,
+    Interaction,
+    Person,
+    Rating,
+    Request,
+    SurveyAnswer,
+    SurveyRun,
+)
+from chatbot.db.upsert import insert_ignore
+from chatbot.messages import CloseForm, FormErrors, Message, OpenForm, ReplaceMessage, Reply
+
+ADMIN = "UADMIN"
+IT = "CIT"
+FINANCE = [f"UFIN{i}" for i in range(4)]
+SALES = [f"USAL{i}" for i in range(2)]
+OTHERS = [f"UOTH{i}" for i in range(4)]
+EVERYONE = FINANCE + SALES + OTHERS
+_keys = itertools.count()
+
+
+def make_bot(
+    database_url: str,
+    clock: FixedClock,
+    *,
+    signing_secret: str | None = "secret",
+    **routing: Any,
+) -> Bot:
+    from chatbot.db import Database
+    from chatbot.text import Templates
+    from commands import ROUTES
+
+    routing.setdefault("timezone", "America/New_York")
+    routing.setdefault(
+        "departments",
+        [Department(name="Finance", members=FINANCE), Department(name="Sales", members=SALES)],
+    )
+    settings = Settings(
+        database_url=database_url,
+        techhelp_admins=[ADMIN],
+        techhelp_it_channel=IT,
+        slack_signing_secret=signing_secret,
+        routing=Routing(**routing),
+    )
+    db = Database(database_url)
+    db.upgrade()
+    bot = Bot(settings=settings, db=db, templates=Templates(), clock=clock, routes=ROUTES)
+    with db.transaction() as session:
+        for user in EVERYONE:
+            department = settings.routing.department_of(user)
+            insert_ignore(
+                session,
+                Person,
+                platform="slack",
+                user_id=user,
+                department=department.name if department else None,
+                first_seen=clock.now(),
+                active=True,
+            )
+    return bot
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 1, 5, 14, 0, tzinfo=UTC))  # Monday 09:00 in New York
+
+
+@pytest.fixture
+def bot(database_url: str, clock: FixedClock) -> Iterator[Bot]:
+    bot = make_bot(database_url, clock)
+    yield bot
+    bot.db.dispose()
+
+
+def command(bot: Bot, text: str, user: str = ADMIN) -> Any:
+    return bot.handle(
+        Event(
+            platform="slack",
+            kind="command",
+            name="/pulse",
+            user=user,
+            key=f"c{next(_keys)}",
+            text=text,
+        )
+    )
+
+
+def reply_text(response: Any) -> str:
+    assert isinstance(response, Reply), response
+    return response.message.text + "\n" + json.dumps([vars(b) for b in response.message.blocks])
+
+
+def deliveries(bot: Bot, prefix: str = "survey-run:") -> list[Delivery]:
+    with bot.db.sessions() as session:
+        return list(
+            session.scalars(
+                select(Delivery).where(Delivery.key.startswith(prefix)).order_by(Delivery.id)
+            )
+        )
+
+
+def buttons(delivery: Delivery) -> list[dict[str, Any]]:
+    message = Message.from_json(delivery.message)
+    return [vars(b) for block in message.blocks for b in block.buttons]
+
+
+def dm(bot: Bot, user: str, run: int = 1) -> Delivery:
+    (found,) = deliveries(bot, surveys.copy_key(run, user))
+    return found
+
+
+def click(bot: Bot, user: str, option: int, run: int = 1, key: str | None = None) -> Any:
+    button = buttons(dm(bot, user, run))[option]
+    return bot.handle(
+        Event(
+            platform="slack",
+            kind="action",
+            name=button["action"],
+            user=user,
+            key=key or f"a{next(_keys)}",
+            value=button["value"],
+        )
+    )
+
+
+def answers(bot: Bot) -> list[SurveyAnswer]:
+    with bot.db.sessions() as session:
+        return list(session.scalars(select(SurveyAnswer).order_by(SurveyAnswer.id)))
+
+
+# --- defining and sending ----------------------------------------------------------------------
+
+
+def test_quick_pulse_to_everyone_with_five_signed_buttons(bot: Bot) -> None:
+    said = reply_text(command(bot, "send How well does IT support you?"))
+    assert "PS-1" in said and "10 people" in said
+    copies = deliveries(bot)
+    assert sorted(d.channel for d in copies) == sorted(EVERYONE)
+    assert {d.key for d in copies} == {surveys.copy_key(1, u) for u in EVERYONE}
+    first = buttons(copies[0])
+    assert [b["label"] for b in first] == ["1", "2", "3", "4", "5"]
+    assert [b["action"] for b in first] == [f"pulse.answer:{i}" for i in range(5)]
+    assert all(b["value"].startswith("1.") and len(b["value"]) < 2000 for b in first)
+    text = json.dumps(copies[0].message)
+    assert "How well does IT support you?" in text and "Anonymous" in text
+
+
+def test_non_admins_are_told_and_nothing_is_sent(bot: Bot) -> None:
+    said = reply_text(command(bot, "send Hello?", user="UFIN0"))
+    assert "Only IT administrators" in said
+    assert deliveries(bot) == []
+    with bot.db.sessions() as session:
+        assert session.scalars(select(SurveyRun)).all() == []
+
+
+def test_usage_and_empty_audience(database_url: str, clock: FixedClock) -> None:
+    bot = make_bot(database_url, clock)
+    assert "Usage" in reply_text(command(bot, "send"))
+    assert "Usage" in reply_text(command(bot, "frobnicate"))
+    with bot.db.transaction() as session:
+        for person in session.scalars(select(Person)):
+            person.active = False
+    said = reply_text(command(bot, "send Anyone there?"))
+    assert "Nobody is in that audience" in said and deliveries(bot) == []
+    bot.db.dispose()
+
+
+# --- answering ---------------------------------------------------------------------------------
+
+
+def test_click_records_and_another_click_changes_the_answer(bot: Bot) -> None:
+    command(bot, "send How are we doing?")
+    replaced = click(bot, "UFIN0", 3)
+    assert isinstance(replaced, ReplaceMessage)
+    text = json.dumps(replaced.message.to_json())
+    assert "Thank you" in text and "*4*" in text and "pulse.comment" in text
+    primary = [b for b in replaced.message.blocks[1].buttons if b.style == "primary"]
+    assert [b.label for b in primary] == ["4"]
+    assert [(a.option, a.department) for a in answers(bot)] == [(3, "Finance")]
+    changed = click(bot, "UFIN0", 1)
+    assert isinstance(changed, ReplaceMessage) and "*2*" in json.dumps(changed.message.to_json())
+    assert [a.option for a in answers(bot)] == [1]  # one answer per person per run
+
+
+def test_double_delivered_click_records_one_answer(bot: Bot) -> None:
+    command(bot, "send How are we doing?")
+    assert isinstance(click(bot, "UFIN0", 4, key="same-trigger"), ReplaceMessage)
+    assert click(bot, "UFIN0", 0, key="same-trigger") is None  # the retry runs nothing
+    assert [a.option for a in answers(bot)] == [4]
+
+
+def test_anonymous_answers_store_no_identity(bot: Bot, clock: FixedClock) -> None:
+    command(bot, "send How are we doing?")
+    clock.advance(3723)
+    click(bot, "USAL1", 2)
+    (answer,) = answers(bot)
+    assert answer.user_id is None
+    assert "USAL1" not in json.dumps([str(v) for v in vars(answer).values()])
+    assert answer.respondent_key != "USAL1" and len(answer.respondent_key) == 64
+    assert answer.answered_at == datetime(2026, 1, 5, tzinfo=UTC)  # the day, not the time
+    with bot.db.sessions() as session:  # the interaction log keeps that they acted, not what
+        logged = session.scalars(select(Interaction).where(Interaction.kind == "action")).one()
+    assert logged.name == "pulse.answer" and "2" not in json.dumps(logged.payload)
+
+
+def test_named_survey_keeps_the_user(bot: Bot) -> None:
+    bot.handle(form_event({"question": "Rate our laptops", "anonymous": "no"}))
+    click(bot, "UFIN1", 0)
+    assert [(a.user_id, a.option) for a in answers(bot)] == [("UFIN1", 0)]
+    assert "Not anonymous" in json.dumps(dm(bot, "UFIN1").message)
+
+
+def test_comment_opens_a_form_and_is_stored(bot: Bot) -> None:
+    command(bot, "send How are we doing?")
+    comment_button = buttons(dm(bot, "UFIN0"))  # no comment button before an answer
+    assert all(b["action"].startswith("pulse.answer") for b in comment_button)
+    replaced = click(bot, "UFIN0", 4)
+    button = next(b for b in replaced.message.blocks[1].buttons if b.action == "pulse.comment")
+    opened = bot.handle(
+        Event(
+            platform="slack",
+            kind="action",
+            name=button.action,
+            user="UFIN0",
+            key="ac",
+            value=button.value,
+        )
+    )
+    assert isinstance(opened, OpenForm) and opened.form.form_id == "pulse.comment_form"
+    submitted = bot.handle(
+        Event(
+            platform="slack",
+            kind="form",
+            name="pulse.comment_form",
+            user="UFIN0",
+            key="fc",
+            values={"comment": "Fast & friendly <!channel>"},
+            context=opened.form.context,
+        )
+    )
+    assert isinstance(submitted, CloseForm)
+    assert [a.comment for a in answers(bot)] == ["Fast & friendly <!channel>"]
+    # Someone who has not answered cannot comment yet.
+    early = bot.handle(
+        Event(
+            platform="slack",
+            kind="form",
+            name="pulse.comment_form",
+            user="UFIN1",
+            key="fc2",
+            values={"comment": "hi"},
+            context=opened.form.context,
+        )
+    )
+    assert isinstance(early, FormErrors) and "choose an answer first" in early.errors["comment"]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda v: v.replace("1.3.", "1.4.", 1),  # another option under the same signature
+        lambda v: "2" + v[1:],  # another run
+        lambda v: v[:-1] + ("0" if v[-1] != "0" else "1"),  # a changed signature
+        lambda v: "garbage",
+    ],
+)
+def test_forged_button_values_are_refused(bot: Bot, tamper: Any) -> None:
+    command(bot, "send How are we doing?")
+    button = buttons(dm(bot, "UFIN0"))[3]
+    refused = bot.handle(
+        Event(
+            platform="slack",
+            kind="action",
+            name="pulse.answer:3",
+            user="UFIN0",
+            key="forged",
+            value=tamper(button["value"]),
+        )
+    )
+    assert "not valid" in reply_text(refused)
+    assert answers(bot) == []
+
+
+def test_a_value_signed_with_another_secret_is_refused(
+    database_url: str, clock: FixedClock
+) -> None:
+    bot = make_bot(database_url, clock)
+    command(bot, "send How are we doing?")
+    bot.db.dispose()
+    rotated = make_bot(database_url, clock, signing_secret="rotated")
+    assert "not valid" in reply_text(click(rotated, "UFIN0", 0))
+    rotated.db.dispose()
+
+
+def test_stored_secret_when_no_signing_secret(database_url: str, clock: FixedClock) -> None:
+    bot = make_bot(database_url, clock, signing_secret=None)
+    command(bot, "send How are we doing?")
+    assert isinstance(click(bot, "UFIN0", 2), ReplaceMessage)
+    from chatbot.db.models import Secret
+
+    with bot.db.sessions() as session:
+        assert session.get(Secret, "pulse-hmac") is not None
+    bot.db.dispose()
+
+
+def test_clicks_on_a_closed_survey_get_a_polite_answer(bot: Bot) -> None:
+    command(bot, "send How are we doing?")
+    click(bot, "UFIN0", 4)
+    assert "is closed" in reply_text(command(bot, "close PS-1"))
+    late = click(bot, "UFIN1", 0)
+    said = reply_text(late)
+    assert "closed on" in said and "not recorded" in said
+    assert [a.option for a in answers(bot)] == [4]
+    assert "no open run" in reply_text(command(bot, "close PS-1"))
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+def results_text(bot: Bot, run: int = 1) -> str:
+    (posted,) = deliveries(bot, f"survey-results:{run}")
+    assert posted.channel == IT
+    return "\n".join(b["text"] for b in posted.message["blocks"])
+
+
+def test_results_known_answers(bot: Bot) -> None:
+    command(bot, "send How are we doing?")
+    # Finance 4 of 4: 5, 4, 4, 3; Sales 2 of 2: 1, 2; others 1 of 4: 5.
+    for user, score in zip(FINANCE, (5, 4, 4, 3), strict=True):
+        click(bot, user, score - 1)
+    click(bot, "USAL0", 0)
+    click(bot, "USAL1", 1)
+    click(bot, "UOTH0", 4)
+    command(bot, "close PS-1")
+    text = results_text(bot)
+    assert "7 of 10 (70%)" in text
+    assert "*Average:* 3.43 / 5" in text  # 24 / 7
+    assert "█░░░░░░░░░  14% (1)  1" in text  # one 1 of seven: 1.4 of 10 cells
+    assert "███░░░░░░░  29% (2)  4" in text
+    assert "*Finance:* 4 of 4 (100%) · average 4.00" in text
+    assert "*Sales:* fewer than 3 answers: not shown" in text
+    assert "*No department:* fewer than 3 answers: not shown" in text
+    assert "2.00" not in text and "1.50" not in text  # Sales' average is nowhere
+
+
+def test_change_from_previous_run_and_comment_threshold(bot: Bot, clock: FixedClock) -> None:
+    command(bot, "send How are we doing?")
+    for user in FINANCE:
+        click(bot, user, 1)  # four 2s
+    command(bot, "close PS-1")
+    clock.advance(7 * 86400)
+    command(bot, "send How are we doing?")  # the same question: compared with PS-1
+    for user in FINANCE + SALES:
+        click(bot, user, 3, run=2)  # six 4s
+    for user in FINANCE[:4]:
+        comment(bot, user, f"comment from {user}", run=2)
+    command(bot, "close PS-2")
+    text = results_text(bot, run=2)
+    assert "6 of 10 (60%) · +20 points from the previous run" in text
+    assert "*Average:* 4.00 / 5 · +2.00 from the previous run (2.00)" in text
+    assert "*Finance:* 4 of 4 (100%) · average 4.00 (+2.00)" in text
+    assert "4 not shown: fewer than 5" in text and "comment from" not in text
+
+
+def comment(bot: Bot, user: str, text: str, run: int = 1) -> None:
+    value = surveys.button_value(surveys.key_from_signing_secret("secret"), run, "c")
+    response = bot.handle(
+        Event(
+            platform="slack",
+            kind="form",
+            name="pulse.comment_form",
+            user=user,
+            key=f"f{next(_keys)}",
+            values={"comment": text},
+            context=value,
+        )
+    )
+    assert isinstance(response, CloseForm), response
+
+
+def test_comments_shown_from_five_anonymised(bot: Bot) -> None:
+    command(bot, "send How are we doing?")
+    for user in FINANCE + SALES:
+        click(bot, user, 2)
+    for user in (FINANCE + SALES)[:5]:
+        comment(bot, user, f"note <@{user}> & more")
+    command(bot, "close PS-1")
+    text = results_text(bot)
+    assert "*Comments (5)*" in text
+    assert "note &lt;@UFIN0&gt; &amp; more" in text  # escaped, never a live mention
+    assert "<@UFIN0>" not in text
+
+
+def test_results_command_latest_and_by_id(bot: Bot) -> None:
+    assert "No pulse check has been sent" in reply_text(command(bot, "results"))
+    command(bot, "send First question?")
+    command(bot, "send Second question?")
+    assert "Second question?" in reply_text(command(bot, "results"))
+    assert "(still open)" in reply_text(command(bot, "results"))
+    assert "First question?" in reply_text(command(bot, "results PS-1"))
+    assert "There is no survey PS-9" in reply_text(command(bot, "results PS-9"))
+    listing = reply_text(command(bot, "list"))
+    assert "PS-1" in listing and "PS-2" in listing and "10 sent" in listing
+
+
+def add_ratings(bot: Bot, now: datetime) -> None:
+    with bot.db.transaction() as session:
+        for i, (score, days_ago, department) in enumerate(
+            [
+                (5, 1, "Finance"),
+                (4, 2, "Finance"),
+                (3, 3, "Finance"),
+                (2, 40, "Finance"),
+                (1, 3, "Sales"),
+            ]
+        ):
+            at = now - timedelta(days=days_ago)
+            request = Request(
+                platform="slack",
+                requester=f"UR{i}",
+                intake_channel="techhelp",
+                text="x",
+                category="Hardware",
+                urgency="normal",
+                queue="Service Desk",
+                tier=1,
+                department=department,
+                state="resolved",
+                created_at=at,
+                updated_at=at,
+            )
+            session.add(request)
+            session.flush()
+            session.add(Rating(request_id=request.id, rater=f"UR{i}", score=score, rated_at=at))
+
+
+def test_request_satisfaction_shows_in_results(bot: Bot, clock: FixedClock) -> None:
+    add_ratings(bot, clock.now())
+    command(bot, "send How are we doing?")
+    command(bot, "close PS-1")
+    text = results_text(bot)
+    assert "*All requests:* 3.25 / 5 from 4 · +1.25 from the 30 days before" in text
+    assert "*Finance:* 4.00 / 5 from 3 · +2.00 from the 30 days before" in text
+    assert "*Sales:* fewer than 3 ratings" in text
+
+
+# --- the clock: scheduled runs, reminders, closing ---------------------------------------------
+
+
+def form_event(values: dict[str, str], user: str = ADMIN) -> Event:
+    defaults = {
+        "question": "How easy was it to get help?",
+        "options": "",
+        "audience": "everyone",
+        "users": "",
+        "schedule": "now",
+        "at": "",
+        "anonymous": "yes",
+        "reminder": "24",
+        "closing": "72",
+    }
+    return Event(
+        platform="slack",
+        kind="form",
+        name="pulse.define",
+        user=user,
+        key=f"f{next(_keys)}",
+        values=defaults | values,
+    )
+
+
+def test_form_custom_options_and_department_audience(bot: Bot) -> None:
+    opened = command(bot, "")
+    assert isinstance(opened, OpenForm) and opened.form.form_id == "pulse.define"
+    response = bot.handle(
+        form_event({"options": "Yes\nNo\nNot sure", "audience": "department:Finance"})
+    )
+    assert isinstance(response, CloseForm)
+    assert sorted(d.channel for d in deliveries(bot)) == FINANCE
+    assert [b["label"] for b in buttons(dm(bot, "UFIN0"))] == ["Yes", "No", "Not sure"]
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"question": ""}, "question", "needs a question"),
+        ({"options": "Only one"}, "options", "2 to 10"),
+        ({"options": "\n".join(str(i) for i in range(11))}, "options", "2 to 10"),
+        ({"schedule": "at", "at": "tomorrow"}, "at", "YYYY-MM-DD HH:MM"),
+        ({"schedule": "cron", "at": "every day"}, "at", "not a cron expression"),
+        ({"closing": "soon"}, "closing", "number of hours"),
+        ({"reminder": "80"}, "reminder", "before the survey closes"),
+    ],
+)
+def test_form_bad_input_names_the_field(
+    bot: Bot, values: dict[str, str], field: str, message: str
+) -> None:
+    response = bot.handle(form_event(values))
+    assert isinstance(response, FormErrors) and message in response.errors[field]
+    assert deliveries(bot) == []
+
+
+def test_non_admin_form_is_refused(bot: Bot) -> None:
+    response = bot.handle(form_event({}, user="UFIN0"))
+    assert isinstance(response, FormErrors) and deliveries(bot) == []
+
+
+def at_ny(day: int, hour: int, minute: int = 0) -> datetime:
+    """January 2026 in New York (UTC-5)."""
+    return datetime(2026, 1, day, hour + 5, minute, tzinfo=UTC)
+
+
+def test_once_at_a_time_is_sent_by_the_clock(bot: Bot, clock: FixedClock) -> None:
+    clock._now = at_ny(5, 8, 0)
+    bot.handle(form_event({"schedule": "at", "at": "2026-01-06 10:30"}))
+    assert deliveries(bot) == []
+    clock._now = at_ny(6, 10, 29)
+    assert tick(bot, holder="a") == 0
+    clock._now = at_ny(6, 10, 30)
+    assert tick(bot, holder="a") == 10
+    assert tick(bot, holder="a") == 0
+    assert len(deliveries(bot)) == 10
+
+
+def test_weekly_fires_at_local_time_once(bot: Bot, clock: FixedClock) -> None:
+    clock._now = at_ny(2, 12, 0)  # Friday
+    bot.handle(form_event({"schedule": "weekly", "at": "10:15", "reminder": "", "closing": "48"}))
+    clock._now = at_ny(5, 10, 14)
+    assert tick(bot, holder="a") == 0
+    clock._now = at_ny(5, 10, 15)
+    assert tick(bot, holder="a") == 10
+    assert tick(bot, holder="a") == 0
+    clock._now = at_ny(7, 10, 15)  # 48 hours later: closed, results to the IT channel
+    assert tick(bot, holder="a") == 1
+    assert deliveries(bot, "survey-results:1")[0].channel == IT
+    clock._now = at_ny(12, 10, 15)
+    assert tick(bot, holder="a") == 10
+    with bot.db.sessions() as session:
+        runs = session.scalars(select(SurveyRun).order_by(SurveyRun.id)).all()
+    assert [r.scheduled_for for r in runs] == [at_ny(5, 10, 15), at_ny(12, 10, 15)]
+
+
+def test_yaml_survey_monthly_with_restart_and_two_clocks(
+    database_url: str, clock: FixedClock
+) -> None:
+    config = SurveyConfig(
+        name="engagement",
+        question="How well do your tools work?",
+        audience={"staff": True},
+        schedule="monthly",
+        reminder_hours=None,
+        close_hours=24,
+    )
+    clock._now = at_ny(31, 8, 0) - timedelta(days=30)  # 1 Jan 08:00
+    one = make_bot(database_url, clock, surveys=[config], staff=["USTAFF1", "USTAFF2"])
+    assert tick(one, holder="one") == 0  # the survey is created; its schedule starts now
+    clock._now = at_ny(1, 8, 58)
+    tick(one, holder="one")
+    one.db.dispose()  # the old clock dies before 09:00; the new one waits out its lease
+    two = make_bot(database_url, clock, surveys=[config], staff=["USTAFF1", "USTAFF2"])
+    three = make_bot(database_url, clock, surveys=[config], staff=["USTAFF1", "USTAFF2"])
+    clock._now = at_ny(1, 9, 0)
+    assert tick(two, holder="two") == 0  # the old lease still runs
+    clock._now = at_ny(1, 9, 1)
+    sent = sum(tick(b, holder=h) for b, h in [(two, "two"), (three, "three")] * 3)
+    assert sent == 3  # the admin and two staff, once
+    assert sorted(d.channel for d in deliveries(two)) == ["UADMIN", "USTAFF1", "USTAFF2"]
+    with two.db.sessions() as session:
+        (run,) = session.scalars(select(SurveyRun)).all()
+    assert run.scheduled_for == at_ny(1, 9, 0)
+    two.db.dispose()
+    three.db.dispose()
+
+
+def test_reminder_only_to_non_responders_once(bot: Bot, clock: FixedClock) -> None:
+    command(bot, "send How are we doing?")  # reminder after 24 h, closing after 72 h
+    for user in FINANCE:
+        click(bot, user, 4)
+    clock.advance(23 * 3600)
+    assert tick(bot, holder="a") == 0
+    clock.advance(3600)
+    assert tick(bot, holder="a") == 6
+    reminders = deliveries(bot, "survey-run:1:remind:")
+    assert sorted(d.channel for d in reminders) == sorted(SALES + OTHERS)
+    assert "A reminder" in json.dumps(reminders[0].message)
+    clock.advance(3600)
+    assert tick(bot, holder="a") == 0
+    # A reminder button answers the same run.
+    value = buttons(reminders[0])[2]["value"]
+    bot.handle(
+        Event(
+            platform="slack",
+            kind="action",
+            name="pulse.answer:2",
+            user=reminders[0].channel,
+            key="r",
+            value=value,
+        )
+    )
+    assert len(answers(bot)) == 5
+
+
+def test_contact_budget_holds_back_and_results_say_so(database_url: str, clock: FixedClock) -> None:
+    bot = make_bot(database_url, clock, pulse=PulseSettings(weekly_contact_budget=2))
+    command(bot, "send One?")
+    command(bot, "send Two?")
+    said = reply_text(command(bot, "send Three?"))
+    assert "0 people" in said and "10 held back" in said
+    assert len(deliveries(bot)) == 20
+    command(bot, "close PS-3")
+    assert "10 people were not asked" in results_text(bot, run=3)
+    clock.advance(8 * 86400)  # a week later the budget is back
+    assert "10 people" in reply_text(command(bot, "send Four?"))
+    bot.db.dispose()
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+
+def test_survey_cli_defines_sends_lists_and_refuses_bad_input(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config = tmp_path / "c.yml"
+    config.write_text(f"departments:\n  - {{name: Finance, members: [{', '.join(FINANCE)}]}}\n")
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(root),
+        "DATABASE_URL": url,
+        "TECHHELP_CONFIG": str(config),
+        "TECHHELP_ADMINS": ADMIN,
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "chatbot.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    bot = make_bot(url, FixedClock())  # the schema, and the directory as `clock` syncs it
+    created = cli(
+        "survey", "create", "--question", "Laptop OK?", "--option", "Yes", "--option", "No",
+        "--department", "Finance", "--named",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    copies = deliveries(bot)
+    assert sorted(d.channel for d in copies) == FINANCE
+    assert [b["label"] for b in buttons(copies[0])] == ["Yes", "No"]
+    assert "Not anonymous" in json.dumps(copies[0].message)
+
+    bad = cli("survey", "create", "--question", "Q", "--option", "Only")
+    assert bad.returncode == 1 and "options: Give 2 to 10 options" in bad.stderr
+    listed = cli("survey", "list")
+    assert listed.returncode == 0 and "PS-1" in listed.stdout and "Laptop OK?" in listed.stdout
+    results = cli("survey", "results", "PS-1")
+    assert "0 of 4" in results.stdout
+    assert "is closed" in cli("survey", "close", "1").stdout
+    bot.db.dispose()
+
+
+def test_stop_ends_a_recurring_survey(bot: Bot, clock: FixedClock) -> None:
+    clock._now = at_ny(2, 12, 0)
+    bot.handle(form_event({"schedule": "weekly"}))
+    bot.handle(form_event({"schedule": "at", "at": "2026-01-09 09:00"}))
+    said = reply_text(command(bot, "stop PS-1"))
+    assert "PS-1* is stopped" in said
+    assert "1 scheduled run cancelled" in reply_text(command(bot, "stop PS-2"))
+    clock._now = at_ny(5, 9, 0)
+    assert tick(bot, holder="a") == 0
+    clock._now = at_ny(9, 9, 0)
+    assert tick(bot, holder="a") == 0
+    assert deliveries(bot) == []
+    assert "(stopped)" in reply_text(command(bot, "list"))
+    assert "has not been sent yet" in reply_text(command(bot, "results PS-2"))
+
+
+def test_yaml_surveys_are_validated_naming_the_field(tmp_path: Any) -> None:
+    from chatbot.config import ConfigError, load_routing
+
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "surveys:\n"
+        "  - {name: tools, question: 'Tools OK?', schedule: quarterly, audience: {staff: true}}\n"
+    )
+    (loaded,) = load_routing(path).surveys
+    assert loaded.schedule == "0 9 1 1,4,7,10 *" and loaded.audience.staff
+    for bad, field in [
+        ("{name: a, question: Q, schedule: 'every day'}", "surveys.0.schedule"),
+        ("{name: a, question: Q, schedule: weekly, options: [only]}", "surveys.0.options"),
+        ("{name: a, question: Q, schedule: weekly, audience: {}}", "surveys.0.audience"),
+    ]:
+        path.write_text(f"surveys:\n  - {bad}\n")
+        with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+            load_routing(path)
+
+
+def test_request_satisfaction_series_per_period_and_department(bot: Bot, clock: FixedClock) -> None:
+    add_ratings(bot, clock.now())
+    said = reply_text(command(bot, "results satisfaction"))
+    # The last 30 days: 5, 4, 3 (Finance) and 1 (Sales); before that only one rating (hidden).
+    assert "*All requests:* `·····▅` – → – → – → – → – → 3.25" in said
+    assert "*Finance:* `·····▆` – → – → – → – → – → 4.00" in said
+    assert "Sales" not in said  # one rating: never shown
+
+
+def test_trend_line_per_department_over_runs(bot: Bot, clock: FixedClock) -> None:
+    clock._now = at_ny(2, 12, 0)
+    bot.handle(form_event({"schedule": "weekly", "reminder": "", "closing": "24"}))
+    for week, score in enumerate((2, 3, 5)):
+        clock._now = at_ny(5 + 7 * week, 9, 0)
+        tick(bot, holder="a")
+        for user in FINANCE:
+            click(bot, user, score - 1, run=week + 1)
+        click(bot, "USAL0", 0, run=week + 1)  # Sales: one answer a week, never shown
+        clock._now = at_ny(6 + 7 * week, 9, 0)
+        tick(bot, holder="a")  # closes the run
+    text = results_text(bot, run=3)
+    assert "*Trend* (last 3 runs: 05 Jan, 12 Jan, 19 Jan)" in text
+    assert "*Finance:* `▃▅█` 2.00 → 3.00 → 5.00" in text
+    assert "*All respondents:* `▂▄▇` 1.80 → 2.60 → 4.20" in text
+    assert "*Sales:* `" not in text
+
+
+def test_custom_options_results_and_named_comments(bot: Bot) -> None:
+    bot.handle(form_event({"options": "Yes\nNo\nNot sure", "anonymous": "no"}))
+    for user, option in zip(FINANCE + SALES, (0, 0, 0, 1, 2, 0), strict=True):
+        click(bot, user, option)
+    for user in (FINANCE + SALES)[:5]:
+        comment(bot, user, f"from {user}")
+    command(bot, "close PS-1")
+    text = results_text(bot)
+    assert "6 of 10 (60%)" in text and "Average" not in text  # options, not a scale
+    assert "███████░░░  67% (4)  Yes" in text
+    assert "██░░░░░░░░  17% (1)  No" in text
+    assert "██░░░░░░░░  17% (1)  Not sure" in text
+    assert "*Comments (5)*" in text and "<@UFIN0>: from UFIN0" in text  # named: who said it
+
+
+def test_oversized_question_is_refused_and_nothing_sent(bot: Bot) -> None:
+    said = reply_text(command(bot, "send " + "x" * 5000))
+    assert "5,000 characters" in said and "Nothing was sent" in said
+    assert deliveries(bot) == []
+    with bot.db.sessions() as session:
+        assert session.scalars(select(SurveyRun)).all() == []

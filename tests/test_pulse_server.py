@@ -1,0 +1,209 @@
+"""Pulse checks end to end: a real `chatbot serve`, the directory synced by `chatbot clock` from a
+paginated users.list, signed slash commands and clicks, and the fake Slack checking every
+message is valid Block Kit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.conftest import ADMIN, Server
+from tests.test_intake import reply_text, rows
+from tests.test_techalert import directory_users
+
+IT = "CITCHAN"
+
+
+@pytest.fixture
+def server(make_server) -> Server:  # type: ignore[no-untyped-def]
+    return make_server(TECHHELP_IT_CHANNEL=IT).start()
+
+
+def sync_directory(server: Server) -> None:
+    server.fake.set_users(directory_users())
+    env = {**server.env, "PORT": "0"}
+    clock = subprocess.run(
+        [sys.executable, "-m", "chatbot.cli", "clock", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert clock.returncode == 0, clock.stderr
+
+
+def survey_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def replaced(server: Server, count: int) -> list[dict[str, Any]]:
+    server.fake.wait_for(lambda: len(server.fake.calls("response_url")) >= count)
+    return [c.body for c in server.fake.calls("response_url")]
+
+
+def click_body(action_id: str, value: str, user: str, trigger_id: str, action_ts: str) -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "trigger_id": trigger_id,
+        "response_url": "",
+        "channel": {"id": "D" + user, "name": "directmessage"},
+        "container": {"type": "message", "channel_id": "D" + user, "message_ts": "1.0"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": value,
+                "action_ts": action_ts,
+            }
+        ],
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def test_send_click_change_comment_close(server: Server) -> None:
+    fake = server.fake
+    sync_directory(server)
+    pages = [c for c in fake.calls("users.list") if not c.status]
+    assert len(pages) == 3  # 455 members, 200 a page
+
+    said = reply_text(
+        server.command("send How well does IT support you?", command="/pulse", user=ADMIN)
+    )
+    assert "PS-1" in said and "450 people" in said
+    fake.wait_for(lambda: len(fake.messages()) >= 450, timeout=60)
+    time.sleep(0.3)
+    recipients = [m["channel"] for m in fake.messages()]
+    assert len(recipients) == len(set(recipients)) == 450  # bots, deleted, guests skipped
+    assert not {"DUBOTX", "DUSLACKBOT", "DUGONE", "DUGUEST", "DUGUEST2"} & set(recipients)
+
+    (message,) = fake.messages("DUEMP007")
+    assert "How well does IT support you?" in json.dumps(message["blocks"])
+    assert "Anonymous" in json.dumps(message["blocks"])
+    options = survey_buttons(message)
+    assert [b["text"]["text"] for b in options] == ["1", "2", "3", "4", "5"]
+
+    assert (
+        server.click(options[3]["action_id"], options[3]["value"], user="UEMP007").status_code
+        == 200
+    )
+    thanks = replaced(server, 1)[-1]
+    assert thanks["replace_original"] in (True, "true")
+    assert "Thank you" in json.dumps(thanks) and "*4*" in json.dumps(thanks)
+    server.click(options[1]["action_id"], options[1]["value"], user="UEMP007")
+    assert "*2*" in json.dumps(replaced(server, 2)[-1])
+    assert [tuple(r) for r in rows(server, "select option, user_id from survey_answers")] == [
+        (1, None)
+    ]
+
+    comment = next(
+        b for b in survey_buttons(replaced(server, 2)[-1]) if b["text"]["text"] == "Add a comment"
+    )
+    server.click(comment["action_id"], comment["value"], user="UEMP007")
+    fake.wait_for(lambda: fake.calls("views.open"))
+    view = fake.calls("views.open")[-1].body["view"]
+    assert view["callback_id"] == "pulse.comment_form"
+    done = server.submit(
+        "pulse.comment_form",
+        {"comment": "Quick and kind"},
+        user="UEMP007",
+        private_metadata=view["private_metadata"],
+    )
+    assert done.status_code == 200 and not done.text
+    assert rows(server, "select comment from survey_answers")[0][0] == "Quick and kind"
+
+    closed = reply_text(server.command("close PS-1", command="/pulse", user=ADMIN))
+    assert "is closed" in closed
+    fake.wait_for(lambda: fake.messages(IT))
+    (results,) = fake.messages(IT)
+    text = json.dumps(results["blocks"])
+    assert "Pulse results: PS-1" in text and "1 of 450" in text
+    assert "fewer than 3 answers" in text and "Quick and kind" not in text
+
+    server.click(options[4]["action_id"], options[4]["value"], user="UEMP008")
+    late = replaced(server, 3)[-1]
+    assert "not recorded" in json.dumps(late) and late.get("replace_original") in (False, "false")
+    assert rows(server, "select count(*) from survey_answers")[0][0] == 1
+    assert "PS-1" in reply_text(server.command("results", command="/pulse", user=ADMIN))
+
+
+def test_non_admin_is_told_and_nothing_is_sent(server: Server) -> None:
+    sync_directory(server)
+    said = reply_text(server.command("send Rate us", command="/pulse", user="UEMP001"))
+    assert "Only IT administrators" in said
+    time.sleep(0.3)
+    assert rows(server, "select count(*) from surveys")[0][0] == 0
+    assert server.fake.calls("chat.postMessage") == []
+
+
+def test_double_delivered_click_and_forged_value(server: Server) -> None:
+    fake = server.fake
+    sync_directory(server)
+    server.command("send Rate us", command="/pulse", user=ADMIN)
+    fake.wait_for(lambda: fake.messages("DUEMP001"))
+    options = survey_buttons(fake.messages("DUEMP001")[0])
+    body = click_body(
+        options[4]["action_id"], options[4]["value"], "UEMP001", f"t-{uuid.uuid4()}", "1.5"
+    )
+    headers = {"X-Slack-Retry-Num": "1"}
+    assert server.post(body).status_code == 200
+    assert server.post(body, headers=headers).status_code == 200  # Slack's retry
+    assert rows(server, "select count(*) from survey_answers")[0][0] == 1
+    assert rows(server, "select count(*) from interactions where kind = 'action'")[0][0] == 1
+
+    forged = options[0]["value"].rsplit(".", 1)[0] + ".0123456789abcdef01234567"
+    server.click(options[0]["action_id"], forged, user="UEMP002")
+    fake.wait_for(
+        lambda: any("not valid" in json.dumps(c.body) for c in fake.calls("response_url"))
+    )
+    assert rows(server, "select count(*) from survey_answers")[0][0] == 1
+
+
+def test_pulse_form_opens_and_schedules(server: Server) -> None:
+    fake = server.fake
+    sync_directory(server)
+    server.command("", command="/pulse", user=ADMIN)
+    fake.wait_for(lambda: fake.calls("views.open"))
+    view = fake.calls("views.open")[-1].body["view"]
+    assert view["callback_id"] == "pulse.define"
+    answer = server.submit(
+        "pulse.define",
+        {
+            "question": "Was the new VPN easy to set up?",
+            "options": "Yes\nNo\nDidn't try",
+            "audience": "everyone",
+            "schedule": "weekly",
+            "at": "10:00",
+            "anonymous": "no",
+            "reminder": "24",
+            "closing": "48",
+        },
+        user=ADMIN,
+        selects=("audience", "schedule", "anonymous"),
+    )
+    assert answer.status_code == 200 and not answer.text
+    stored = rows(server, "select question, options, schedule, anonymous from surveys")
+    assert [
+        (r[0], json.loads(r[1]) if isinstance(r[1], str) else r[1], r[2], bool(r[3]))
+        for r in stored
+    ] == [("Was the new VPN easy to set up?", ["Yes", "No", "Didn't try"], "0 10 * * mon", False)]
+    assert "weekly at 10:00 (UTC)" in reply_text(
+        server.command("list", command="/pulse", user=ADMIN)
+    )
+    time.sleep(0.3)
+    assert fake.calls("chat.postMessage") == []  # the first run is next Monday at 10:00
