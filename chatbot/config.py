@@ -206,6 +206,8 @@ class Settings(BaseSettings):
     techhelp_config: Path | None = None
     techhelp_rating_delay: Annotated[float, Field(ge=0)] = 0
     techhelp_dashboard_token: str | None = None
+    # Satisfaction figures of a group (a department, a week) with fewer answers are hidden.
+    techhelp_min_group: Annotated[int, Field(ge=1)] = 3
     web_threads: Annotated[int, Field(ge=4)] = 48
     delivery_concurrency: Annotated[int, Field(ge=1)] = 4
     # Pace chat.postMessage below Slack's workspace limit ("several hundred a minute"); unset:
