@@ -61,8 +61,7 @@ def _frame(title: str, description: str, body: str, *, top: float, unit: str) ->
         f'focusable="false">'
         f'<title id="chart-title-{uid}">{escape(title)}</title>'
         f'<desc id="chart-desc-{uid}">{escape(description)}</desc>'
-        f'<text x="{LEFT - 6}" y="{TOP - 4}" text-anchor="end" font-size="11" '
-        f'fill="#333">{escape(unit)}</text>'
+        f'<text x="4" y="11" font-size="11" fill="#333">{escape(unit)}</text>'
         f"{''.join(grid)}{body}</svg>"
     )
 
