@@ -27,7 +27,7 @@ from chatbot.text import Templates
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["command", "action", "form"]
+EventKind = Literal["command", "action", "form", "event"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,10 @@ class Routes:
 
     def form(self, form_id: str) -> Callable[[Handler], Handler]:
         return self._add("form", form_id)
+
+    def event(self, name: str) -> Callable[[Handler], Handler]:
+        """Something that happened on the platform, not a command: e.g. "home.opened"."""
+        return self._add("event", name)
 
     def tick(self, job: Tick) -> Tick:
         """Declare a clock job: scheduled sends, reminders, checks (see `chatbot clock`)."""

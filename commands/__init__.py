@@ -1,7 +1,7 @@
 """Every capability's handlers, registered in one place: adding one is a module and a line."""
 
 from chatbot.bot import Routes
-from commands import outreach, rating, techalert, techhelp, triage
+from commands import home, outreach, rating, techalert, techhelp, triage
 
 ROUTES: list[Routes] = [
     techhelp.routes,
@@ -9,4 +9,5 @@ ROUTES: list[Routes] = [
     rating.routes,
     techalert.routes,
     outreach.routes,
+    home.routes,
 ]
