@@ -145,6 +145,21 @@ class Routing(BaseModel):
     services: list[str] = ["Email", "VPN", "Wi-Fi", "Printing", "Phones", "HR system", "Other"]
     timezone: str = "UTC"
     outreach: list[Outreach] = []
+    # The weekly digest to TECHHELP_IT_CHANNEL (crontab in `timezone`); null turns it off.
+    digest: str | None = "0 8 * * mon"
+
+    @field_validator("digest")
+    @classmethod
+    def _digest_crontab(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a crontab schedule ({exc})") from None
+        return value
 
     @field_validator("timezone")
     @classmethod

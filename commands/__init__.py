@@ -1,7 +1,7 @@
 """Every capability's handlers, registered in one place: adding one is a module and a line."""
 
 from chatbot.bot import Routes
-from commands import home, outreach, rating, techalert, techhelp, triage
+from commands import digest, home, outreach, rating, techalert, techhelp, triage
 
 ROUTES: list[Routes] = [
     techhelp.routes,
@@ -10,4 +10,5 @@ ROUTES: list[Routes] = [
     techalert.routes,
     outreach.routes,
     home.routes,
+    digest.routes,
 ]
