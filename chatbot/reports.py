@@ -35,6 +35,7 @@ from chatbot.config import URGENCIES, Routing
 from chatbot.db.models import AffectedVote, Alert, Delivery, Rating, Request
 
 SELF_SERVICE = ("techhelp", "form")  # the single point of intake; the rest was logged by staff
+UNRESOLVED = ("open", "claimed")  # IN, not != 'resolved': the state index then finds only these
 DEFAULT_WEEKS = 12
 OVERDUE_LIMIT = 200
 ALERT_LIMIT = 200
@@ -105,7 +106,7 @@ def _department(column: Any) -> ColumnElement[str]:
 def open_by_state_and_tier(*, conn: Connection, filters: Filters) -> list[dict[str, Any]]:
     """Requests not resolved now, by state and tier (the date range does not apply: open is
     open, however old)."""
-    where = [Request.state != "resolved"]
+    where = [Request.state.in_(UNRESOLVED)]
     if filters.department:
         where.append(Request.department == filters.department)
     rows = conn.execute(
@@ -233,7 +234,7 @@ def overdue(
     if not late_response:
         return []
     no_response = and_(Request.first_response_at.is_(None), or_(*late_response))
-    where = [Request.state != "resolved", or_(no_response, or_(*late_resolution))]
+    where = [Request.state.in_(UNRESOLVED), or_(no_response, or_(*late_resolution))]
     if filters.department:
         where.append(Request.department == filters.department)
     rows = conn.execute(
@@ -457,12 +458,20 @@ def alert_history(*, conn: Connection, filters: Filters, now: datetime) -> list[
     return result
 
 
-def departments(*, conn: Connection, routing: Routing) -> list[str]:
-    """Departments to filter by: configured ones, and any found on requests."""
+def departments(*, conn: Connection, routing: Routing, filters: Filters) -> list[str]:
+    """Departments to filter by: configured ones, and any found on the range's requests (not
+    the whole history, which would cost a scan of every request)."""
     found = conn.execute(
-        select(Request.department).where(Request.department.is_not(None)).distinct()
+        select(Request.department)
+        .where(
+            Request.created_at >= filters.since,
+            Request.created_at < filters.until,
+            Request.department.is_not(None),
+        )
+        .distinct()
     ).scalars()
-    return sorted({d.name for d in routing.departments} | set(found))
+    chosen = {filters.department} if filters.department else set()
+    return sorted({d.name for d in routing.departments} | set(found) | chosen)
 
 
 def columns_of(rows: Sequence[dict[str, Any]], default: Sequence[str]) -> list[str]:

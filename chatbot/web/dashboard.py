@@ -375,7 +375,8 @@ class Web:
                 "alerts": reports.alert_history(conn=conn, filters=filters, now=now),
                 "_weekly": reports.weekly_volume(conn=conn, filters=filters),
                 "_departments": [
-                    {"name": d} for d in reports.departments(conn=conn, routing=routing)
+                    {"name": d}
+                    for d in reports.departments(conn=conn, routing=routing, filters=filters)
                 ],
                 "_pulse": reports.pulse_trends(conn=conn, filters=filters, min_group=min_group),
             }
