@@ -216,19 +216,24 @@ def overdue(
 ) -> list[dict[str, Any]]:
     """Unresolved requests past a target: no first response within its time, or not resolved
     within its time. Oldest first; no request text (references only)."""
+    # On SQLite the creation time is wrapped so that its index is not chosen: it would walk the
+    # whole history in date order, when the state index finds the few unresolved requests.
+    created: Any = Request.created_at
+    if not _is_pg(conn):
+        created = func.coalesce(Request.created_at, Request.created_at)
     late_response = []
     late_resolution = []
     for urgency, target in routing.service_targets.items():
         late_response.append(
             and_(
                 Request.urgency == urgency,
-                Request.created_at < now - timedelta(minutes=target.first_response_minutes),
+                created < now - timedelta(minutes=target.first_response_minutes),
             )
         )
         late_resolution.append(
             and_(
                 Request.urgency == urgency,
-                Request.created_at < now - timedelta(hours=target.resolution_hours),
+                created < now - timedelta(hours=target.resolution_hours),
             )
         )
     if not late_response:
@@ -249,7 +254,7 @@ def overdue(
             case((no_response, "first response"), else_="resolution").label("missed"),
         )
         .where(*where)
-        .order_by(Request.created_at, Request.id)
+        .order_by(created, Request.id)
         .limit(OVERDUE_LIMIT)
     )
     return [
