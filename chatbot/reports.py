@@ -12,7 +12,6 @@ department's ratings cannot be traced to a person.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -477,7 +476,3 @@ def departments(*, conn: Connection, routing: Routing, filters: Filters) -> list
     ).scalars()
     chosen = {filters.department} if filters.department else set()
     return sorted({d.name for d in routing.departments} | set(found) | chosen)
-
-
-def columns_of(rows: Sequence[dict[str, Any]], default: Sequence[str]) -> list[str]:
-    return list(rows[0]) if rows else list(default)

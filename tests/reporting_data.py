@@ -16,7 +16,7 @@ One outage alert lasting 90 minutes: 3 copies delivered (a 4th failed), 2 people
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from chatbot.db import Database
 from chatbot.db.models import AffectedVote, Alert, Delivery, Person, Rating, Request
@@ -172,7 +172,3 @@ def seed(database_url: str, now: datetime) -> Seeded:
             session.add(AffectedVote(alert_id=alert.id, user_id=user, at=day))
     db.dispose()
     return Seeded(day=day, week=(day.date() - timedelta(days=1)).isoformat(), old=old)
-
-
-def monday(day: date) -> str:
-    return (day - timedelta(days=day.weekday())).isoformat()

@@ -373,7 +373,6 @@ class Web:
                     conn=conn, filters=filters, min_group=min_group
                 ),
                 "alerts": reports.alert_history(conn=conn, filters=filters, now=now),
-                "_weekly": reports.weekly_volume(conn=conn, filters=filters),
                 "_departments": [
                     {"name": d}
                     for d in reports.departments(conn=conn, routing=routing, filters=filters)
