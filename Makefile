@@ -33,6 +33,7 @@ bench: $(STAMP)  ## benchmarks (not tests): see bench/README.md
 	$(BIN)/python bench/intake.py --rate 100
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/pulse.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

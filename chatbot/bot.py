@@ -29,7 +29,7 @@ from chatbot.text import Templates
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-EventKind = Literal["command", "action", "form"]
+EventKind = Literal["command", "action", "form", "event"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,10 @@ class Routes:
 
     def form(self, form_id: str, *, private: bool = False) -> Callable[[Handler], Handler]:
         return self._add("form", form_id, private=private)
+
+    def event(self, name: str) -> Callable[[Handler], Handler]:
+        """Something that happened on the platform, not a command: e.g. "home.opened"."""
+        return self._add("event", name)
 
     def tick(self, job: Tick) -> Tick:
         """Declare a clock job: scheduled sends, reminders, checks (see `chatbot clock`)."""

@@ -108,15 +108,20 @@ def _slack_bot(ctx: click.Context, *required: str) -> Iterator[tuple[Bot, App, S
 @main.command()
 @click.pass_context
 def serve(ctx: click.Context) -> None:
-    """HTTP server: POST /slack/events, GET /healthz."""
+    """HTTP server: POST /slack/events, GET /healthz, /dashboard, /report."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
     from chatbot.platforms.slack.server import make_wsgi
     from chatbot.platforms.slack.server import serve as run_server
+    from chatbot.web.dashboard import Web
 
     with _slack_bot(ctx, "slack_bot_token", "slack_signing_secret") as (bot, app, _sender):
         run_server(
-            make_wsgi(SlackRequestHandler(app), bot.db),
+            make_wsgi(
+                SlackRequestHandler(app),
+                bot.db,
+                Web(settings=bot.settings, db=bot.db, clock=bot.clock),
+            ),
             port=bot.settings.port,
             threads=bot.settings.web_threads,
         )

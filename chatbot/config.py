@@ -230,6 +230,21 @@ class Routing(BaseModel):
     outreach: list[Outreach] = []
     pulse: PulseSettings = Field(default_factory=PulseSettings)
     surveys: list[SurveyConfig] = []
+    # The weekly digest to TECHHELP_IT_CHANNEL (crontab in `timezone`); null turns it off.
+    digest: str | None = "0 8 * * mon"
+
+    @field_validator("digest")
+    @classmethod
+    def _digest_crontab(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a crontab schedule ({exc})") from None
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -294,6 +309,8 @@ class Settings(BaseSettings):
     techhelp_config: Path | None = None
     techhelp_rating_delay: Annotated[float, Field(ge=0)] = 0
     techhelp_dashboard_token: str | None = None
+    # Satisfaction figures of a group (a department, a week) with fewer answers are hidden.
+    techhelp_min_group: Annotated[int, Field(ge=1)] = 3
     web_threads: Annotated[int, Field(ge=4)] = 48
     delivery_concurrency: Annotated[int, Field(ge=1)] = 4
     # Pace chat.postMessage below Slack's workspace limit ("several hundred a minute"); unset:

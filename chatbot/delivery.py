@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.clock import Clock
@@ -162,12 +162,13 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
             )
             .values(status="cancelled", last_error="superseded by a newer edit")
         )
+    action = "update" if outgoing.edit_of is not None else outgoing.action
     new_id = insert_ignore(
         session,
         Delivery,
         key=outgoing.key,
         platform=platform,
-        action="update" if outgoing.edit_of is not None else "post",
+        action=action,
         channel=outgoing.channel,
         message=outgoing.message.to_json(),
         thread_of=outgoing.thread_of,
@@ -181,13 +182,43 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
     )
     if new_id is not None:
         return new_id
-    if outgoing.replace_pending:
+    if action == "home":
+        _republish(session, outgoing, now)
+    elif outgoing.replace_pending:
         session.execute(
             update(Delivery)
             .where(Delivery.key == outgoing.key, Delivery.status == "pending")
             .values(message=outgoing.message.to_json())
         )
     return session.scalar(select(Delivery.id).where(Delivery.key == outgoing.key))
+
+
+def _republish(session: Session, outgoing: Outgoing, now: datetime) -> None:
+    """Deliver a home view again with its latest content. A waiting row just takes the new
+    content (a burst coalesces); a sent, failed or cancelled one is due again now; one being
+    sent is due again when its lease ends, so the newer content is published after it."""
+    table = Delivery.__table__
+    due = literal(now, type_=table.c.not_before.type)
+    session.execute(
+        update(table)
+        .where(table.c.key == outgoing.key)
+        .values(
+            message=outgoing.message.to_json(),
+            not_before=case(
+                (table.c.status == "pending", table.c.not_before),
+                (table.c.status == "sending", func.coalesce(table.c.lease_until, due)),
+                else_=due,
+            ),
+            attempts=case((table.c.status == "pending", table.c.attempts), else_=0),
+            in_doubt=False,
+            last_error=None,
+            status="pending",
+        )
+    )
+
+
+def exists(session: Session, *, key: str) -> bool:
+    return session.scalar(select(Delivery.id).where(Delivery.key == key)) is not None
 
 
 def enqueue_many(
@@ -442,7 +473,7 @@ class DeliveryWorker:
             return Retry("waiting out a rate limit", after=wait, attempted=False)
         sender = self.senders[job.platform]
         try:
-            if job.in_doubt and job.action == "post":
+            if job.in_doubt and job.action in ("post", "upload"):
                 found = sender.find_sent(job)
                 if found:
                     log.info("delivery %s was already posted; not posting it again", job.key)
@@ -452,7 +483,7 @@ class DeliveryWorker:
             return sender.send(job)
         except Exception as exc:  # a sender bug must not kill the worker or lose the row
             log.exception("delivery %s failed unexpectedly", job.key)
-            return Retry(f"unexpected error: {exc!r}", in_doubt=job.action == "post")
+            return Retry(f"unexpected error: {exc!r}", in_doubt=job.action in ("post", "upload"))
 
     def _record(self, results: list[tuple[Job, Outcome]]) -> None:
         now = self.clock.now()

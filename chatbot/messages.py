@@ -32,9 +32,21 @@ class Block:
 
 
 @dataclass(frozen=True)
+class File:
+    """A file to share with a message (a chart image). The bytes travel base64-encoded in the
+    stored delivery, so an upload survives a restart like any other message."""
+
+    name: str
+    title: str
+    alt_text: str
+    content_b64: str
+
+
+@dataclass(frozen=True)
 class Message:
     text: str  # plain summary: notifications, accessibility, fallback
     blocks: tuple[Block, ...] = ()
+    file: File | None = None
 
     @classmethod
     def plain(cls, text: str) -> Message:
@@ -42,7 +54,8 @@ class Message:
         return cls(text=text, blocks=(Block("section", text=text),))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {"file": vars(self.file)} if self.file else {}
+        return data | {
             "text": self.text,
             "blocks": [
                 {
@@ -66,7 +79,8 @@ class Message:
             )
             for b in data.get("blocks", ())
         )
-        return cls(text=data["text"], blocks=blocks)
+        file = File(**data["file"]) if data.get("file") else None
+        return cls(text=data["text"], blocks=blocks, file=file)
 
 
 @dataclass(frozen=True)
@@ -162,3 +176,8 @@ class Outgoing:
     # waiting, replace its message instead: a burst of edits costs one call.
     replace_pending: bool = False
     batch: str | None = None  # the fan-out it belongs to (`alert:7`), for counts and reports
+    # "post" (or an edit, with `edit_of`); "home": publish the message as the person's App Home
+    # (`channel` is their user id); "upload": post the message's file (`Message.file`).
+    # A "home" key is delivered again whenever it is enqueued again: the latest content wins,
+    # and a burst of refreshes while one is waiting costs one publish.
+    action: str = "post"

@@ -54,7 +54,7 @@ def _finalize(value: Any) -> Any:
     return escape(value)
 
 
-def _templates_dir() -> Path:
+def templates_dir() -> Path:
     here = Path(__file__).resolve().parent
     for candidate in (here / "templates", here.parent / "templates"):
         if candidate.is_dir():
@@ -67,7 +67,7 @@ class Templates:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.env = Environment(
-            loader=FileSystemLoader(directory or _templates_dir()),
+            loader=FileSystemLoader(directory or templates_dir()),
             undefined=StrictUndefined,
             finalize=_finalize,
             autoescape=False,

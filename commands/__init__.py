@@ -1,7 +1,17 @@
 """Every capability's handlers, registered in one place: adding one is a module and a line."""
 
 from chatbot.bot import Routes
-from commands import outreach, pulse, rating, service_targets, techalert, techhelp, triage
+from commands import (
+    digest,
+    home,
+    outreach,
+    pulse,
+    rating,
+    service_targets,
+    techalert,
+    techhelp,
+    triage,
+)
 
 ROUTES: list[Routes] = [
     techhelp.routes,
@@ -11,4 +21,6 @@ ROUTES: list[Routes] = [
     outreach.routes,
     pulse.routes,
     service_targets.routes,
+    home.routes,
+    digest.routes,
 ]

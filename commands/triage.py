@@ -22,7 +22,7 @@ from chatbot.messages import (
 )
 from chatbot.requests import Change, RequestError
 from chatbot.text import Trusted, cut, escape, mention
-from commands import rating
+from commands import home, rating
 
 log = logging.getLogger(__name__)
 routes = Routes()
@@ -163,6 +163,7 @@ def tell_requester(
             message=Message(text=text, blocks=tuple(blocks)),
         )
     )
+    home.refresh(ctx, request.requester)
 
 
 def publish(ctx: Context, change: Change, **values: object) -> None:

@@ -10,13 +10,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str, *, pool_size: int = 64) -> Engine:
+def make_engine(url: str, *, pool_size: int = 64, writer: bool = True) -> Engine:
+    """`writer=False` (SQLite only) makes an engine for long reads: a deferred BEGIN, so a
+    dashboard query never holds the write lock the bot needs (WAL lets both run at once)."""
     if url.startswith("sqlite"):
         # A pool as large as the request threads: connections beyond it would be opened and
         # closed per use, each paying the PRAGMAs below.
@@ -39,9 +41,9 @@ def make_engine(url: str, *, pool_size: int = 64) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
+        def _begin(conn: Any) -> None:
             # Writers queue on the busy timeout instead of failing on lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -62,6 +64,8 @@ class Database:
         # steps: under load that turns a 1 ms wait into 100 ms. Threads of this process queue
         # on a lock instead; other processes still meet the busy timeout.
         self._writer = threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        self._read_engine: Engine | None = None
+        self._read_lock = threading.Lock()
 
     @property
     def is_postgres(self) -> bool:
@@ -72,11 +76,25 @@ class Database:
         with self._writer, self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only connection for reports: it takes no write lock and never waits on one."""
+        engine = self.engine
+        if self.engine.dialect.name == "sqlite":
+            with self._read_lock:
+                if self._read_engine is None:
+                    self._read_engine = make_engine(self.url, pool_size=8, writer=False)
+            engine = self._read_engine
+        with engine.connect() as connection, connection.begin():
+            yield connection
+
     def upgrade(self) -> None:
         upgrade(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
 
 
 def alembic_config(engine: Engine) -> Config:

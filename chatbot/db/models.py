@@ -73,6 +73,11 @@ class Request(Base):
     """A request to IT (`TH-<id>`)."""
 
     __tablename__ = "requests"
+    __table_args__ = (
+        # The dashboard's range-and-department aggregates, and App Home's "my latest requests".
+        Index("ix_requests_department_created", "department", "created_at"),
+        Index("ix_requests_requester_updated", "requester", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
@@ -131,7 +136,7 @@ class Rating(Base):
     rater: Mapped[str] = mapped_column(String(64))
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
-    rated_at: Mapped[datetime]
+    rated_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Interaction(Base):
@@ -160,7 +165,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
     platform: Mapped[str] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(16))  # post|update
+    action: Mapped[str] = mapped_column(String(16))  # post|update|home|upload
     channel: Mapped[str] = mapped_column(String(64))
     message: Mapped[dict[str, Any]] = mapped_column()
     thread_of: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
@@ -195,7 +200,7 @@ class Alert(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)  # scheduled|active|resolved
     # {"channels": bool, "everyone": bool, "departments": [names]}
     audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(Text)
     # Scheduled notices: posted by the clock at `post_at` (None: at once); a maintenance window

@@ -156,6 +156,8 @@ class FakeSlack:
         self.errors: list[str] = []  # what the bot sent that Slack would reject
         self.views: list[Body] = []  # every view opened, pushed, updated or published
         self._homes: dict[str, Body] = {}
+        self._files: dict[str, Body] = {}  # file id -> upload ticket, bytes, share
+        self._file_ids = itertools.count(1)
         self.users: list[Body] = []
         self._scripts: dict[str, list[_Script]] = {}
         self._stalls: dict[str, float] = {}
@@ -317,7 +319,7 @@ class FakeSlack:
         with self._lock:
             for store in (self._calls, self._posted, self.errors, self.views):
                 store.clear()
-            for mapping in (self._history, self._homes, self._scripts, self._stalls):
+            for mapping in (self._history, self._homes, self._scripts, self._stalls, self._files):
                 mapping.clear()
             self._buckets.clear()
             self._stall_after_store.clear()
@@ -340,6 +342,16 @@ class FakeSlack:
         """The App Home last published for `user_id`."""
         with self._lock:
             return self._homes.get(user_id)
+
+    def files(self, channel: str | None = None) -> list[Body]:
+        """Files shared by files.completeUploadExternal: id, name, title, alt_txt, channel, ts,
+        the uploaded `content` (bytes) and the share's blocks."""
+        with self._lock:
+            return [
+                dict(f)
+                for f in self._files.values()
+                if f.get("channel") and (channel is None or f["channel"] == dm_id(channel))
+            ]
 
     def wait_for(
         self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.02
@@ -365,6 +377,8 @@ class FakeSlack:
         raw = request.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in request.headers.items()}
         path, _, query = request.path.partition("?")
+        if path.startswith("/upload/"):
+            return self._upload(request, path.removeprefix("/upload/"), raw, headers)
         if path.startswith("/response/"):
             method = "response_url"
         elif path.startswith("/api/") and len(path) > 5:
@@ -405,6 +419,38 @@ class FakeSlack:
             request.close_connection = True
             return  # the connection is dropped without an answer
         _send(request, 200, json.dumps(call.response).encode())
+
+    def upload_url(self, file_id: str) -> str:
+        return f"{self._base}/upload/{file_id}"
+
+    def _upload(
+        self, request: BaseHTTPRequestHandler, file_id: str, raw: bytes, headers: dict[str, str]
+    ) -> None:
+        """The upload URL of files.getUploadURLExternal: the file's bytes, as Slack takes them
+        (raw; no token needed). Recorded as the call "upload"."""
+        call = Call("upload", headers, {"file_id": file_id, "length": len(raw)})
+        self._record(call)
+        status, extra, answer = self._scripted("upload")
+        if status:
+            call.status, call.response = status, answer
+            return _send(request, status, json.dumps(answer).encode(), extra_headers=extra)
+        with self._lock:
+            ticket = self._files.get(file_id)
+            problem = None
+            if ticket is None:
+                problem = "upload to an unknown upload URL"
+            elif len(raw) != ticket["length"]:
+                problem = f"uploaded {len(raw)} bytes, declared {ticket['length']}"
+            elif ticket.get("channel"):
+                problem = "upload to a file already shared"
+            else:
+                ticket["content"] = raw
+        if problem:
+            self._problem("upload", problem)
+            call.status = 400
+            return _send(request, 400, problem.encode(), "text/plain")
+        call.response = {"ok": True}
+        _send(request, 200, f"OK - {len(raw)}".encode(), "text/plain")
 
     def _record(self, call: Call) -> None:
         with self._lock:
@@ -662,6 +708,69 @@ class FakeSlack:
 
     def _m_views_publish(self, body: Body) -> Body:
         return self._view("views.publish", body, "user_id")
+
+    def _m_files_getUploadURLExternal(self, body: Body) -> Body:  # noqa: N802
+        filename, length = str(body.get("filename") or ""), str(body.get("length") or "")
+        if not filename or not length.isdigit() or int(length) <= 0:
+            self._problem("files.getUploadURLExternal", f"bad filename/length: {body!r:.120}")
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(str(body.get("alt_txt") or "")) > 1000:
+            self._problem("files.getUploadURLExternal", "alt_txt over 1000 characters")
+            return {"ok": False, "error": "alt_txt_too_large"}
+        with self._lock:
+            file_id = f"F{next(self._file_ids):08d}"
+            self._files[file_id] = {
+                "id": file_id,
+                "name": filename,
+                "length": int(length),
+                "alt_txt": body.get("alt_txt"),
+            }
+        return {"ok": True, "upload_url": self.upload_url(file_id), "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, body: Body) -> Body:  # noqa: N802
+        files = body.get("files")
+        if isinstance(files, str):
+            with suppress(json.JSONDecodeError):
+                files = json.loads(files)
+        if not isinstance(files, list) or not files:
+            self._problem("files.completeUploadExternal", f"files is not a list: {files!r:.80}")
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = str(body.get("channel_id") or "")
+        if not channel:
+            self._problem("files.completeUploadExternal", "no channel_id: the file stays private")
+            return {"ok": False, "error": "invalid_arguments"}
+        if "blocks" in body and not self._check_message("files.completeUploadExternal", body):
+            return {"ok": False, "error": "invalid_blocks"}
+        channel = dm_id(channel)
+        with self._lock:
+            tickets = []
+            for item in files:
+                ticket = self._files.get(str((item or {}).get("id")))
+                if ticket is None or "content" not in ticket or ticket.get("channel"):
+                    self._problem(
+                        "files.completeUploadExternal", f"file not uploaded or shared: {item!r:.80}"
+                    )
+                    return {"ok": False, "error": "file_not_found"}
+                tickets.append((ticket, item))
+            ts = self._next_ts()
+            shared = []
+            for ticket, item in tickets:
+                ticket |= {"channel": channel, "ts": ts, "title": item.get("title")}
+                ticket["blocks"] = body.get("blocks")
+                shared.append(
+                    {"id": ticket["id"], "name": ticket["name"], "title": item.get("title")}
+                )
+            message: Body = {
+                "type": "message",
+                "user": "UBOT",
+                "channel": channel,
+                "text": "",
+                "blocks": body.get("blocks"),
+                "files": shared,
+                "ts": ts,
+            }
+            self._history.setdefault(channel, []).append(message)
+        return {"ok": True, "files": shared}
 
     def _m_users_list(self, body: Body) -> Body:
         with self._lock:

@@ -72,6 +72,10 @@ class ConsoleSender:
 
     def send(self, job: Job) -> Outcome:
         where = f"DM to @{job.channel}" if job.channel[:1] in "UW" else job.channel
+        if job.action == "home":
+            where = f"App Home of @{job.channel}"
+        if job.action == "upload" and job.message.file:
+            where += f", with the image {job.message.file.name}"
         verb = "updated in" if job.action == "update" else "in thread of" if job.thread_ts else ""
         self.out(f"--- [{(verb + ' ' + where).strip()}] ---\n{as_text(job.message)}")
         self.shown.append(Shown(job.channel, job.message))

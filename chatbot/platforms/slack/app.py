@@ -111,8 +111,11 @@ def build_app(bot: Bot, client: WebClient, *, followup_threads: int = 16) -> App
     app.view(ANY)(on_form)
 
     @app.event("app_home_opened")
-    def home_opened() -> None:
-        """Acknowledged so Slack does not retry it; the Home tab's content is a later issue."""
+    def home_opened(body: dict[str, Any]) -> None:
+        """The Home tab was opened: the core stores a publish of the person's home (sent by the
+        outbox). The Messages tab opens this event too; it needs nothing."""
+        if (body.get("event") or {}).get("tab", "home") == "home":
+            handle(translate.home_opened(body))
 
     return app
 

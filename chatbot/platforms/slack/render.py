@@ -8,6 +8,7 @@ from chatbot.messages import Block, Button, Field, Form, Message
 from chatbot.text import cut
 
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000
 MAX_FIELDS = 10
@@ -60,14 +61,23 @@ def block(item: Block) -> dict[str, Any]:
     return section
 
 
+def _blocks(msg: Message, limit: int) -> list[dict[str, Any]]:
+    blocks = [block(b) for b in msg.blocks]
+    if len(blocks) > limit:
+        blocks = blocks[: limit - 1] + [
+            {"type": "context", "elements": [_mrkdwn(f"…and {len(blocks) - limit + 1} more")]}
+        ]
+    return blocks
+
+
 def message(msg: Message) -> dict[str, Any]:
     """Keyword arguments for chat.postMessage / chat.update / respond."""
-    blocks = [block(b) for b in msg.blocks]
-    if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1] + [
-            {"type": "context", "elements": [_mrkdwn(f"…and {len(blocks) - MAX_BLOCKS + 1} more")]}
-        ]
-    return {"text": cut(msg.text, FALLBACK_TEXT), "blocks": blocks}
+    return {"text": cut(msg.text, FALLBACK_TEXT), "blocks": _blocks(msg, MAX_BLOCKS)}
+
+
+def home(msg: Message) -> dict[str, Any]:
+    """An App Home view (views.publish): up to 100 blocks, no title or buttons of its own."""
+    return {"type": "home", "blocks": _blocks(msg, MAX_VIEW_BLOCKS) or [block(Block("section"))]}
 
 
 def _input(field: Field) -> dict[str, Any]:

@@ -8,6 +8,7 @@ chat.postMessage after a time-out can post twice); retrying is the outbox's job.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from chatbot.platforms.slack import render
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "techhelp_delivery"
+SHARES = ("post", "upload")  # actions that, repeated blindly, would show twice
 RATE_LIMITED = {"ratelimited", "rate_limited"}
 # Worth trying again later: the platform or our credentials, not the message, is the problem.
 TRANSIENT = {
@@ -109,10 +111,19 @@ class SlackAPI:
 class SlackSender:
     def __init__(self, api: SlackAPI) -> None:
         self.api = api
+        # The upload URL is another host: the bytes go without our token.
+        self.uploads = httpx.Client(timeout=api.client.timeout)
 
     def send(self, job: Job) -> Outcome:
         payload = render.message(job.message)
         try:
+            if job.action == "home":
+                self.api.call(
+                    "views.publish", json={"user_id": job.channel, "view": render.home(job.message)}
+                )
+                return Sent(channel=job.channel, ts="home")
+            if job.action == "upload":
+                return self._upload(job, payload)
             if job.action == "update":
                 body = self.api.call(
                     "chat.update", json={"channel": job.edit_channel, "ts": job.edit_ts, **payload}
@@ -133,13 +144,45 @@ class SlackSender:
         except httpx.ConnectError as exc:  # never reached Slack
             return Retry(f"network: {exc}")
         except httpx.TransportError as exc:  # may have reached Slack
-            return Retry(f"network: {exc!r}", in_doubt=job.action == "post")
+            return Retry(f"network: {exc!r}", in_doubt=job.action in SHARES)
         return Sent(channel=body["channel"], ts=body["ts"])
 
+    def _upload(self, job: Job, payload: dict[str, Any]) -> Outcome:
+        """Slack's file upload flow: files.getUploadURLExternal, the bytes POSTed to the upload
+        URL, then files.completeUploadExternal shares the file in the channel with the message.
+        A failure at any step retries the whole flow (an unshared upload stays private); only
+        the last step shares, so only it can leave the delivery in doubt."""
+        file = job.message.file
+        if file is None:
+            return Failed("an upload without a file")
+        data = base64.b64decode(file.content_b64)
+        ticket = self.api.call(
+            "files.getUploadURLExternal",
+            form={"filename": file.name, "length": len(data), "alt_txt": file.alt_text[:1000]},
+        )
+        uploaded = self.uploads.post(
+            ticket["upload_url"],
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if uploaded.status_code != 200:
+            raise SlackCallError("upload", uploaded.status_code, "upload_failed", None)
+        self.api.call(
+            "files.completeUploadExternal",
+            json={
+                "files": [{"id": ticket["file_id"], "title": file.title}],
+                "channel_id": job.channel,
+                "blocks": payload["blocks"],
+            },
+        )
+        return Sent(channel=job.channel, ts=ticket["file_id"])
+
     def find_sent(self, job: Job) -> Sent | None:
-        """After an attempt in doubt, look for our copy by the key carried in its metadata.
-        Raises when it cannot tell, so the row stays in doubt rather than being posted blind."""
+        """After an attempt in doubt, look for our copy by the key carried in its metadata (a
+        file share: by its file name, unique per delivery). Raises when it cannot tell, so the
+        row stays in doubt rather than being posted blind."""
         channel = job.channel
+        wanted = job.message.file.name if job.action == "upload" and job.message.file else None
         if channel[:1] in ("U", "W"):
             channel = self.api.call("conversations.open", form={"users": channel})["channel"]["id"]
         method = "conversations.replies" if job.thread_ts else "conversations.history"
@@ -156,6 +199,9 @@ class SlackSender:
             for message in body.get("messages", []):
                 metadata = (message.get("metadata") or {}).get("event_payload") or {}
                 if metadata.get("key") == job.key:
+                    return Sent(channel=channel, ts=message["ts"])
+                names = [f.get("name") for f in message.get("files") or []]
+                if wanted and wanted in names:
                     return Sent(channel=channel, ts=message["ts"])
             query["cursor"] = (body.get("response_metadata") or {}).get("next_cursor")
             if not query["cursor"]:
@@ -174,7 +220,7 @@ def _classify(exc: SlackCallError, job: Job) -> Outcome:
             attempted=False,
         )
     if exc.status >= 500:
-        return Retry(f"slack {exc.status} {exc.error}".strip(), in_doubt=job.action == "post")
+        return Retry(f"slack {exc.status} {exc.error}".strip(), in_doubt=job.action in SHARES)
     if exc.error in TRANSIENT:
         return Retry(f"slack error {exc.error}", after=30)
     return Failed(f"slack error {exc.error or exc.status}")

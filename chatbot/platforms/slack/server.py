@@ -1,7 +1,8 @@
 """`chatbot serve`: a WSGI app on waitress (a production server; Bolt's own is for development).
 
 Routes: POST /slack/events (Bolt, signature checked), GET /healthz (200 when the database
-answers). Later capabilities (dashboard, report, Teams) add routes here.
+answers), and the web pages of `chatbot.web.dashboard`: /dashboard (token or sign-in) and the
+public /report.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
 
 from chatbot.db import Database
+from chatbot.web.dashboard import Web
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ def _plain(start_response: Callable[..., Any], status: str, body: str) -> list[b
     return [data]
 
 
-def make_wsgi(slack: SlackRequestHandler, db: Database) -> WSGIApp:
+def make_wsgi(slack: SlackRequestHandler, db: Database, web: Web | None = None) -> WSGIApp:
     def healthz(start_response: Callable[..., Any]) -> list[bytes]:
         try:
             with db.engine.connect() as connection:
@@ -46,6 +48,8 @@ def make_wsgi(slack: SlackRequestHandler, db: Database) -> WSGIApp:
             return slack(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
             return healthz(start_response)
+        if web is not None and web.handles(path):
+            return web(environ, start_response)
         return _plain(start_response, "404 Not Found", "not found\n")
 
     return app

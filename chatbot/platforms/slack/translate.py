@@ -85,3 +85,15 @@ def form(body: dict[str, Any]) -> Event:
         values=values,
         context=view.get("private_metadata", ""),
     )
+
+
+def home_opened(body: dict[str, Any]) -> Event:
+    """`app_home_opened` on the Home tab; the event id makes a retried delivery a duplicate."""
+    event = body.get("event") or {}
+    return Event(
+        platform=PLATFORM,
+        kind="event",
+        name="home.opened",
+        user=event.get("user", ""),
+        key=f"event:{body.get('event_id') or event.get('event_ts', '')}",
+    )

@@ -1,0 +1,136 @@
+"""App Home: where each employee sees their own requests, the active alerts and the surveys
+awaiting them, with a button to ask IT. Built as a neutral message; the platform renders it as
+its home view (Slack: `views.publish`, within 100 blocks).
+
+Delivered through the outbox (action "home", one row per person, keyed `home:<user>`): opening
+the tab publishes it; a change to one of their requests publishes it again, and a burst of
+changes while a publish waits costs one publish (`delivery.enqueue` / `rearm_home`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from chatbot import delivery
+from chatbot.bot import Context, Event, Routes
+from chatbot.db.models import Alert, Request
+from chatbot.messages import Block, Button, Message, OpenForm, Outgoing, Response
+
+routes = Routes()
+
+OPENED = "home.opened"
+NEW_REQUEST = "home.new_request"
+MAX_OPEN = 25  # each request is one block: with the rest, well inside 100
+MAX_RESOLVED = 10
+MAX_ALERTS = 10
+RECENT = timedelta(days=30)
+TEXT_PREVIEW = 300
+
+
+def key(user: str) -> str:
+    return f"home:{user}"
+
+
+def surveys_awaiting(ctx: Context, user: str) -> list[dict[str, Any]]:
+    """Pulse surveys waiting for this person's answer. The seam for the surveys branch
+    (`/pulse`): each item needs `question` and `closes`; until surveys exist, none."""
+    return []
+
+
+def build(ctx: Context, user: str) -> Message:
+    """The person's home: only their own requests, newest change first."""
+    session = ctx.session
+    mine = Request.requester == user
+    open_count = session.scalar(
+        select(func.count()).select_from(Request).where(mine, Request.state != "resolved")
+    )
+    open_requests = session.scalars(
+        select(Request)
+        .where(mine, Request.state != "resolved")
+        .order_by(Request.updated_at.desc(), Request.id.desc())
+        .limit(MAX_OPEN)
+    ).all()
+    resolved = session.scalars(
+        select(Request)
+        .where(mine, Request.state == "resolved", Request.updated_at >= ctx.now - RECENT)
+        .order_by(Request.updated_at.desc(), Request.id.desc())
+        .limit(MAX_RESOLVED)
+    ).all()
+    alerts = session.scalars(
+        select(Alert)
+        .where(Alert.state == "active")
+        .order_by(Alert.created_at.desc())
+        .limit(MAX_ALERTS)
+    ).all()
+    surveys = surveys_awaiting(ctx, user)
+
+    def when(moment: Any) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+    intro = ctx.render("home/intro.md.j2")
+    blocks: list[Block] = [
+        Block("header", text="TechHelp"),
+        Block("section", text=intro),
+        Block("actions", buttons=(Button("Ask IT", NEW_REQUEST, "", style="primary"),)),
+        Block("header", text="Your open requests"),
+    ]
+
+    def line(request: Request) -> Block:
+        text = ctx.render(
+            "home/request.md.j2",
+            request=request,
+            updated=when(request.updated_at),
+            preview=TEXT_PREVIEW,
+        )
+        return Block("section", text=text)
+
+    blocks.extend(line(request) for request in open_requests)
+    if not open_requests:
+        blocks.append(Block("section", text=ctx.render("home/none_open.md.j2")))
+    elif open_count and open_count > len(open_requests):
+        more = ctx.render("home/more.md.j2", shown=len(open_requests), total=open_count)
+        blocks.append(Block("context", text=more))
+    if resolved:
+        blocks.append(Block("header", text="Resolved in the last 30 days"))
+        blocks.extend(line(request) for request in resolved)
+    blocks.append(Block("header", text="Active alerts"))
+    if alerts:
+        for alert in alerts:
+            text = ctx.render("home/alert.md.j2", alert=alert, since=when(alert.created_at))
+            blocks.append(Block("section", text=text))
+    else:
+        blocks.append(Block("section", text=ctx.render("home/no_alerts.md.j2")))
+    if surveys:
+        blocks.append(Block("header", text="Surveys awaiting your answer"))
+        for survey in surveys:
+            blocks.append(Block("section", text=ctx.render("home/survey.md.j2", survey=survey)))
+    blocks.append(Block("context", text=ctx.render("home/updated.md.j2", now=when(ctx.now))))
+    return Message(text="TechHelp: your requests and IT alerts", blocks=tuple(blocks))
+
+
+def publish(ctx: Context, user: str) -> None:
+    """Publish the person's home with its latest content (stored; the outbox sends it)."""
+    ctx.send(Outgoing(key=key(user), channel=user, message=build(ctx, user), action="home"))
+
+
+def refresh(ctx: Context, user: str) -> None:
+    """Their data changed: publish again, if they have a home (opened the tab once); someone
+    who never opened it gets theirs when they do."""
+    if delivery.exists(ctx.session, key=key(user)):
+        publish(ctx, user)
+
+
+@routes.event(OPENED)
+def on_opened(event: Event, ctx: Context) -> Response:
+    publish(ctx, event.user)
+    return None
+
+
+@routes.action(NEW_REQUEST)
+def on_new_request(event: Event, ctx: Context) -> Response:
+    from commands.techhelp import request_form
+
+    return OpenForm(request_form(ctx))

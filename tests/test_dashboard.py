@@ -1,0 +1,162 @@
+"""The dashboard and the public report through a real `chatbot serve`: access control, figures,
+CSV exports, and what the public page must never show."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server
+from tests.reporting_data import CONFIG, PEOPLE, SECRET_TEXT, seed
+
+TOKEN = "dash-token-5b8e1c"
+TABLES = (
+    "open-requests",
+    "volume-by-category",
+    "volume-by-department",
+    "first-response",
+    "resolution",
+    "overdue",
+    "intake",
+    "ratings",
+    "rating-response",
+    "alerts",
+)
+
+
+@pytest.fixture
+def web(make_server: Any, database_url: str, tmp_path: Path) -> Server:
+    seed(database_url, datetime.now(UTC))
+    config = tmp_path / "techhelp.yml"
+    config.write_text(CONFIG)
+    return make_server(TECHHELP_CONFIG=str(config), TECHHELP_DASHBOARD_TOKEN=TOKEN).start()
+
+
+def _get(server: Server, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.get(server.url + path, timeout=10, follow_redirects=False, **kwargs)
+
+
+def _bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_nothing_readable_without_the_token(web: Server) -> None:
+    paths = ["/dashboard", "/dashboard?department=Finance"]
+    paths += [f"/dashboard/csv/{name}.csv" for name in TABLES]
+    for path in paths:
+        for headers in ({}, _bearer("wrong"), {"Cookie": "techhelp_dashboard=9999999999.abc"}):
+            response = _get(web, path, headers=headers)
+            assert response.status_code == 401, (path, headers)
+            for figure in ("<table", "<svg", "TH-", "Parks", "outage"):
+                assert figure not in response.text, (path, figure)
+            assert "Bearer" in response.headers["WWW-Authenticate"]
+    page = _get(web, "/dashboard")
+    assert 'name="token"' in page.text  # the sign-in form, not the figures
+
+
+def test_sign_in_sets_a_cookie_that_opens_the_dashboard(web: Server) -> None:
+    wrong = httpx.post(
+        web.url + "/dashboard/signin", data={"token": "nope", "next": "/dashboard"}, timeout=10
+    )
+    assert wrong.status_code == 401 and "not right" in wrong.text
+    assert "set-cookie" not in wrong.headers
+    signed = httpx.post(
+        web.url + "/dashboard/signin",
+        data={"token": TOKEN, "next": "/dashboard?department=Parks"},
+        timeout=10,
+    )
+    assert signed.status_code == 303
+    assert signed.headers["Location"] == "/dashboard?department=Parks"
+    cookie = signed.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
+    with httpx.Client(base_url=web.url, cookies=signed.cookies, timeout=10) as client:
+        page = client.get("/dashboard")
+        assert page.status_code == 200 and "Service dashboard" in page.text
+        assert client.get("/dashboard/csv/overdue.csv").status_code == 200
+    # An outside address is never a redirect target.
+    away = httpx.post(
+        web.url + "/dashboard/signin",
+        data={"token": TOKEN, "next": "https://evil.example/dashboard"},
+        timeout=10,
+    )
+    assert away.headers["Location"] == "/dashboard"
+
+
+def test_dashboard_figures_with_the_bearer_token(web: Server) -> None:
+    page = _get(web, "/dashboard", headers=_bearer())
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    text = page.text
+    # Intake share per department and the satisfaction rule (Parks has only 2 ratings).
+    intake = _table(text, "intake")
+    assert [row[0] for row in intake] == ["Finance", "Parks"]
+    assert [row[4] for row in intake] == ["83.3", "50"]
+    ratings = {row[1]: row for row in _table(text, "ratings")}
+    assert ratings["Finance"][2:] == ["4", "4"]
+    assert ratings["Parks"][2:] == ["—", "—"]
+    assert _table(text, "open-requests") == [["open", "1", "2"]]
+    assert len(_table(text, "overdue")) == 2
+    alerts = _table(text, "alerts")
+    assert alerts[0][1] == "outage" and alerts[0][6:] == ["90", "3", "2"]
+    assert "<svg" in text and 'role="img"' in text and "<desc" in text
+
+
+def test_filters_and_csv(web: Server) -> None:
+    parks = _get(web, "/dashboard?department=Parks", headers=_bearer())
+    assert [row[0] for row in _table(parks.text, "intake")] == ["Parks"]
+    links = re.findall(r'href="(/dashboard/csv/[^"]+)"', parks.text)
+    assert len(links) == len(TABLES)
+    assert all("department=Parks" in link for link in links)
+    exported = _get(web, links[0].replace("&amp;", "&"), headers=_bearer())
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in exported.headers["Content-Disposition"]
+    intake = _get(web, "/dashboard/csv/intake.csv?department=Parks", headers=_bearer())
+    rows = list(csv.reader(io.StringIO(intake.text)))
+    assert rows[0] == ["Department", "Week of", "Requests", "Via /techhelp", "Share (%)"]
+    assert [r[0] for r in rows[1:]] == ["Parks"] and rows[1][2:] == ["4", "2", "50.0"]
+    bad = _get(web, "/dashboard?start=yesterday", headers=_bearer())
+    assert bad.status_code == 200 and "Dates must look like" in bad.text
+    assert _get(web, "/dashboard/csv/nope.csv", headers=_bearer()).status_code == 404
+
+
+def test_public_report_has_no_personal_data(web: Server) -> None:
+    page = _get(web, "/report")
+    assert page.status_code == 200
+    text = page.text
+    assert re.search(r'id="headline-created">10<', text)
+    assert re.search(r'id="headline-share">70%<', text)
+    forbidden = [SECRET_TEXT, "SECRET", "Finance", "Parks", "TH-", "AL-", *PEOPLE, *PEOPLE.values()]
+    for word in forbidden:
+        assert word not in text, word
+    assert re.search(r"\bU[A-Z0-9]{4,}\b", text) is None  # no user ids
+
+
+def test_closed_without_a_token(make_server: Any, database_url: str) -> None:
+    seed(database_url, datetime.now(UTC))
+    server = make_server().start()
+    for path in ("/dashboard", "/dashboard/csv/overdue.csv", "/dashboard/signin"):
+        response = _get(server, path, headers=_bearer("anything"))
+        assert response.status_code == 403, path
+        assert "closed" in response.text
+    signin = httpx.post(server.url + "/dashboard/signin", data={"token": ""}, timeout=10)
+    assert signin.status_code == 403 and "set-cookie" not in signin.headers
+    assert _get(server, "/report").status_code == 200
+
+
+def _table(html: str, name: str) -> list[list[str]]:
+    """The body cells of the table `table-<name>` as text."""
+    match = re.search(rf'<table id="table-{name}">(.*?)</table>', html, re.DOTALL)
+    assert match, f"no table {name}"
+    body = match.group(1).split("<tbody>", 1)[1]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    cell = re.compile(r"<td[^>]*>(.*?)</td>", re.DOTALL)
+    cells = [[re.sub(r"<[^>]+>", "", c).strip() for c in cell.findall(row)] for row in rows]
+    return [row for row in cells if not (len(row) == 1 and row[0].endswith("."))]
