@@ -36,6 +36,11 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # A line per Slack call, and one per request whenever every web thread is busy, cost
+        # CPU under exactly the bursts that need it; failures are still logged.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 @click.group(invoke_without_command=True)

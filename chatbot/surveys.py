@@ -378,7 +378,7 @@ def _run_statement() -> Any:
 
 
 def run_for_answer(*, session: Session, run_id: int) -> tuple[RunView, SurveyView]:
-    found = session.execute(_run_statement(), {"run_id": run_id}).first()
+    found = session.connection().execute(_run_statement(), {"run_id": run_id}).first()
     if found is None:
         raise Refusal("That survey button is not valid (it may come from an old message).")
     return RunView(*found[:4]), SurveyView(*found[4:])

@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session
 
 def insert_ignore(session: Session, model: type, **values: Any) -> Any:
     """Insert a row unless one with the same unique key exists; its primary key, or None."""
-    return session.execute(_statement(session.get_bind().dialect.name, model), values).scalar()
+    connection = session.connection()  # Core on the session's connection: no ORM overhead
+    return connection.execute(_statement(connection.dialect.name, model), values).scalar()
 
 
 def insert_ignore_many(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
     """`insert_ignore` for many rows in one executemany (a broadcast's thousands of copies)."""
     if rows:
-        statement = _statement(session.get_bind().dialect.name, model, returning=False)
-        session.connection().execute(statement, rows)
+        connection = session.connection()
+        connection.execute(_statement(connection.dialect.name, model, returning=False), rows)
 
 
 @cache
