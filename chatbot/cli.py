@@ -226,8 +226,10 @@ def survey_send(ctx: click.Context, question: str) -> None:
 @survey.command("create")
 @click.option("--question", required=True)
 @click.option("--option", "options", multiple=True, help="2–10 custom options (default 1–5).")
-@click.option("--department", default=None, help="Only this department.")
-@click.option("--staff", is_flag=True, help="Only IT staff.")
+@click.option(
+    "--department", "departments", multiple=True, help="Only these departments (repeatable)."
+)
+@click.option("--staff", is_flag=True, help="IT staff (alone, or with --department).")
 @click.option("--user", "users", multiple=True, help="Only these people (user ids).")
 @click.option(
     "--schedule",
@@ -244,7 +246,7 @@ def survey_create(
     ctx: click.Context,
     question: str,
     options: tuple[str, ...],
-    department: str | None,
+    departments: tuple[str, ...],
     staff: bool,
     users: tuple[str, ...],
     schedule: str,
@@ -254,7 +256,8 @@ def survey_create(
     close_hours: str,
 ) -> None:
     """Define a survey: question, options, audience, schedule, anonymity, reminder, closing."""
-    audience = f"department:{department}" if department else "staff" if staff else "everyone"
+    picked = [f"department:{d}" for d in departments] + (["staff"] if staff else [])
+    audience = "\n".join(picked) or "everyone"
     values = {
         "question": question,
         "options": "\n".join(options),

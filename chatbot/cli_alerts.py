@@ -94,7 +94,8 @@ def alert() -> None:
     "--audience",
     default="channels",
     show_default=True,
-    help="channels, everyone, channels+everyone, or department:NAME (direct messages).",
+    help="channels, everyone, channels+everyone, or department:NAME (direct messages); "
+    "several, comma-separated: channels,department:Finance,department:Parks.",
 )
 @click.option("--post-at", default="", help='Post later: "YYYY-MM-DD HH:MM" (configured zone).')
 @click.option("--starts-at", default="", help="Maintenance window start, same format.")
@@ -117,8 +118,11 @@ def send(
     from chatbot.cli import _slack_bot
     from commands import techalert
 
-    if audience not in AUDIENCES and not audience.startswith("department:"):
-        raise click.BadParameter(f"unknown audience {audience!r}", param_hint="--audience")
+    parts = [p.strip() for p in audience.split(",") if p.strip()]
+    for part in parts:
+        if part not in AUDIENCES and not part.startswith("department:"):
+            raise click.BadParameter(f"unknown audience {part!r}", param_hint="--audience")
+    audience = "\n".join(parts)
     with _slack_bot(ctx, "slack_bot_token") as (bot, _app, _sender):
         zone = ZoneInfo(bot.settings.routing.timezone)
         try:

@@ -91,19 +91,25 @@ class Option:
 
 @dataclass(frozen=True)
 class Field:
-    """One input of a form. `options` makes it a choice; `kind="datetime"` a date and time
-    (submitted as Unix seconds, or typed as `YYYY-MM-DD HH:MM` local time on a console);
-    otherwise it is free text."""
+    """One input of a form. `options` makes it a choice (`multiple`: any number of them,
+    submitted one value per line); `kind="datetime"` a date and time (submitted as Unix seconds,
+    or typed as `YYYY-MM-DD HH:MM` local time on a console); otherwise it is free text."""
 
     name: str
     label: str
     options: tuple[Option, ...] = ()
+    multiple: bool = False
     kind: Literal["text", "datetime"] = "text"
     initial: str | None = None
     multiline: bool = False
     optional: bool = False
     max_length: int | None = None
     placeholder: str | None = None
+
+
+def chosen(value: str) -> list[str]:
+    """The values submitted for a `multiple` field (also accepts a single value)."""
+    return [v.strip() for v in value.splitlines() if v.strip()]
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from chatbot.messages import (
     ReplaceMessage,
     Reply,
     Response,
+    chosen,
 )
 
 log = logging.getLogger(__name__)
@@ -164,13 +165,14 @@ def survey_form(ctx: Context) -> Form:
             ),
             Field(
                 "audience",
-                "Who gets it",
+                "Who gets it (one or more)",
                 options=(
                     Option(EVERYONE, "Everyone"),
                     Option(STAFF, "IT staff"),
                     *(Option(f"{DEPARTMENT}{d.name}", d.name) for d in routing.departments),
                 ),
                 initial=EVERYONE,
+                multiple=True,
             ),
             Field(
                 "users",
@@ -273,14 +275,16 @@ def _schedule(choice: str, at: str, zone: ZoneInfo, now: datetime) -> tuple[str 
 
 
 def _audience(choice: str, users: str) -> dict[str, Any]:
+    """Named people win; else everyone, or IT staff and/or departments (a multi-select)."""
     named = [u.strip() for u in users.replace("\n", ",").split(",") if u.strip()]
     if named:
         return {"users": named}
-    if choice.startswith(DEPARTMENT):
-        return {"departments": [choice[len(DEPARTMENT) :]]}
-    if choice == STAFF:
-        return {"staff": True}
-    return {"everyone": True}
+    picked = set(chosen(choice))
+    departments = sorted(p[len(DEPARTMENT) :] for p in picked if p.startswith(DEPARTMENT))
+    if EVERYONE in picked or not (departments or STAFF in picked):
+        return {"everyone": True}
+    audience: dict[str, Any] = {"departments": departments} if departments else {}
+    return audience | ({"staff": True} if STAFF in picked else {})
 
 
 @routes.form(FORM)

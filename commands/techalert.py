@@ -28,6 +28,7 @@ from chatbot.messages import (
     ReplaceMessage,
     Reply,
     Response,
+    chosen,
 )
 
 routes = Routes()
@@ -129,7 +130,7 @@ def alert_form(ctx: Context) -> Form:
             Field("message", "Message", multiline=True, max_length=alerts.MAX_MESSAGE),
             Field(
                 "audience",
-                "Who should get it",
+                "Who should get it (one or more)",
                 options=(
                     Option(AUDIENCE_CHANNELS, "The alert channels"),
                     Option(AUDIENCE_BOTH, "The alert channels and everyone by direct message"),
@@ -140,6 +141,7 @@ def alert_form(ctx: Context) -> Form:
                     ),
                 ),
                 initial=AUDIENCE_CHANNELS,
+                multiple=True,
             ),
             Field("post_at", "Post the notice at (empty: now)", kind="datetime", optional=True),
             Field("starts_at", "Maintenance window starts", kind="datetime", optional=True),
@@ -200,12 +202,15 @@ def card(ctx: Context, alert: Alert) -> Message:
 
 
 def _audience(choice: str) -> dict[str, Any]:
-    if choice.startswith(DEPARTMENT):
-        return {"channels": False, "everyone": False, "departments": [choice[len(DEPARTMENT) :]]}
+    """The audience chosen: one value, or several (one per line) from the form's multi-select,
+    e.g. the alert channels and two departments."""
+    picked = set(chosen(choice)) or {AUDIENCE_CHANNELS}
+    everyone = bool(picked & {AUDIENCE_EVERYONE, AUDIENCE_BOTH})
+    departments = sorted(p[len(DEPARTMENT) :] for p in picked if p.startswith(DEPARTMENT))
     return {
-        "channels": choice in (AUDIENCE_CHANNELS, AUDIENCE_BOTH),
-        "everyone": choice in (AUDIENCE_EVERYONE, AUDIENCE_BOTH),
-        "departments": None,
+        "channels": bool(picked & {AUDIENCE_CHANNELS, AUDIENCE_BOTH}),
+        "everyone": everyone,
+        "departments": None if everyone or not departments else departments,
     }
 
 

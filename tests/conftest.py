@@ -222,18 +222,21 @@ class Server:
         user: str = STAFF,
         private_metadata: str = "",
         selects: tuple[str, ...] = (),
+        multis: tuple[str, ...] = (),
         **kwargs: Any,
     ) -> httpx.Response:
-        state = {
-            name: {
-                name: (
-                    {"type": "static_select", "selected_option": {"value": value}}
-                    if name in selects
-                    else {"type": "plain_text_input", "value": value}
-                )
-            }
-            for name, value in values.items()
-        }
+        """A modal submitted as Slack sends it: `selects` name single choices, `multis`
+        multi-selects (their values one per line)."""
+
+        def element(name: str, value: str) -> dict[str, Any]:
+            if name in selects:
+                return {"type": "static_select", "selected_option": {"value": value}}
+            if name in multis:
+                chosen = [{"value": v} for v in value.splitlines()]
+                return {"type": "multi_static_select", "selected_options": chosen}
+            return {"type": "plain_text_input", "value": value}
+
+        state = {name: {name: element(name, value)} for name, value in values.items()}
         payload = {
             "type": "view_submission",
             "team": {"id": "T0TEST", "domain": "test"},

@@ -54,7 +54,8 @@ def broadcast(server: Server, message: str) -> None:
         "techalert.send",
         {"severity": "outage", "message": message, "audience": "everyone"},
         user=ADMIN,
-        selects=("severity", "audience"),
+        selects=("severity",),
+        multis=("audience",),
     )
     assert answer.status_code == 200 and not answer.content, answer.text
 

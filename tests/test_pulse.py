@@ -500,6 +500,17 @@ def test_form_custom_options_and_department_audience(bot: Bot) -> None:
     assert [b["label"] for b in buttons(dm(bot, "UFIN0"))] == ["Yes", "No", "Not sure"]
 
 
+def test_form_several_departments_and_staff(database_url: str, clock: FixedClock) -> None:
+    # The audience is a multi-select: Finance and Sales and the IT staff, each person once.
+    bot = make_bot(database_url, clock, staff=["USTAFF1", FINANCE[0]])
+    response = bot.handle(form_event({"audience": "department:Finance\ndepartment:Sales\nstaff"}))
+    assert isinstance(response, CloseForm)
+    assert sorted(d.channel for d in deliveries(bot)) == sorted(
+        [*FINANCE, *SALES, "USTAFF1", ADMIN]
+    )
+    bot.db.dispose()
+
+
 @pytest.mark.parametrize(
     ("values", "field", "message"),
     [

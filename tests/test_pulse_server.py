@@ -194,7 +194,8 @@ def test_pulse_form_opens_and_schedules(server: Server) -> None:
             "closing": "48",
         },
         user=ADMIN,
-        selects=("audience", "schedule", "anonymous"),
+        selects=("schedule", "anonymous"),
+        multis=("audience",),
     )
     assert answer.status_code == 200 and not answer.text
     stored = rows(server, "select question, options, schedule, anonymous from surveys")

@@ -252,7 +252,8 @@ def test_everyone_by_direct_message_exactly_once(server: Server) -> None:
         "techalert.send",
         {"severity": "outage", "message": "Phones are down", "audience": "everyone"},
         user=ADMIN,
-        selects=("severity", "audience"),
+        selects=("severity",),
+        multis=("audience",),
     )
     fake.wait_for(lambda: len(copies_sent(fake)) >= 450, timeout=60)
     time.sleep(0.5)
@@ -291,8 +292,50 @@ def test_department_audience_reaches_only_its_members(make_server, tmp_path) -> 
         "techalert.send",
         {"severity": "info", "message": "Payroll closes early", "audience": "department:Finance"},
         user=ADMIN,
-        selects=("severity", "audience"),
+        selects=("severity",),
+        multis=("audience",),
     )
     server.fake.wait_for(lambda: len(copies_sent(server.fake)) >= 2)
     time.sleep(0.5)
     assert sorted(m["channel"] for m in copies_sent(server.fake)) == ["DUEMP0001", "DUEMP0003"]
+
+
+def test_several_departments_and_the_channels_in_one_alert(make_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_alert_faults import seed_people
+
+    config = tmp_path / "techhelp.yml"
+    config.write_text(
+        "departments:\n  - {name: Finance, members: [UEMP0001]}\n"
+        "  - {name: Parks, members: [UEMP0002]}\n  - {name: Lands, members: [UEMP0003]}\n"
+    )
+    server = make_server(
+        TECHHELP_CONFIG=str(config), TECHHELP_ALERT_CHANNELS=",".join(CHANNELS)
+    ).start()
+    seed_people(
+        server, 5, departments={"UEMP0001": "Finance", "UEMP0002": "Parks", "UEMP0003": "Lands"}
+    )
+    server.command("", command="/techalert", user=ADMIN)
+    server.fake.wait_for(lambda: server.fake.calls("views.open"))
+    (audience,) = [
+        b
+        for b in server.fake.calls("views.open")[-1].body["view"]["blocks"]
+        if b.get("block_id") == "audience"
+    ]
+    assert audience["element"]["type"] == "multi_static_select"
+    submitted = server.submit(
+        "techalert.send",
+        {
+            "severity": "maintenance",
+            "message": "Field tablets update tonight",
+            "audience": "channels\ndepartment:Finance\ndepartment:Parks",
+        },
+        user=ADMIN,
+        selects=("severity",),
+        multis=("audience",),
+    )
+    assert submitted.status_code == 200 and not submitted.content, submitted.text
+    server.fake.wait_for(lambda: len(copies_sent(server.fake)) >= 2 + len(CHANNELS))
+    time.sleep(0.5)
+    assert sorted(m["channel"] for m in copies_sent(server.fake)) == sorted(
+        ["DUEMP0001", "DUEMP0002", *CHANNELS]
+    )

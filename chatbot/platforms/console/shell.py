@@ -171,11 +171,14 @@ class Console:
         for field in form.fields:
             choices = ""
             if field.options:
-                choices = " (" + ", ".join(o.value for o in field.options) + ")"
+                several = "; several, comma-separated" if field.multiple else ""
+                choices = " (" + ", ".join(o.value for o in field.options) + several + ")"
             elif field.kind == "datetime":
                 choices = " (YYYY-MM-DD HH:MM)"
             default = f" [{field.initial}]" if field.initial else ""
             answer = ask(f"{field.label}{choices}{default}: ").strip()
+            if field.multiple:
+                answer = "\n".join(part.strip() for part in answer.split(","))
             values[field.name] = answer or field.initial or ""
         event = self._event("form", form.form_id, context=form.context)
         event = Event(**{**event.__dict__, "values": values})

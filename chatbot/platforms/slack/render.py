@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatbot.messages import Block, Button, Field, Form, Message
+from chatbot.messages import Block, Button, Field, Form, Message, Option
 from chatbot.text import cut
 
 MAX_BLOCKS = 50
@@ -82,20 +82,21 @@ def home(msg: Message) -> dict[str, Any]:
 
 def _input(field: Field) -> dict[str, Any]:
     if field.options:
+
+        def option(o: Option) -> dict[str, Any]:
+            return {"text": _plain(o.label, OPTION_TEXT), "value": o.value[:150]}
+
         element: dict[str, Any] = {
-            "type": "static_select",
+            "type": "multi_static_select" if field.multiple else "static_select",
             "action_id": field.name,
-            "options": [
-                {"text": _plain(o.label, OPTION_TEXT), "value": o.value[:150]}
-                for o in field.options[:100]
-            ],
+            "options": [option(o) for o in field.options[:100]],
         }
         initial = next((o for o in field.options if o.value == field.initial), None)
         if initial:
-            element["initial_option"] = {
-                "text": _plain(initial.label, OPTION_TEXT),
-                "value": initial.value[:150],
-            }
+            if field.multiple:
+                element["initial_options"] = [option(initial)]
+            else:
+                element["initial_option"] = option(initial)
     elif field.kind == "datetime":
         element = {"type": "datetimepicker", "action_id": field.name}
     else:
