@@ -224,7 +224,13 @@ def exists(session: Session, *, key: str) -> bool:
 def enqueue_many(
     session: Session, *, platform: str, outgoing: list[Outgoing], now: datetime
 ) -> None:
-    """Store many new posts at once (a broadcast); keys already stored are skipped."""
+    """Store many new posts at once (a broadcast); keys already stored are skipped. Copies
+    usually share one message: it is encoded once (the list keeps every message alive, so an
+    `id` is not reused while this runs)."""
+    encoded: dict[int, str] = {}
+    for out in outgoing:
+        if id(out.message) not in encoded:
+            encoded[id(out.message)] = out.message.to_json()
     insert_ignore_many(
         session,
         Delivery,
@@ -234,7 +240,7 @@ def enqueue_many(
                 "platform": platform,
                 "action": "post",
                 "channel": out.channel,
-                "message": out.message.to_json(),
+                "message": encoded[id(out.message)],
                 "thread_of": None,
                 "edit_of": None,
                 "status": "pending",
