@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -534,26 +535,41 @@ def bar(percent: float, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def _average(survey: Survey, options: list[int]) -> float | None:
-    if not survey.scale or not options:
+def min_group_size(routing: Routing, *, at_least: int = 0) -> int:
+    """The fewest answers a group (a department, or everyone) needs before its score or
+    distribution is shown: `pulse.min_group_size`, or a reader's stricter minimum (the
+    dashboard's `TECHHELP_MIN_GROUP`)."""
+    return max(routing.pulse.min_group_size, at_least)
+
+
+def scale_average(scale: bool, counts: Mapping[int, int]) -> float | None:
+    """The average score from answers counted per option index (option i scores i + 1); None
+    for custom options (no order to average) or no answers."""
+    total = sum(counts.values())
+    if not scale or not total:
         return None
-    return sum(option + 1 for option in options) / len(options)
+    return sum((option + 1) * n for option, n in counts.items()) / total
+
+
+def distribution(options: list[str], counts: Mapping[int, int]) -> list[Share]:
+    """Every option with its count and share of the answers, in the survey's order."""
+    total = sum(counts.values())
+    shares = []
+    for index, label in enumerate(options):
+        percent = 100 * counts.get(index, 0) / total if total else 0.0
+        shares.append(Share(label, counts.get(index, 0), percent, bar(percent)))
+    return shares
 
 
 def figures(
     *, session: Session, routing: Routing, run: SurveyRun, with_previous: bool = True
 ) -> Figures:
     survey = run.survey
-    minimum, min_comments = routing.pulse.min_group_size, routing.pulse.min_comments
+    minimum, min_comments = min_group_size(routing), routing.pulse.min_comments
     answers = list(session.scalars(select(SurveyAnswer).where(SurveyAnswer.run_id == run.id)))
-    chosen = [a.option for a in answers]
-    counts = Counter(chosen)
+    counts = Counter(a.option for a in answers)
     responses = len(answers)
-    distribution = []
-    for index, label in enumerate(survey.options):
-        percent = 100 * counts[index] / responses if responses else 0.0
-        distribution.append(Share(label, counts[index], percent, bar(percent)))
-    average = _average(survey, chosen)
+    average = scale_average(survey.scale, counts)
     by_department: dict[str, list[SurveyAnswer]] = {}
     for answer in answers:
         by_department.setdefault(answer.department or NO_DEPARTMENT, []).append(answer)
@@ -569,7 +585,9 @@ def figures(
                 recipients=sent,
                 responses=len(given),
                 rate=100 * len(given) / sent if sent else None,
-                average=None if hidden else _average(survey, [a.option for a in given]),
+                average=None
+                if hidden
+                else scale_average(survey.scale, Counter(a.option for a in given)),
                 hidden=hidden,
             )
         )
@@ -583,7 +601,7 @@ def figures(
         rate=100 * responses / run.recipients if run.recipients else None,
         average=average if responses >= minimum else None,
         average_hidden=survey.scale and 0 < responses < minimum,
-        distribution=distribution if responses >= minimum else [],
+        distribution=distribution(survey.options, counts) if responses >= minimum else [],
         departments=groups,
         comments=[(None if survey.anonymous else user, text) for user, text in shown if text],
         comments_hidden=len(written) - len(shown),
@@ -677,9 +695,7 @@ def trend(*, session: Session, routing: Routing, run: SurveyRun, runs: int = 6) 
     scores = [(run_id, department or "", option + 1) for run_id, department, option in rows]
     return Trend(
         labels=[(r.sent_at or r.scheduled_for).strftime("%d %b") for r in series],
-        lines=_lines(
-            [r.id for r in series], scores, routing.pulse.min_group_size, "All respondents"
-        ),
+        lines=_lines([r.id for r in series], scores, min_group_size(routing), "All respondents"),
     )
 
 
@@ -702,7 +718,7 @@ def satisfaction_trend(
     labels = [(start + (i + 1) * SATISFACTION_WINDOW).strftime("to %d %b") for i in range(periods)]
     return Trend(
         labels=labels,
-        lines=_lines(list(range(periods)), scores, routing.pulse.min_group_size, "All requests"),
+        lines=_lines(list(range(periods)), scores, min_group_size(routing), "All requests"),
     )
 
 
