@@ -66,7 +66,8 @@ def build_app(bot: Bot, client: WebClient, *, followup_threads: int = 16) -> App
             client.views_open(trigger_id=trigger_id, view=render.view(form))
         except Exception:
             log.exception("views.open failed")
-            respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
+            if respond is not None:  # App Home has no response_url
+                respond(text=APOLOGY, response_type="ephemeral", replace_original=False)
 
     def on_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         response = handle(translate.command(body))
@@ -82,6 +83,10 @@ def build_app(bot: Bot, client: WebClient, *, followup_threads: int = 16) -> App
         ack()
         if isinstance(response, OpenForm):
             followups.submit(open_form, client, body["trigger_id"], response.form, respond)
+        elif respond is None:
+            # A click on App Home: no message to replace or answer under (no response_url);
+            # the handler republishes the home instead.
+            return
         elif isinstance(response, ReplaceMessage):
             followups.submit(respond, replace_original=True, **render.message(response.message))
         elif isinstance(response, Reply):
