@@ -299,7 +299,7 @@ class SurveyRun(Base):
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
     scheduled_for: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16))
-    sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)  # the dashboard's date range
     remind_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
@@ -317,10 +317,15 @@ class SurveyAnswer(Base):
     keyed hash (HMAC of run and user), enough to change an answer, not to find who gave it."""
 
     __tablename__ = "survey_answers"
-    __table_args__ = (UniqueConstraint("run_id", "respondent_key"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "respondent_key"),
+        # The dashboard's pulse trends count answers per run, department and option from this
+        # index alone; it serves every look-up by run too.
+        Index("ix_survey_answers_run_department_option", "run_id", "department", "option"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"))
     respondent_key: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(64))  # None on anonymous surveys
     department: Mapped[str | None] = mapped_column(String(100))
