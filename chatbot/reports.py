@@ -106,8 +106,11 @@ def _in_range(filters: Filters) -> list[ColumnElement[bool]]:
     return where
 
 
+NO_DEPARTMENT = "(none)"
+
+
 def _department(column: Any) -> ColumnElement[str]:
-    return func.coalesce(column, literal("(none)"))
+    return func.coalesce(column, literal(NO_DEPARTMENT))
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -429,10 +432,10 @@ def pulse_trends(
     department's). Each row: recipients, answers, response rate, and the average (1–5 scale)
     or the distribution and top option (custom options).
 
-    The answers are counted by the database (run × department × option), so the cost does not
-    grow with the number of answers. A group with fewer answers than the minimum (the larger of
-    `min_group` and `pulse.min_group_size`, the rule of /pulse results) shows no answers, rate,
-    average nor distribution. No comments and no respondents here."""
+    The answers are counted by the database (per run, department and option, from an index
+    that holds those columns), never loaded into Python. A group with fewer answers than the
+    minimum (the larger of `min_group` and `pulse.min_group_size`, the rule of /pulse results)
+    shows no answers, rate, average nor distribution. No comments and no respondents here."""
     minimum = surveys.min_group_size(routing, at_least=min_group)
     sent = [
         SurveyRun.state.in_(surveys.SENT),
@@ -473,7 +476,8 @@ def pulse_trends(
     for run in runs:
         groups = counts.get(run.id, {})
         asked = {
-            (name or "(none)"): int(n) for name, n in (run.recipients_by_department or {}).items()
+            (name or NO_DEPARTMENT): int(n)
+            for name, n in (run.recipients_by_department or {}).items()
         }
         rows: list[tuple[str, int, Counter[int]]] = []
         if filters.department:
