@@ -3,12 +3,13 @@ awaiting them, with a button to ask IT. Built as a neutral message; the platform
 its home view (Slack: `views.publish`, within 100 blocks).
 
 Delivered through the outbox (action "home", one row per person, keyed `home:<user>`): opening
-the tab publishes it; a change to one of their requests, or their answer to a survey, publishes
-it again, and a burst of changes while a publish waits costs one publish (`delivery.enqueue` /
-`rearm_home`). A survey being sent or closed does not publish the homes of its audience: Slack
-sends `app_home_opened` each time the tab is opened, which builds the home afresh, so the person
-sees the survey (or no longer sees it) whenever they look, without a send to 10,000 people
-costing 10,000 home builds and `views.publish` calls beside the survey's own messages.
+the tab publishes it; a change to one of their requests, or their answer to a survey, marks it
+to be built again and published (`refresh`: one UPDATE; the worker builds it when it sends it, so
+a burst of changes costs one build and one publish). A survey being sent or closed does not
+refresh the homes of its audience: Slack sends `app_home_opened` each time the tab is opened,
+which builds the home afresh, so the person sees the survey (or no longer sees it) whenever they
+look, while a send to 10,000 people does not queue 10,000 home builds and `views.publish` calls
+beside (and, per person, ahead of) the survey's own messages.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def surveys_awaiting(ctx: Context, user: str) -> list[dict[str, Any]]:
     ]
 
 
+@routes.builder("home")
 def build(ctx: Context, user: str) -> Message:
-    """The person's home: only their own requests, newest change first."""
+    """The person's home: only their own requests, newest change first. Also built by the
+    delivery worker when a refreshed home is sent."""
     session = ctx.session
     mine = Request.requester == user
     open_count = session.scalar(
@@ -142,9 +145,11 @@ def publish(ctx: Context, user: str) -> None:
 
 def refresh(ctx: Context, user: str) -> None:
     """Their data changed: publish again, if they have a home (opened the tab once); someone
-    who never opened it gets theirs when they do."""
-    if delivery.exists(ctx.session, key=key(user)):
-        publish(ctx, user)
+    who never opened it gets theirs when they do. One UPDATE: the delivery worker builds the home
+    when it sends it (`build`), so a survey click or a request change does not pay for building
+    it, and a burst of changes builds it once."""
+    if delivery.rebuild_later(ctx.session, key=key(user), now=ctx.now):
+        ctx.queued = True
 
 
 @routes.event(OPENED)

@@ -176,6 +176,9 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None]
     attempt_started: Mapped[datetime | None]
     in_doubt: Mapped[bool] = mapped_column(default=False)  # an attempt may have reached Slack
+    # A view (App Home) marked out of date: its owner builds the message when it is sent, so a
+    # refresh costs one UPDATE and a burst of refreshes one build (`delivery.rebuild_later`).
+    rebuild: Mapped[bool] = mapped_column(default=False)
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_channel: Mapped[str | None] = mapped_column(String(64))
     sent_ts: Mapped[str | None] = mapped_column(String(32))

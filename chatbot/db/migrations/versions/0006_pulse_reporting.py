@@ -1,4 +1,7 @@
-"""pulse reporting: indexes for the dashboard's pulse trends
+"""pulse reporting: indexes for the dashboard's pulse trends; homes built when sent
+
+deliveries.rebuild marks an App Home out of date (built by its owner when it is sent), so that a
+survey click refreshes the person's home with one UPDATE.
 
 The dashboard finds the runs sent in its date range (survey_runs.sent_at) and counts their
 answers per department and option from an index alone (run_id, department, option), which also
@@ -9,6 +12,7 @@ Revises: 0005
 Create Date: 2026-11-23 17:00:00
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
@@ -18,6 +22,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("rebuild", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("survey_runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_survey_runs_sent_at"), ["sent_at"], unique=False)
     with op.batch_alter_table("survey_answers", schema=None) as batch_op:
@@ -35,3 +43,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_survey_answers_run_department_option")
     with op.batch_alter_table("survey_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_survey_runs_sent_at"))
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_column("rebuild")
