@@ -6,8 +6,10 @@ Target: 100x the data costs at most 3x the time, and memory stays flat. Two shap
   archive does to the default 12-week views);
 - `span`: the same two years with 100x the weekly volume (a 100x larger organisation: every
   figure of the window then covers 100x the rows, so this one grows with the data).
-Seeding uses executemany on SQLite and COPY on PostgreSQL. Pulse survey answers are not seeded
-yet (the surveys branch has no tables here); ratings stand in for them.
+Each size also has twice as many pulse survey answers (20,000 and 2,000,000): a weekly 1–5
+anonymous survey and a named one with three options every four weeks, over the same span, about
+60 % of each run's recipients answering. Seeding uses executemany on SQLite and COPY on
+PostgreSQL.
 
 Run: `.venv/bin/python bench/dashboard.py` (SQLite), with
 `BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres` for PostgreSQL as well: a
@@ -125,12 +127,85 @@ def rows(count: int, span: timedelta, seed: int = 42) -> Iterator[tuple[Any, ...
         yield request, events, rating
 
 
+SURVEYS = (
+    # id, question, options, scale, anonymous, every (weeks)
+    (1, "How well does IT support you?", ["1", "2", "3", "4", "5"], True, True, 1),
+    (2, "Did the new laptops help?", ["Yes", "No", "Not sure"], False, False, 4),
+)
+SURVEY_COLUMNS = (
+    "id, question, options, scale, audience, timezone, anonymous, close_hours, author, "
+    "platform, source, active, created_at"
+)
+RUN_COLUMNS = (
+    "id, survey_id, scheduled_for, state, sent_at, closes_at, closed_at, recipients, "
+    "recipients_by_department, held_back"
+)
+ANSWER_COLUMNS = "run_id, respondent_key, user_id, department, option, answered_at"
+SURVEY_TABLES = ("surveys", "survey_runs", "survey_answers")
+
+
+def survey_rows(answers: int, span: timedelta, seed: int = 7) -> tuple[list, list, Iterator]:
+    """(surveys, runs, answers): the runs of both surveys over `span`, and `answers` answers
+    spread evenly over them (a generator: 2,000,000 rows are never held in memory)."""
+    start = NOW - span
+    weeks = max(1, int(span / timedelta(weeks=1)))
+    surveys, runs = [], []
+    for survey_id, question, options, scale, anonymous, every in SURVEYS:
+        surveys.append(
+            (
+                survey_id,
+                question,
+                json.dumps(options),
+                scale,
+                json.dumps({"everyone": True}),
+                "UTC",
+                anonymous,
+                72.0,
+                "UADMIN",
+                "slack",
+                "config",
+                True,
+                start,
+            )
+        )
+        for week in range(0, weeks, every):
+            sent = start + timedelta(weeks=week, hours=9)
+            runs.append([len(runs) + 1, survey_id, sent, anonymous, scale, len(options)])
+    per_run = answers // len(runs)
+    rng = random.Random(seed)
+    run_rows = []
+    for run_id, survey_id, sent, _anonymous, _scale, _options in runs:
+        closes = sent + timedelta(hours=72)
+        asked = {d: round(per_run / 0.6 / len(DEPARTMENTS)) for d in DEPARTMENTS}
+        state, closed = ("open", None) if closes > NOW else ("closed", closes)
+        row = (run_id, survey_id, sent, state, sent, closes, closed, sum(asked.values()))
+        run_rows.append((*row, json.dumps(asked), 0))
+
+    def generate() -> Iterator[tuple[Any, ...]]:
+        for run_id, _survey_id, sent, anonymous, scale, options in runs:
+            day = sent.replace(hour=0) if anonymous else sent + timedelta(hours=2)
+            for n in range(per_run):
+                option = rng.choice((4, 4, 3, 3, 3, 2, 1, 0)) if scale else rng.randrange(options)
+                user = f"U{n:05d}"
+                yield (
+                    run_id,
+                    f"{run_id}:{user}",
+                    None if anonymous else user,
+                    rng.choice(DEPARTMENTS),
+                    option,
+                    day,
+                )
+
+    return surveys, run_rows, generate()
+
+
 def _sqlite_time(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def seed(db: Database, count: int, span: timedelta) -> float:
-    """Insert `count` requests with their events and ratings; returns the seconds it took."""
+    """Insert `count` requests with their events and ratings, and 2 x `count` survey answers
+    with their surveys and runs; returns the seconds it took."""
     started = time.perf_counter()
     batch = 20_000
     raw = db.engine.raw_connection()
@@ -174,12 +249,36 @@ def seed(db: Database, count: int, span: timedelta) -> float:
                 if len(requests) >= batch:
                     flush()
             flush()
+            _seed_surveys_sqlite(cursor, count, span)
             cursor.execute("COMMIT")
             cursor.execute("ANALYZE")
         raw.commit()
     finally:
         raw.close()
     return time.perf_counter() - started
+
+
+def _seed_surveys_sqlite(cursor: Any, count: int, span: timedelta) -> None:
+    def local(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(_sqlite_time(v) if isinstance(v, datetime) else v for v in row)
+
+    surveys, runs, answers = survey_rows(2 * count, span)
+    marks = ",".join("?" * len(SURVEY_COLUMNS.split(",")))
+    cursor.executemany(
+        f"INSERT INTO surveys ({SURVEY_COLUMNS}) VALUES ({marks})", [local(r) for r in surveys]
+    )
+    marks = ",".join("?" * len(RUN_COLUMNS.split(",")))
+    cursor.executemany(
+        f"INSERT INTO survey_runs ({RUN_COLUMNS}) VALUES ({marks})", [local(r) for r in runs]
+    )
+    batch: list[tuple[Any, ...]] = []
+    statement = f"INSERT INTO survey_answers ({ANSWER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+    for answer in answers:
+        batch.append(local(answer))
+        if len(batch) >= 20_000:
+            cursor.executemany(statement, batch)
+            batch.clear()
+    cursor.executemany(statement, batch)
 
 
 def _seed_postgres(cursor: Any, count: int, span: timedelta) -> None:
@@ -197,7 +296,16 @@ def _seed_postgres(cursor: Any, count: int, span: timedelta) -> None:
     with cursor.copy("COPY ratings (request_id, rater, score, rated_at) FROM STDIN") as rt:
         for rating in rating_rows:
             rt.write_row(rating)
-    for table in ("requests", "request_events", "ratings"):
+    surveys, runs, answers = survey_rows(2 * count, span)
+    for table, columns, rows_ in (
+        ("surveys", SURVEY_COLUMNS, surveys),
+        ("survey_runs", RUN_COLUMNS, runs),
+        ("survey_answers", ANSWER_COLUMNS, answers),
+    ):
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows_:
+                copy.write_row(row)
+    for table in ("requests", "request_events", "ratings", *SURVEY_TABLES):
         cursor.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
             f"(SELECT coalesce(max(id), 1) FROM {table}))"
@@ -236,7 +344,7 @@ def run_one(url: str, count: int, span: timedelta, repeat: int) -> dict[str, Any
 
     def page() -> None:
         html = web.render_dashboard(filters)
-        assert "Service dashboard" in html
+        assert "Service dashboard" in html and "PS-2: Did the new laptops help?" in html
 
     def weekly() -> None:
         with db.sessions() as session, session.begin():
@@ -248,6 +356,7 @@ def run_one(url: str, count: int, span: timedelta, repeat: int) -> dict[str, Any
     db.dispose()
     return {
         "requests": count,
+        "survey_answers": 2 * count,
         "seed_s": round(seconds, 1),
         "page_s": round(page_s, 4),
         "page_peak_mib": round(page_mib, 2),

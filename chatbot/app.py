@@ -35,6 +35,7 @@ def attach_worker(bot: Bot, senders: dict[str, Sender], *, start: bool = True) -
         lease=timedelta(seconds=settings.delivery_lease_seconds),
         posts_per_second=settings.delivery_rate,
         on_progress=bot.report_progress,
+        build=bot.build,
     )
     bot.worker = worker
     if start:

@@ -90,6 +90,8 @@ Handler = Callable[[Event, Context], Response]
 Tick = Callable[[Context], int]
 # Told where a fan-out stands after its copies were delivered (or failed): a live count.
 Progress = Callable[[Context, str, "delivery.Tally"], None]
+# Builds a view (e.g. App Home) for a channel when its delivery is sent (`delivery.rebuild_later`).
+Builder = Callable[[Context, str], Message]
 
 
 class Routes:
@@ -99,6 +101,7 @@ class Routes:
         self.handlers: dict[tuple[EventKind, str], Handler] = {}
         self.ticks: list[Tick] = []
         self.progress_handlers: dict[str, Progress] = {}
+        self.builders: dict[str, Builder] = {}
         self.private: set[tuple[EventKind, str]] = set()
 
     def _add(
@@ -144,6 +147,15 @@ class Routes:
 
         return register
 
+    def builder(self, action: str) -> Callable[[Builder], Builder]:
+        """Declare who builds deliveries of `action` (e.g. "home") marked to be built when sent."""
+
+        def register(build: Builder) -> Builder:
+            self.builders[action] = build
+            return build
+
+        return register
+
 
 class Bot:
     """The composed core. Built by `chatbot.app.build()`; shared by every platform."""
@@ -167,6 +179,11 @@ class Bot:
             prefix: handler
             for module_routes in routes
             for prefix, handler in module_routes.progress_handlers.items()
+        }
+        self.builders: dict[str, Builder] = {
+            action: build
+            for module_routes in routes
+            for action, build in module_routes.builders.items()
         }
         self.private = {route for module_routes in routes for route in module_routes.private}
         for module_routes in routes:
@@ -210,6 +227,13 @@ class Bot:
         if self.worker and ctx.queued:
             self.worker.wake()
         return result
+
+    def build(self, job: delivery.Job) -> Message:
+        """Called by the delivery worker for a job marked `rebuild`: its latest content, built
+        by the capability that owns its action in a transaction of its own."""
+        with self.db.transaction() as session:
+            ctx = self.context(session, platform=job.platform, now=self.clock.now())
+            return self.builders[job.action](ctx, job.channel)
 
     def report_progress(self, batches: dict[str, str]) -> None:
         """Called by the delivery worker with the batches (and their platform) that moved."""

@@ -20,11 +20,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, case, func, literal, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.clock import Clock
@@ -90,6 +91,7 @@ class Job:
     edit_channel: str | None = None
     edit_ts: str | None = None
     parent_status: str | None = None  # of the message this one edits or replies under
+    rebuild: bool = False  # a view to build afresh before sending (`rebuild_later`)
 
     @property
     def waiting(self) -> bool:
@@ -197,28 +199,43 @@ def _republish(session: Session, outgoing: Outgoing, now: datetime) -> None:
     """Deliver a home view again with its latest content. A waiting row just takes the new
     content (a burst coalesces); a sent, failed or cancelled one is due again now; one being
     sent is due again when its lease ends, so the newer content is published after it."""
-    table = Delivery.__table__
-    due = literal(now, type_=table.c.not_before.type)
-    session.execute(
-        update(table)
-        .where(table.c.key == outgoing.key)
-        .values(
-            message=outgoing.message.to_json(),
-            not_before=case(
-                (table.c.status == "pending", table.c.not_before),
-                (table.c.status == "sending", func.coalesce(table.c.lease_until, due)),
-                else_=due,
-            ),
-            attempts=case((table.c.status == "pending", table.c.attempts), else_=0),
-            in_doubt=False,
-            last_error=None,
-            status="pending",
-        )
+    session.connection().execute(
+        _rearm_statement(with_message=True),
+        {"row_key": outgoing.key, "now": now, "message": outgoing.message.to_json()},
     )
 
 
-def exists(session: Session, *, key: str) -> bool:
-    return session.scalar(select(Delivery.id).where(Delivery.key == key)) is not None
+def rebuild_later(session: Session, *, key: str, now: datetime) -> bool:
+    """A view stored before (an App Home) is out of date: deliver it again, built afresh by the
+    capability that owns its action when it is sent (`DeliveryWorker(build=…)`). One UPDATE
+    (a click pays no more), due as `_republish` is; nothing for a key never stored. Returns
+    whether there was one."""
+    result = session.connection().execute(
+        _rearm_statement(with_message=False), {"row_key": key, "now": now}
+    )
+    return bool(result.rowcount)
+
+
+@cache
+def _rearm_statement(*, with_message: bool) -> Any:
+    table = Delivery.__table__
+    due = bindparam("now", type_=table.c.not_before.type)
+    values: dict[str, Any] = {
+        "not_before": case(
+            (table.c.status == "pending", table.c.not_before),
+            (table.c.status == "sending", func.coalesce(table.c.lease_until, due)),
+            else_=due,
+        ),
+        "attempts": case((table.c.status == "pending", table.c.attempts), else_=0),
+        "in_doubt": False,
+        "last_error": None,
+        "status": "pending",
+        # New content replaces the mark; a mark keeps the last content (sent if no builder).
+        "rebuild": not with_message,
+    }
+    if with_message:
+        values["message"] = bindparam("message", type_=table.c.message.type)
+    return update(table).where(table.c.key == bindparam("row_key")).values(values)
 
 
 def enqueue_many(
@@ -351,9 +368,11 @@ class DeliveryWorker:
         lease: timedelta = LEASE,
         posts_per_second: float | None = None,
         on_progress: Callable[[dict[str, str]], None] | None = None,
+        build: Callable[[Job], Message] | None = None,
     ) -> None:
         self.db = db
         self.on_progress = on_progress
+        self.build = build  # builds a `rebuild` job's message (without one: the stored one)
         self.senders = senders
         self.clock = clock
         self.batch = batch
@@ -445,6 +464,7 @@ class DeliveryWorker:
                     edit_channel=row.parent_channel if row.edit_of else None,
                     edit_ts=row.parent_ts if row.edit_of else None,
                     parent_status=row.parent_status,
+                    rebuild=row.rebuild,
                 )
                 for row in session.execute(_CLAIMED, {"ids": ids})
             ]
@@ -486,6 +506,8 @@ class DeliveryWorker:
                     return found
             if job.action == "post" and self.pacer:
                 self.pacer.acquire()
+            if job.rebuild and self.build:
+                job = replace(job, message=self.build(job))
             return sender.send(job)
         except Exception as exc:  # a sender bug must not kill the worker or lose the row
             log.exception("delivery %s failed unexpectedly", job.key)

@@ -12,6 +12,7 @@ department's ratings cannot be traced to a person.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -30,8 +31,18 @@ from sqlalchemy import (
     select,
 )
 
+from chatbot import surveys
 from chatbot.config import URGENCIES, Routing
-from chatbot.db.models import AffectedVote, Alert, Delivery, Rating, Request
+from chatbot.db.models import (
+    AffectedVote,
+    Alert,
+    Delivery,
+    Rating,
+    Request,
+    Survey,
+    SurveyAnswer,
+    SurveyRun,
+)
 
 SELF_SERVICE = ("techhelp", "form")  # the single point of intake; the rest was logged by staff
 UNRESOLVED = ("open", "claimed")  # IN, not != 'resolved': the state index then finds only these
@@ -95,8 +106,11 @@ def _in_range(filters: Filters) -> list[ColumnElement[bool]]:
     return where
 
 
+NO_DEPARTMENT = "(none)"
+
+
 def _department(column: Any) -> ColumnElement[str]:
-    return func.coalesce(column, literal("(none)"))
+    return func.coalesce(column, literal(NO_DEPARTMENT))
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -402,10 +416,111 @@ def rating_response(*, conn: Connection, filters: Filters, min_group: int) -> li
     return result
 
 
-def pulse_trends(*, conn: Connection, filters: Filters, min_group: int) -> list[dict[str, Any]]:
-    """Pulse survey results per survey, run and department. The seam for the surveys branch
-    (`/pulse`): until its tables exist there is nothing to show."""
-    return []
+EVERYONE = "Everyone"  # the row of all respondents, beside the departments
+
+
+def pulse_trends(
+    *,
+    conn: Connection,
+    filters: Filters,
+    routing: Routing,
+    min_group: int,
+    by_department: bool = True,
+) -> list[dict[str, Any]]:
+    """Pulse survey results as trend lines: per survey, each run sent in the range (oldest
+    first), everyone's row and then one per department of the respondents (or only the chosen
+    department's). Each row: recipients, answers, response rate, and the average (1–5 scale)
+    or the distribution and top option (custom options).
+
+    The answers are counted by the database (per run, department and option, from an index
+    that holds those columns), never loaded into Python. A group with fewer answers than the
+    minimum (the larger of `min_group` and `pulse.min_group_size`, the rule of /pulse results)
+    shows no answers, rate, average nor distribution. No comments and no respondents here."""
+    minimum = surveys.min_group_size(routing, at_least=min_group)
+    sent = [
+        SurveyRun.state.in_(surveys.SENT),
+        SurveyRun.sent_at >= filters.since,
+        SurveyRun.sent_at < filters.until,
+    ]
+    runs = conn.execute(
+        select(
+            SurveyRun.id,
+            SurveyRun.sent_at,
+            SurveyRun.recipients,
+            SurveyRun.recipients_by_department,
+            Survey.id.label("survey_id"),
+            Survey.question,
+            Survey.options,
+            Survey.scale,
+        )
+        .join(Survey, Survey.id == SurveyRun.survey_id)
+        .where(*sent)
+        .order_by(Survey.id, SurveyRun.sent_at, SurveyRun.id)
+    ).all()
+    if not runs:
+        return []
+    department = _department(func.nullif(SurveyAnswer.department, literal(""))).label("department")
+    where = list(sent)
+    if filters.department:
+        where.append(SurveyAnswer.department == filters.department)
+    counted = conn.execute(
+        select(SurveyAnswer.run_id, department, SurveyAnswer.option, func.count().label("n"))
+        .join(SurveyRun, SurveyRun.id == SurveyAnswer.run_id)
+        .where(*where)
+        .group_by(SurveyAnswer.run_id, department, SurveyAnswer.option)
+    )
+    counts: dict[int, dict[str, Counter[int]]] = {}
+    for row in counted:
+        counts.setdefault(row.run_id, {}).setdefault(row.department, Counter())[row.option] += row.n
+    result = []
+    for run in runs:
+        groups = counts.get(run.id, {})
+        asked = {
+            (name or NO_DEPARTMENT): int(n)
+            for name, n in (run.recipients_by_department or {}).items()
+        }
+        rows: list[tuple[str, int, Counter[int]]] = []
+        if filters.department:
+            name = filters.department
+            rows.append((name, asked.get(name, 0), groups.get(name, Counter())))
+        else:
+            rows.append((EVERYONE, int(run.recipients), sum(groups.values(), Counter())))
+            if by_department:
+                for name in sorted(set(asked) | set(groups)):
+                    rows.append((name, asked.get(name, 0), groups.get(name, Counter())))
+        for name, recipients, chosen in rows:
+            result.append(
+                _pulse_row(run, name, recipients, chosen, shown=chosen.total() >= minimum)
+            )
+    return result
+
+
+def _pulse_row(
+    run: Any, department: str, recipients: int, counts: Counter[int], *, shown: bool
+) -> dict[str, Any]:
+    answers = counts.total()
+    shares = surveys.distribution(list(run.options), counts)
+    average = surveys.scale_average(run.scale, counts)
+    top = max(shares, key=lambda share: share.count) if shares and answers else None
+    return {
+        "survey": f"PS-{run.survey_id}",
+        "question": run.question,
+        "scale": bool(run.scale),
+        "run": run.id,
+        "sent": _utc(run.sent_at).strftime("%Y-%m-%d"),
+        "department": department,
+        "recipients": recipients,
+        "answers": answers if shown else None,
+        "response_pct": round(100 * answers / recipients, 1) if shown and recipients else None,
+        "average": round(average, 2) if shown and average is not None else None,
+        "top_option": f"{top.label} ({top.percent:.0f}%)"
+        if shown and top and not run.scale
+        else None,
+        "distribution": " · ".join(f"{s.label}: {s.percent:.0f}%" for s in shares)
+        if shown
+        else None,
+        "percents": {s.label: round(s.percent, 1) for s in shares} if shown else {},
+    }
 
 
 # --- alerts -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -314,6 +315,61 @@ def non_responders(*, session: Session, run: SurveyRun, key: bytes) -> list[str]
     )
 
 
+@dataclass(frozen=True)
+class Awaiting:
+    """An open run a person received and has not answered yet."""
+
+    run_id: int
+    question: str
+    options: list[str]
+    scale: bool
+    anonymous: bool
+    closes_at: datetime | None
+
+
+def awaiting(*, session: Session, key: bytes, user: str, now: datetime) -> list[Awaiting]:
+    """Open runs sent to `user` and not answered by them, closing soonest first. Three indexed
+    look-ups whatever the audience's size: the open runs, this person's copies of them (keyed by
+    person), and their answers (by respondent key, so anonymous answers are found too)."""
+    runs = session.execute(
+        select(
+            SurveyRun.id,
+            Survey.question,
+            Survey.options,
+            Survey.scale,
+            Survey.anonymous,
+            SurveyRun.closes_at,
+        )
+        .join(Survey, Survey.id == SurveyRun.survey_id)
+        .where(SurveyRun.state == "open", SurveyRun.closes_at > now)
+        .order_by(SurveyRun.closes_at, SurveyRun.id)
+    ).all()
+    if not runs:
+        return []
+    received = set(
+        session.scalars(
+            select(Delivery.key).where(
+                Delivery.key.in_([copy_key(run.id, user) for run in runs]),
+                Delivery.status != "cancelled",
+            )
+        )
+    )
+    mine = [run for run in runs if copy_key(run.id, user) in received]
+    if not mine:
+        return []
+    answered = set(
+        session.scalars(
+            select(SurveyAnswer.run_id).where(
+                SurveyAnswer.run_id.in_([run.id for run in mine]),
+                SurveyAnswer.respondent_key.in_(
+                    [respondent_key(key, run.id, user) for run in mine]
+                ),
+            )
+        )
+    )
+    return [Awaiting(*run) for run in mine if run.id not in answered]
+
+
 def due(*, session: Session, now: datetime) -> dict[str, list[SurveyRun]]:
     """What the clock has to do: runs to send, reminders to send, runs to close."""
     send = select(SurveyRun).where(SurveyRun.state == "scheduled", SurveyRun.scheduled_for <= now)
@@ -534,26 +590,41 @@ def bar(percent: float, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def _average(survey: Survey, options: list[int]) -> float | None:
-    if not survey.scale or not options:
+def min_group_size(routing: Routing, *, at_least: int = 0) -> int:
+    """The fewest answers a group (a department, or everyone) needs before its score or
+    distribution is shown: `pulse.min_group_size`, or a reader's stricter minimum (the
+    dashboard's `TECHHELP_MIN_GROUP`)."""
+    return max(routing.pulse.min_group_size, at_least)
+
+
+def scale_average(scale: bool, counts: Mapping[int, int]) -> float | None:
+    """The average score from answers counted per option index (option i scores i + 1); None
+    for custom options (no order to average) or no answers."""
+    total = sum(counts.values())
+    if not scale or not total:
         return None
-    return sum(option + 1 for option in options) / len(options)
+    return sum((option + 1) * n for option, n in counts.items()) / total
+
+
+def distribution(options: list[str], counts: Mapping[int, int]) -> list[Share]:
+    """Every option with its count and share of the answers, in the survey's order."""
+    total = sum(counts.values())
+    shares = []
+    for index, label in enumerate(options):
+        percent = 100 * counts.get(index, 0) / total if total else 0.0
+        shares.append(Share(label, counts.get(index, 0), percent, bar(percent)))
+    return shares
 
 
 def figures(
     *, session: Session, routing: Routing, run: SurveyRun, with_previous: bool = True
 ) -> Figures:
     survey = run.survey
-    minimum, min_comments = routing.pulse.min_group_size, routing.pulse.min_comments
+    minimum, min_comments = min_group_size(routing), routing.pulse.min_comments
     answers = list(session.scalars(select(SurveyAnswer).where(SurveyAnswer.run_id == run.id)))
-    chosen = [a.option for a in answers]
-    counts = Counter(chosen)
+    counts = Counter(a.option for a in answers)
     responses = len(answers)
-    distribution = []
-    for index, label in enumerate(survey.options):
-        percent = 100 * counts[index] / responses if responses else 0.0
-        distribution.append(Share(label, counts[index], percent, bar(percent)))
-    average = _average(survey, chosen)
+    average = scale_average(survey.scale, counts)
     by_department: dict[str, list[SurveyAnswer]] = {}
     for answer in answers:
         by_department.setdefault(answer.department or NO_DEPARTMENT, []).append(answer)
@@ -569,7 +640,9 @@ def figures(
                 recipients=sent,
                 responses=len(given),
                 rate=100 * len(given) / sent if sent else None,
-                average=None if hidden else _average(survey, [a.option for a in given]),
+                average=None
+                if hidden
+                else scale_average(survey.scale, Counter(a.option for a in given)),
                 hidden=hidden,
             )
         )
@@ -583,7 +656,7 @@ def figures(
         rate=100 * responses / run.recipients if run.recipients else None,
         average=average if responses >= minimum else None,
         average_hidden=survey.scale and 0 < responses < minimum,
-        distribution=distribution if responses >= minimum else [],
+        distribution=distribution(survey.options, counts) if responses >= minimum else [],
         departments=groups,
         comments=[(None if survey.anonymous else user, text) for user, text in shown if text],
         comments_hidden=len(written) - len(shown),
@@ -677,9 +750,7 @@ def trend(*, session: Session, routing: Routing, run: SurveyRun, runs: int = 6) 
     scores = [(run_id, department or "", option + 1) for run_id, department, option in rows]
     return Trend(
         labels=[(r.sent_at or r.scheduled_for).strftime("%d %b") for r in series],
-        lines=_lines(
-            [r.id for r in series], scores, routing.pulse.min_group_size, "All respondents"
-        ),
+        lines=_lines([r.id for r in series], scores, min_group_size(routing), "All respondents"),
     )
 
 
@@ -702,7 +773,7 @@ def satisfaction_trend(
     labels = [(start + (i + 1) * SATISFACTION_WINDOW).strftime("to %d %b") for i in range(periods)]
     return Trend(
         labels=labels,
-        lines=_lines(list(range(periods)), scores, routing.pulse.min_group_size, "All requests"),
+        lines=_lines(list(range(periods)), scores, min_group_size(routing), "All requests"),
     )
 
 

@@ -3,8 +3,13 @@ awaiting them, with a button to ask IT. Built as a neutral message; the platform
 its home view (Slack: `views.publish`, within 100 blocks).
 
 Delivered through the outbox (action "home", one row per person, keyed `home:<user>`): opening
-the tab publishes it; a change to one of their requests publishes it again, and a burst of
-changes while a publish waits costs one publish (`delivery.enqueue` / `rearm_home`).
+the tab publishes it; a change to one of their requests, or their answer to a survey, marks it
+to be built again and published (`refresh`: one UPDATE; the worker builds it when it sends it, so
+a burst of changes costs one build and one publish). A survey being sent or closed does not
+refresh the homes of its audience: Slack sends `app_home_opened` each time the tab is opened,
+which builds the home afresh, so the person sees the survey (or no longer sees it) whenever they
+look, while a send to 10,000 people does not queue 10,000 home builds and `views.publish` calls
+beside (and, per person, ahead of) the survey's own messages.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from chatbot import delivery
+from chatbot import delivery, surveys
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Alert, Request
 from chatbot.messages import Block, Button, Message, OpenForm, Outgoing, Response
@@ -26,6 +31,7 @@ NEW_REQUEST = "home.new_request"
 MAX_OPEN = 25  # each request is one block: with the rest, well inside 100
 MAX_RESOLVED = 10
 MAX_ALERTS = 10
+MAX_SURVEYS = 5  # two blocks each: the home stays within 100 blocks
 RECENT = timedelta(days=30)
 TEXT_PREVIEW = 300
 
@@ -35,13 +41,30 @@ def key(user: str) -> str:
 
 
 def surveys_awaiting(ctx: Context, user: str) -> list[dict[str, Any]]:
-    """Pulse surveys waiting for this person's answer. The seam for the surveys branch
-    (`/pulse`): each item needs `question` and `closes`; until surveys exist, none."""
-    return []
+    """Open pulse surveys this person received and has not answered, closing soonest first:
+    the question, the closing time, whether it is anonymous, and the same signed one-click
+    buttons as the direct message."""
+    from commands.pulse import answer_buttons  # pulse refreshes the home: imported on use
+
+    key = surveys.signing_key(session=ctx.session, settings=ctx.settings, now=ctx.now)
+    return [
+        {
+            "question": run.question,
+            "closes": run.closes_at.strftime("%Y-%m-%d %H:%M UTC") if run.closes_at else "",
+            "anonymous": run.anonymous,
+            "scale": run.scale,
+            "buttons": answer_buttons(
+                key, run.run_id, run.options, chosen=None, with_comment=False
+            ),
+        }
+        for run in surveys.awaiting(session=ctx.session, key=key, user=user, now=ctx.now)
+    ]
 
 
+@routes.builder("home")
 def build(ctx: Context, user: str) -> Message:
-    """The person's home: only their own requests, newest change first."""
+    """The person's home: only their own requests, newest change first. Also built by the
+    delivery worker when a refreshed home is sent."""
     session = ctx.session
     mine = Request.requester == user
     open_count = session.scalar(
@@ -65,7 +88,7 @@ def build(ctx: Context, user: str) -> Message:
         .order_by(Alert.created_at.desc())
         .limit(MAX_ALERTS)
     ).all()
-    surveys = surveys_awaiting(ctx, user)
+    waiting = surveys_awaiting(ctx, user)
 
     def when(moment: Any) -> str:
         return moment.strftime("%Y-%m-%d %H:%M UTC")
@@ -103,10 +126,14 @@ def build(ctx: Context, user: str) -> Message:
             blocks.append(Block("section", text=text))
     else:
         blocks.append(Block("section", text=ctx.render("home/no_alerts.md.j2")))
-    if surveys:
+    if waiting:
         blocks.append(Block("header", text="Surveys awaiting your answer"))
-        for survey in surveys:
+        for survey in waiting[:MAX_SURVEYS]:
             blocks.append(Block("section", text=ctx.render("home/survey.md.j2", survey=survey)))
+            blocks.append(survey["buttons"])
+        if len(waiting) > MAX_SURVEYS:
+            more = ctx.render("home/more_surveys.md.j2", shown=MAX_SURVEYS, total=len(waiting))
+            blocks.append(Block("context", text=more))
     blocks.append(Block("context", text=ctx.render("home/updated.md.j2", now=when(ctx.now))))
     return Message(text="TechHelp: your requests and IT alerts", blocks=tuple(blocks))
 
@@ -118,9 +145,11 @@ def publish(ctx: Context, user: str) -> None:
 
 def refresh(ctx: Context, user: str) -> None:
     """Their data changed: publish again, if they have a home (opened the tab once); someone
-    who never opened it gets theirs when they do."""
-    if delivery.exists(ctx.session, key=key(user)):
-        publish(ctx, user)
+    who never opened it gets theirs when they do. One UPDATE: the delivery worker builds the home
+    when it sends it (`build`), so a survey click or a request change does not pay for building
+    it, and a burst of changes builds it once."""
+    if delivery.rebuild_later(ctx.session, key=key(user), now=ctx.now):
+        ctx.queued = True
 
 
 @routes.event(OPENED)

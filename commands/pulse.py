@@ -32,6 +32,7 @@ from chatbot.messages import (
     Response,
     chosen,
 )
+from commands import home
 
 log = logging.getLogger(__name__)
 routes = Routes()
@@ -352,15 +353,16 @@ def prompt(ctx: Context, key: bytes, run: SurveyRun, survey: Survey, *, reminder
         text=text,
         blocks=(
             Block("section", text=text),
-            _buttons(key, run.id, survey.options, chosen=None, with_comment=False),
+            answer_buttons(key, run.id, survey.options, chosen=None, with_comment=False),
             Block("context", text=privacy),
         ),
     )
 
 
-def _buttons(
+def answer_buttons(
     key: bytes, run_id: int, options: list[str], *, chosen: int | None, with_comment: bool
 ) -> Block:
+    """One signed button per option (the direct message's, and App Home's)."""
     buttons = [
         Button(
             label,
@@ -496,7 +498,7 @@ def _thanks(ctx: Context, key: bytes, answered: surveys.Answered) -> Message:
         text=text,
         blocks=(
             Block("section", text=text),
-            _buttons(
+            answer_buttons(
                 key,
                 run.id,
                 survey.options,
@@ -521,6 +523,7 @@ def on_answer(event: Event, ctx: Context) -> Response:
     if event.name != f"{ANSWER}:{choice}" or not choice.isdigit():
         raise Refusal("That survey button is not valid (it may come from an old message).")
     if run.state != "open":
+        home.refresh(ctx, event.user)  # clicked on their App Home, it drops the closed survey
         return _closed(ctx, survey, run)
     department = ctx.settings.routing.department_of(event.user)
     answered = surveys.record_answer(
@@ -533,6 +536,9 @@ def on_answer(event: Event, ctx: Context) -> Response:
         option=int(choice),
         now=ctx.now,
     )
+    # Their App Home lists the surveys awaiting an answer: no longer this one (one enqueue, and
+    # only for someone who has a Home).
+    home.refresh(ctx, event.user)
     return ReplaceMessage(_thanks(ctx, key, answered))
 
 

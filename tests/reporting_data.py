@@ -11,15 +11,36 @@ Parks (UERIN, UFRANK): 4 high requests, 2 via e-mail, 2 via /techhelp (share 50 
 after 30 and 90 min and resolved after 3 and 5 h, rated 5 and 1 (hidden: fewer than 3); two never
 answered, so open and overdue.
 One outage alert lasting 90 minutes: 3 copies delivered (a 4th failed), 2 people affected.
+
+Pulse surveys (minimum group 3):
+PS-1, 1–5 scale, anonymous. A run 20 weeks back (outside the range: Finance 1, 1, 1). Run 1, a
+week before the seeded day, to 6 (Finance 4, Parks 2): Finance 5, 4, 4 (75 %, average 4.33), Parks
+2 (hidden); everyone 4 answers (66.7 %, 3.75). Run 2, on the seeded day, to 7 (Finance 4, Parks 2,
+one without a department): Finance 5, 5, 4, 3 (100 %, 4.25), Parks 1, 3 (hidden: 2.0 with a
+minimum of 2); everyone 6 answers (85.7 %, 3.5).
+PS-2, options ThinkPad / MacBook / Either, named, one run on the seeded day to 6 (Finance 4,
+Parks 2): Finance ThinkPad, ThinkPad, MacBook (top ThinkPad 67 %), Parks ThinkPad (hidden);
+everyone 4 answers (66.7 %): ThinkPad 75 %, MacBook 25 %, Either 0 %. One answer has a comment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chatbot.db import Database
-from chatbot.db.models import AffectedVote, Alert, Delivery, Person, Rating, Request
+from chatbot.db.models import (
+    AffectedVote,
+    Alert,
+    Delivery,
+    Person,
+    Rating,
+    Request,
+    Survey,
+    SurveyAnswer,
+    SurveyRun,
+)
 
 SECRET_TEXT = "SECRET-TEXT-7f3a printer in room 12"
 CONFIG = """
@@ -170,5 +191,93 @@ def seed(database_url: str, now: datetime) -> Seeded:
             )
         for user in ("UALICE", "UERIN"):
             session.add(AffectedVote(alert_id=alert.id, user_id=user, at=day))
+        seed_surveys(session, day, old)
     db.dispose()
     return Seeded(day=day, week=(day.date() - timedelta(days=1)).isoformat(), old=old)
+
+
+PULSE_QUESTION = "How well does IT support you?"
+LAPTOP_QUESTION = "Which laptop do you prefer?"
+SURVEY_COMMENT = f"{SECRET_TEXT} survey comment"
+
+
+def seed_surveys(session: Any, day: datetime, old: datetime) -> None:
+    """The pulse surveys of the module docstring (answers by department: option indexes)."""
+
+    def survey(question: str, options: list[str], *, scale: bool, anonymous: bool) -> Survey:
+        row = Survey(
+            question=question,
+            options=options,
+            scale=scale,
+            audience={"everyone": True},
+            timezone="UTC",
+            anonymous=anonymous,
+            close_hours=72,
+            author="UADMIN",
+            platform="slack",
+            source="command",
+            created_at=old,
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    def run(
+        of: Survey,
+        sent: datetime,
+        recipients: dict[str, int],
+        answers: dict[str | None, list[tuple[str, int]]],
+    ) -> None:
+        row = SurveyRun(
+            survey_id=of.id,
+            scheduled_for=sent,
+            state="closed",
+            sent_at=sent,
+            closes_at=sent + timedelta(hours=72),
+            closed_at=sent + timedelta(hours=72),
+            recipients=sum(recipients.values()),
+            recipients_by_department=recipients,
+            held_back=0,
+        )
+        session.add(row)
+        session.flush()
+        for department, given in answers.items():
+            for user, option in given:
+                session.add(
+                    SurveyAnswer(
+                        run_id=row.id,
+                        respondent_key=f"{row.id}:{user}",
+                        user_id=None if of.anonymous else user,
+                        department=department,
+                        option=option,
+                        comment=SURVEY_COMMENT if (user, of.anonymous) == ("UBOB", False) else None,
+                        answered_at=sent.replace(hour=0) if of.anonymous else sent,
+                    )
+                )
+
+    pulse = survey(PULSE_QUESTION, ["1", "2", "3", "4", "5"], scale=True, anonymous=True)
+    run(pulse, old, {"Finance": 3}, {"Finance": [("UALICE", 0), ("UBOB", 0), ("UCAROL", 0)]})
+    run(
+        pulse,
+        day - timedelta(days=7),
+        {"Finance": 4, "Parks": 2},
+        {"Finance": [("UALICE", 4), ("UBOB", 3), ("UCAROL", 3)], "Parks": [("UERIN", 1)]},
+    )
+    run(
+        pulse,
+        day,
+        {"Finance": 4, "Parks": 2, "": 1},
+        {
+            "Finance": [("UALICE", 4), ("UBOB", 4), ("UCAROL", 3), ("UDAN", 2)],
+            "Parks": [("UERIN", 0), ("UFRANK", 2)],
+        },
+    )
+    laptop = survey(
+        LAPTOP_QUESTION, ["ThinkPad", "MacBook", "Either"], scale=False, anonymous=False
+    )
+    run(
+        laptop,
+        day + timedelta(hours=1),
+        {"Finance": 4, "Parks": 2},
+        {"Finance": [("UALICE", 0), ("UBOB", 0), ("UCAROL", 1)], "Parks": [("UERIN", 0)]},
+    )

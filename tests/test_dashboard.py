@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,15 @@ import httpx
 import pytest
 
 from tests.conftest import Server
-from tests.reporting_data import CONFIG, PEOPLE, SECRET_TEXT, seed
+from tests.reporting_data import (
+    CONFIG,
+    LAPTOP_QUESTION,
+    PEOPLE,
+    PULSE_QUESTION,
+    SECRET_TEXT,
+    seed,
+    seeded_day,
+)
 
 TOKEN = "dash-token-5b8e1c"
 TABLES = (
@@ -27,6 +35,7 @@ TABLES = (
     "intake",
     "ratings",
     "rating-response",
+    "pulse",
     "alerts",
 )
 
@@ -127,6 +136,56 @@ def test_filters_and_csv(web: Server) -> None:
     assert _get(web, "/dashboard/csv/nope.csv", headers=_bearer()).status_code == 404
 
 
+def test_pulse_trends_on_the_dashboard_and_as_csv(web: Server) -> None:
+    day = seeded_day(datetime.now(UTC))
+    run1, run2 = (day - timedelta(days=7)).date().isoformat(), day.date().isoformat()
+    page = _get(web, "/dashboard", headers=_bearer()).text
+    assert f"PS-1: {PULSE_QUESTION}" in page and f"PS-2: {LAPTOP_QUESTION}" in page
+    # Sent, department, recipients, answers, rate, average; small groups hidden.
+    assert [row[:6] for row in _table(page, "pulse-PS-1")] == [
+        [run1, "Everyone", "6", "4", "66.7", "3.8"],
+        [run1, "Finance", "4", "3", "75", "4.3"],
+        [run1, "Parks", "2", "—", "—", "—"],
+        [run2, "Everyone", "7", "6", "85.7", "3.5"],
+        [run2, "(none)", "1", "—", "—", "—"],
+        [run2, "Finance", "4", "4", "100", "4.2"],
+        [run2, "Parks", "2", "—", "—", "—"],
+    ]
+    # Custom options: the top answer and the distribution instead of an average.
+    laptops = _table(page, "pulse-PS-2")
+    assert laptops[0][5:] == ["ThinkPad (75%)", "ThinkPad: 75% · MacBook: 25% · Either: 0%"]
+    assert laptops[2][3:] == ["—"] * 4
+    # A trend chart per survey, its figures in words for a screen reader.
+    descriptions = re.findall(r"<desc[^>]*>(.*?)</desc>", page, re.DOTALL)
+    trend = next(d for d in descriptions if d.startswith("PS-1: average answer"))
+    assert f"Everyone: {run1} 3.8, {run2} 3.5" in trend and "Parks: no data" in trend
+    shares = next(d for d in descriptions if d.startswith("PS-2: share of each answer"))
+    assert f"ThinkPad: {run2} 75" in shares and f"MacBook: {run2} 25" in shares
+    assert SECRET_TEXT not in page  # survey comments are not on the dashboard
+
+    # The CSV, with the department filter, only with the token.
+    path = "/dashboard/csv/pulse.csv?department=Finance"
+    assert _get(web, path).status_code == 401
+    exported = _get(web, path, headers=_bearer())
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[0][:8] == [
+        "Survey",
+        "Question",
+        "Sent",
+        "Department",
+        "Recipients",
+        "Answers",
+        "Response rate (%)",
+        "Average (1–5)",
+    ]
+    assert [(r[0], r[2], r[3], r[5], r[7]) for r in rows[1:]] == [
+        ("PS-1", run1, "Finance", "3", "4.33"),
+        ("PS-1", run2, "Finance", "4", "4.25"),
+        ("PS-2", run2, "Finance", "3", ""),
+    ]
+    assert SECRET_TEXT not in exported.text
+
+
 def test_public_report_has_no_personal_data(web: Server) -> None:
     page = _get(web, "/report")
     assert page.status_code == 200
@@ -137,6 +196,17 @@ def test_public_report_has_no_personal_data(web: Server) -> None:
     for word in forbidden:
         assert word not in text, word
     assert re.search(r"\bU[A-Z0-9]{4,}\b", text) is None  # no user ids
+    # The organisation-wide pulse trend: one row per run, no department, no comment.
+    day = seeded_day(datetime.now(UTC))
+    run1, run2 = (day - timedelta(days=7)).date().isoformat(), day.date().isoformat()
+    assert f"PS-1: {PULSE_QUESTION}" in text
+    # Sent, recipients, answers, rate, average.
+    assert [row[:5] for row in _table(text, "pulse-PS-1")] == [
+        [run1, "6", "4", "66.7", "3.8"],
+        [run2, "7", "6", "85.7", "3.5"],
+    ]
+    assert _table(text, "pulse-PS-2")[0][:5] == [run2, "6", "4", "66.7", "ThinkPad (75%)"]
+    assert "(none)" not in text
 
 
 def test_closed_without_a_token(make_server: Any, database_url: str) -> None:

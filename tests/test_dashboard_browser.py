@@ -113,8 +113,12 @@ def test_dashboard_in_a_browser(web: Server, page: Any, request: pytest.FixtureR
     assert _cells(page, "ratings", 4) == ["4", "—"]
     assert _cells(page, "alerts", 8) == ["3"] and _cells(page, "alerts", 9) == ["2"]
     charts = page.locator("svg[role=img]")
-    assert charts.count() == 4
+    assert charts.count() == 6  # four, and a pulse trend per survey
     assert "Finance: " in (charts.nth(2).locator("desc").text_content() or "")
+    assert "Everyone: " in (charts.nth(4).locator("desc").text_content() or "")
+    departments = ["Everyone", "Finance", "Parks", "Everyone", "(none)", "Finance", "Parks"]
+    assert _cells(page, "pulse-PS-1", 2) == departments
+    assert _cells(page, "pulse-PS-1", 6) == ["3.8", "4.3", "—", "3.5", "—", "4.2", "—"]
     _audit(page)
     _shot(page, request, "dashboard")
 
@@ -131,6 +135,8 @@ def test_dashboard_in_a_browser(web: Server, page: Any, request: pytest.FixtureR
     assert page.locator("#range-department").inner_text() == "Parks"
     assert _cells(page, "intake", 1) == ["Parks"]
     assert _cells(page, "volume-by-department", 2) == ["Parks"]
+    assert _cells(page, "pulse-PS-1", 2) == ["Parks", "Parks"]
+    assert _cells(page, "pulse-PS-1", 4) == ["—", "—"]  # two answers: fewer than 3
     _shot(page, request, "dashboard-parks")
 
     # A CSV link keeps the filters and downloads the table.

@@ -183,3 +183,31 @@ def test_a_long_rate_limit_storm_gives_nothing_up(setup) -> None:  # type: ignor
     while worker.run_once():
         clock.advance(1.5)
     assert status(db, "storm").status == "sent" and status(db, "bystander").status == "sent"
+
+
+def test_a_view_marked_for_rebuild_is_built_once_when_sent(setup) -> None:  # type: ignore[no-untyped-def]
+    from chatbot.delivery import rebuild_later
+
+    db, clock, sender, _ = setup
+    builds: list[str] = []
+
+    def build(job: Job) -> Message:
+        builds.append(job.channel)
+        return Message.plain(f"fresh home of {job.channel}")
+
+    worker = DeliveryWorker(db, {"test": sender}, clock=clock, build=build)
+    with db.transaction() as session:
+        # Nothing stored for this key (the person never opened their home): nothing to do.
+        assert rebuild_later(session, key="home:UALICE", now=clock.now()) is False
+    put(db, clock, "home:UALICE", channel="UALICE", action="home")
+    worker.run_once()
+    assert [j.message.text for j in sender.sent] == ["home:UALICE"] and builds == []
+    # Three changes while it waits: one build, with the latest data, when it is sent.
+    with db.transaction() as session:
+        for _ in range(3):
+            assert rebuild_later(session, key="home:UALICE", now=clock.now()) is True
+    assert worker.run_once() == 1
+    assert builds == ["UALICE"]
+    assert sender.sent[-1].message.text == "fresh home of UALICE"
+    assert worker.run_once() == 0
+    worker.pool.shutdown()

@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chatbot import delivery
 from chatbot.db import Database
-from chatbot.db.models import Alert, Delivery, Request
+from chatbot.db.models import Alert, Delivery, Person, Request
 from chatbot.messages import Message, Outgoing
-from tests.conftest import Server
+from tests.conftest import ADMIN, Server
+from tests.test_intake import rows
 
 REF = re.compile(r"\bTH-(\d+)\b")
 
@@ -181,3 +183,109 @@ def test_refreshes_coalesce_into_one_publish(database_url: str) -> None:
     assert (row().status, row().message["text"]) == ("pending", "version 6")
     assert row().not_before == lease_end
     db.dispose()
+
+
+def _home_click(server: Server, user: str, button: dict[str, Any]) -> None:
+    """A button pressed on App Home: Slack sends the view, and no response_url."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "trigger_id": f"trig-{uuid.uuid4()}",
+        "container": {"type": "view", "view_id": "VHOME"},
+        "view": {"id": "VHOME", "type": "home", "callback_id": ""},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": button["action_id"],
+                "block_id": "b",
+                "value": button["value"],
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    assert server.post(body).status_code == 200
+
+
+def _buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_home_lists_surveys_awaiting_my_answer(server: Server, database_url: str) -> None:
+    _seed(database_url)  # Alice's 300 requests and an alert fill most of her home
+    db = Database(database_url)
+    with db.transaction() as session:
+        for user in ("UALICE", "UBOB"):
+            session.add(
+                Person(
+                    platform="slack",
+                    user_id=user,
+                    department=None,
+                    first_seen=datetime.now(UTC),
+                    active=True,
+                )
+            )
+    db.dispose()
+    fake = server.fake
+    everyone = "Is your laptop fast enough?"
+    server.command(f"send {everyone}", command="/pulse", user=ADMIN)
+    only_bob = "How was the printer training?"
+    form = {
+        "question": only_bob,
+        "options": "Useful\nNot useful",
+        "audience": "everyone",
+        "users": "UBOB",
+        "schedule": "now",
+        "anonymous": "no",
+        "reminder": "",
+        "closing": "48",
+    }
+    submitted = server.submit(
+        "pulse.define", form, user=ADMIN, selects=("audience", "schedule", "anonymous")
+    )
+    assert submitted.status_code == 200 and not submitted.text
+    fake.wait_for(lambda: len(fake.messages("UBOB")) == 2 and fake.messages("UALICE"))
+
+    # Alice sees the survey she received, with its closing time and the DM's signed buttons,
+    # not Bob's; within 100 blocks beside her 300 requests.
+    _open_home(server, "UALICE")
+    view = fake.wait_for(lambda: fake.home("UALICE"), timeout=10)
+    text = json.dumps(view["blocks"], ensure_ascii=False)
+    assert len(view["blocks"]) <= 100
+    assert "Surveys awaiting your answer" in text and everyone in text and only_bob not in text
+    assert "Open until" in text and "Anonymous" in text
+    (dm,) = fake.messages("UALICE")
+    buttons = [b for b in _buttons(view["blocks"]) if b["action_id"].startswith("pulse.answer")]
+    assert [b["text"]["text"] for b in buttons] == ["1", "2", "3", "4", "5"]
+    assert [b["value"] for b in buttons] == [b["value"] for b in _buttons(dm["blocks"])]
+    # Bob sees both, closing soonest first.
+    _open_home(server, "UBOB")
+    bob = json.dumps(fake.wait_for(lambda: fake.home("UBOB"), timeout=10)["blocks"])
+    assert everyone in bob and only_bob in bob
+
+    # One click on her home records the answer; the home is published again without it.
+    bob_publishes = [c for c in fake.calls("views.publish") if c.body["user_id"] == "UBOB"]
+    _home_click(server, "UALICE", buttons[3])
+    again = fake.wait_for(
+        lambda: (h := fake.home("UALICE")) and everyone not in json.dumps(h["blocks"]) and h,
+        timeout=10,
+    )
+    assert "Surveys awaiting your answer" not in json.dumps(again["blocks"])
+    assert [tuple(r) for r in rows(server, "select option, user_id from survey_answers")] == [
+        (3, None)
+    ]
+    assert [c for c in fake.calls("views.publish") if c.body["user_id"] == "UBOB"] == bob_publishes
+
+    # Bob answers in the DM: his home drops that survey and keeps the other.
+    bob_dm = next(m for m in fake.messages("UBOB") if only_bob in json.dumps(m["blocks"]))
+    useful = _buttons(bob_dm["blocks"])[0]
+    server.click(useful["action_id"], useful["value"], user="UBOB")
+    fake.wait_for(lambda: only_bob not in json.dumps(fake.home("UBOB")["blocks"]), timeout=10)
+    assert everyone in json.dumps(fake.home("UBOB")["blocks"])
+
+    # A closed survey is gone from the home the next time it is opened.
+    server.command("close PS-1", command="/pulse", user=ADMIN)
+    _open_home(server, "UBOB")
+    fake.wait_for(lambda: everyone not in json.dumps(fake.home("UBOB")["blocks"]), timeout=10)

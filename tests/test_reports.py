@@ -147,3 +147,89 @@ def test_alert_history(db: Database) -> None:
     alert = rows[0]
     assert (alert["severity"], alert["service"], alert["duration_minutes"]) == ("outage", "VPN", 90)
     assert (alert["copies"], alert["affected"]) == (3, 2)
+
+
+def _pulse(rows: list[dict], survey: str) -> list[tuple]:
+    return [
+        (
+            r["sent"],
+            r["department"],
+            r["recipients"],
+            r["answers"],
+            r["response_pct"],
+            r["average"],
+            r["top_option"],
+        )
+        for r in rows
+        if r["survey"] == survey
+    ]
+
+
+def test_pulse_trends_per_survey_run_and_department(db: Database) -> None:
+    day = seed_day()
+    run1 = (day - timedelta(days=7)).date().isoformat()
+    run2 = day.date().isoformat()
+    with db.reading() as conn:
+        rows = reports.pulse_trends(conn=conn, filters=_default(), routing=ROUTING, min_group=3)
+    # The run 20 weeks back is outside the range; Parks and the one person without a
+    # department answered fewer than 3 times: no answers, rate or average shown.
+    assert _pulse(rows, "PS-1") == [
+        (run1, "Everyone", 6, 4, 66.7, 3.75, None),
+        (run1, "Finance", 4, 3, 75.0, 4.33, None),
+        (run1, "Parks", 2, None, None, None, None),
+        (run2, "Everyone", 7, 6, 85.7, 3.5, None),
+        (run2, "(none)", 1, None, None, None, None),
+        (run2, "Finance", 4, 4, 100.0, 4.25, None),
+        (run2, "Parks", 2, None, None, None, None),
+    ]
+    # Custom options: no average, the top answer and the distribution instead.
+    assert _pulse(rows, "PS-2") == [
+        (run2, "Everyone", 6, 4, 66.7, None, "ThinkPad (75%)"),
+        (run2, "Finance", 4, 3, 75.0, None, "ThinkPad (67%)"),
+        (run2, "Parks", 2, None, None, None, None),
+    ]
+    laptops = [r for r in rows if r["survey"] == "PS-2"]
+    assert laptops[0]["distribution"] == "ThinkPad: 75% · MacBook: 25% · Either: 0%"
+    assert laptops[0]["question"] == "Which laptop do you prefer?"
+    assert laptops[2]["distribution"] is None and laptops[2]["percents"] == {}
+    # No respondent and no comment ever leaves the report.
+    assert "SECRET" not in repr(rows) and "UBOB" not in repr(rows)
+
+
+def test_pulse_trends_department_filter_and_minimum(db: Database) -> None:
+    finance = Filters(start=_default().start, end=_default().end, department="Finance")
+    parks = Filters(start=_default().start, end=_default().end, department="Parks")
+    lenient = Routing.model_validate(yaml.safe_load(CONFIG) | {"pulse": {"min_group_size": 2}})
+    with db.reading() as conn:
+        rows = reports.pulse_trends(conn=conn, filters=finance, routing=ROUTING, min_group=3)
+        # The dashboard's minimum of 2 does not override the survey module's 3 ...
+        strict = reports.pulse_trends(conn=conn, filters=parks, routing=ROUTING, min_group=2)
+        # ... and with both at 2, Parks' two answers are shown.
+        shown = reports.pulse_trends(conn=conn, filters=parks, routing=lenient, min_group=2)
+        everyone = reports.pulse_trends(
+            conn=conn, filters=_default(), routing=ROUTING, min_group=3, by_department=False
+        )
+        old = reports.pulse_trends(
+            conn=conn,
+            filters=Filters(start=NOW.date() - timedelta(weeks=30), end=NOW.date()),
+            routing=ROUTING,
+            min_group=3,
+        )
+    assert [(r["survey"], r["department"], r["answers"], r["average"]) for r in rows] == [
+        ("PS-1", "Finance", 3, 4.33),
+        ("PS-1", "Finance", 4, 4.25),
+        ("PS-2", "Finance", 3, None),
+    ]
+    assert [(r["recipients"], r["response_pct"]) for r in rows] == [
+        (4, 75.0),
+        (4, 100.0),
+        (4, 75.0),
+    ]
+    assert [(r["answers"], r["average"]) for r in strict] == [(None, None)] * 3
+    assert [(r["answers"], r["average"]) for r in shown if r["survey"] == "PS-1"] == [
+        (None, None),
+        (2, 2.0),
+    ]
+    assert {r["department"] for r in everyone} == {"Everyone"} and len(everyone) == 3
+    first = old[0]
+    assert (first["department"], first["answers"], first["average"]) == ("Everyone", 3, 1.0)

@@ -176,6 +176,9 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None]
     attempt_started: Mapped[datetime | None]
     in_doubt: Mapped[bool] = mapped_column(default=False)  # an attempt may have reached Slack
+    # A view (App Home) marked out of date: its owner builds the message when it is sent, so a
+    # refresh costs one UPDATE and a burst of refreshes one build (`delivery.rebuild_later`).
+    rebuild: Mapped[bool] = mapped_column(default=False)
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_channel: Mapped[str | None] = mapped_column(String(64))
     sent_ts: Mapped[str | None] = mapped_column(String(32))
@@ -299,7 +302,7 @@ class SurveyRun(Base):
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
     scheduled_for: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16))
-    sent_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)  # the dashboard's date range
     remind_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
@@ -317,10 +320,15 @@ class SurveyAnswer(Base):
     keyed hash (HMAC of run and user), enough to change an answer, not to find who gave it."""
 
     __tablename__ = "survey_answers"
-    __table_args__ = (UniqueConstraint("run_id", "respondent_key"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "respondent_key"),
+        # The dashboard's pulse trends count answers per run, department and option from this
+        # index alone; it serves every look-up by run too.
+        Index("ix_survey_answers_run_department_option", "run_id", "department", "option"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"))
     respondent_key: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(64))  # None on anonymous surveys
     department: Mapped[str | None] = mapped_column(String(100))

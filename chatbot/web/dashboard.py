@@ -28,7 +28,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from chatbot import reports
+from chatbot import reports, surveys
 from chatbot.clock import Clock
 from chatbot.config import Settings
 from chatbot.db import Database
@@ -62,6 +62,20 @@ class Table:
     title: str
     columns: tuple[tuple[str, str], ...]  # (key, heading)
 
+
+PULSE_RUN_COLUMNS = (
+    ("sent", "Sent"),
+    ("department", "Department"),
+    ("recipients", "Recipients"),
+    ("answers", "Answers"),
+    ("response_pct", "Response rate (%)"),
+    ("average", "Average (1–5)"),
+    ("top_option", "Top answer"),
+    ("distribution", "Distribution"),
+)
+
+# The public report: everyone's row per run, no department.
+PUBLIC_PULSE_COLUMNS = tuple(c for c in PULSE_RUN_COLUMNS if c[0] != "department")
 
 TABLES = {
     t.name: t
@@ -149,6 +163,15 @@ TABLES = {
                 ("resolved", "Resolved"),
                 ("rated", "Rated"),
                 ("response_pct", "Response rate (%)"),
+            ),
+        ),
+        Table(
+            "pulse",
+            "Pulse survey results per run and department",
+            (
+                ("survey", "Survey"),
+                ("question", "Question"),
+                *PULSE_RUN_COLUMNS,
             ),
         ),
         Table(
@@ -372,12 +395,14 @@ class Web:
                 "rating-response": reports.rating_response(
                     conn=conn, filters=filters, min_group=min_group
                 ),
+                "pulse": reports.pulse_trends(
+                    conn=conn, filters=filters, routing=routing, min_group=min_group
+                ),
                 "alerts": reports.alert_history(conn=conn, filters=filters, now=now),
                 "_departments": [
                     {"name": d}
                     for d in reports.departments(conn=conn, routing=routing, filters=filters)
                 ],
-                "_pulse": reports.pulse_trends(conn=conn, filters=filters, min_group=min_group),
             }
 
     def render_dashboard(self, filters: Filters, problem: str | None = None) -> str:
@@ -411,6 +436,8 @@ class Web:
         }
         query = filters.query()
         return self.env.get_template("dashboard/index.html.j2").render(
+            pulse=_pulse_surveys(data["pulse"], PULSE_RUN_COLUMNS),
+            pulse_min=self._pulse_min(),
             filters=filters,
             problem=problem,
             departments=[d["name"] for d in data["_departments"]],
@@ -420,6 +447,11 @@ class Web:
             csv_query=urllib.parse.urlencode(query),
             min_group=self.settings.techhelp_min_group,
             generated=self.clock.now().strftime("%Y-%m-%d %H:%M UTC"),
+        )
+
+    def _pulse_min(self) -> int:
+        return surveys.min_group_size(
+            self.settings.routing, at_least=self.settings.techhelp_min_group
         )
 
     def csv(self, start_response: Start, name: str, filters: Filters) -> list[bytes]:
@@ -455,6 +487,13 @@ class Web:
             ratings = reports.ratings_by_week(
                 conn=conn,
                 filters=filters,
+                min_group=self.settings.techhelp_min_group,
+                by_department=False,
+            )
+            pulse = reports.pulse_trends(
+                conn=conn,
+                filters=filters,
+                routing=routing,
                 min_group=self.settings.techhelp_min_group,
                 by_department=False,
             )
@@ -496,6 +535,8 @@ class Web:
             first=first,
             resolution=resolution,
             charts=charts,
+            pulse=_pulse_surveys(pulse, PUBLIC_PULSE_COLUMNS),
+            pulse_min=self._pulse_min(),
             min_group=self.settings.techhelp_min_group,
             generated=self.clock.now().strftime("%Y-%m-%d %H:%M UTC"),
         )
@@ -586,3 +627,53 @@ def _series(
         Series(name, [values.get(week, missing) for week in weeks])
         for name, values in sorted(grouped.items())
     ]
+
+
+@dataclass(frozen=True)
+class PulseSurvey:
+    """One survey's runs on a page: its trend chart and its table."""
+
+    ref: str
+    question: str
+    table: Table
+    rows: list[dict[str, Any]]
+    chart: Any
+
+
+def _pulse_surveys(
+    rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]
+) -> list[PulseSurvey]:
+    """Per survey (rows of `reports.pulse_trends`, in its order): a trend chart over its runs
+    (the average per department on the 1–5 scale; the share of each answer otherwise) and its
+    table (the average, or the top answer, whichever applies)."""
+    by_survey: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_survey.setdefault(row["survey"], []).append(row)
+    result = []
+    for ref, items in by_survey.items():
+        runs = list(dict.fromkeys((r["run"], r["sent"]) for r in items))
+        labels = [sent for _, sent in runs]
+        position = {run: i for i, (run, _) in enumerate(runs)}
+        scale = items[0]["scale"]
+        values: dict[str, list[float | None]] = {}
+        if scale:
+            for row in items:
+                line = values.setdefault(row["department"], [None] * len(runs))
+                line[position[row["run"]]] = row["average"]
+            title, unit = f"{ref}: average answer per run, by department", "1–5"
+        else:
+            first = items[0]["department"]  # everyone, or the chosen department
+            for row in items:
+                if row["department"] != first:
+                    continue
+                for label, percent in row["percents"].items():
+                    values.setdefault(label, [None] * len(runs))[position[row["run"]]] = percent
+            title, unit = f"{ref}: share of each answer per run", "%"
+        chart = line_chart(
+            title, labels, [Series(name, points) for name, points in values.items()], unit=unit
+        )
+        unused = "top_option" if scale else "average"
+        shown = tuple(column for column in columns if column[0] != unused)
+        table = Table("pulse", f"{ref} results per run", shown)
+        result.append(PulseSurvey(ref, items[0]["question"], table, items, chart))
+    return result

@@ -50,7 +50,7 @@ class Responder:
         )
 
     def __call__(self, response_url: str | None, **payload: Any) -> None:
-        if not response_url:  # a click in a modal or the App Home has nothing to reply to
+        if not response_url:  # a click in a modal or on App Home has nothing to reply to
             return
         try:
             answer = self.http.post(response_url, json=payload)
