@@ -119,21 +119,21 @@ def command_body(i: int) -> str:
 
 
 def load(
-    url: str, total: int, clients: int, rate: float | None = None
+    url: str, bodies: list[str], clients: int, rate: float | None = None
 ) -> tuple[list[float], float, int]:
-    """`total` requests from `clients` threads, each with its own keep-alive connection: as fast
+    """Every body from `clients` threads, each with its own keep-alive connection: as fast
     as answers come back (closed loop), or at a fixed `rate` per second (open loop).
 
     Bodies are signed and every connection is open before the clock starts, so the load
     generator's own start-up (TLS contexts, first connects) is not counted against the server."""
-    requests = [(body, signed(body)) for body in map(command_body, range(total))]
+    requests = [(body, signed(body)) for body in bodies]
     sessions = [httpx.Client(timeout=10) for _ in range(clients)]
     for session in sessions:
         session.get(f"{url}/healthz")
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
-    counter = iter(range(total))
+    counter = iter(range(len(requests)))
     ready = threading.Barrier(clients + 1)
     begin = 0.0
 
@@ -238,12 +238,14 @@ def main() -> None:
             try:
                 url = f"http://127.0.0.1:{port}"
                 wait_healthy(url)
-                load(url, args.warmup, args.clients)
+                load(url, [command_body(i) for i in range(args.warmup)], args.clients)
                 # Start measuring once the warm-up's deliveries are out, as the baseline's are.
                 while triage_posts() < before + args.warmup:
                     time.sleep(0.05)
                 cpu_before = cpu_seconds(process.proc.pid)
-                latencies, wall, failures = load(url, args.requests, args.clients, args.rate)
+                latencies, wall, failures = load(
+                    url, [command_body(i) for i in range(args.requests)], args.clients, args.rate
+                )
                 row = summarise(name, latencies, wall, failures)
                 expected = before + args.requests + args.warmup
                 load_ended = time.monotonic()

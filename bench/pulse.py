@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import uuid
@@ -34,6 +33,7 @@ from intake import (  # noqa: E402
     Process,
     cpu_seconds,
     free_port,
+    load,
     percentile,
     signed,
     start_fake_slack,
@@ -71,56 +71,6 @@ def click_body(run_id: int, user: str, option: int, key: bytes, response_url: st
         ],
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
-
-
-def load(
-    url: str, bodies: list[str], clients: int, rate: float | None = None
-) -> tuple[list[float], float, int]:
-    """Every body from `clients` threads on keep-alive connections: as fast as answered (closed
-    loop), or at a fixed `rate` per second (open loop). Bodies are signed before the clock
-    starts, as Slack's would be."""
-    requests = [(body, signed(body)) for body in bodies]
-    sessions = [httpx.Client(timeout=30) for _ in range(clients)]
-    for session in sessions:
-        session.get(f"{url}/healthz")
-    latencies: list[float] = []
-    failures = 0
-    lock = threading.Lock()
-    counter = iter(range(len(requests)))
-    ready = threading.Barrier(clients + 1)
-    begin = 0.0
-
-    def worker(client: httpx.Client) -> None:
-        nonlocal failures
-        ready.wait()
-        while True:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            if rate:
-                delay = begin + i / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-            body, headers = requests[i]
-            started = time.perf_counter()
-            response = client.post(f"{url}/slack/events", content=body, headers=headers)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                failures += response.status_code != 200
-
-    threads = [threading.Thread(target=worker, args=(s,)) for s in sessions]
-    for thread in threads:
-        thread.start()
-    begin = time.perf_counter()
-    ready.wait()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - begin
-    for session in sessions:
-        session.close()
-    return latencies, wall, failures
 
 
 def summarise(name: str, latencies: list[float], wall: float, failures: int) -> dict[str, float]:
@@ -189,6 +139,16 @@ def main() -> None:
             [{"u": person(i), "now": now} for i in range(args.people)],
         )
 
+    def measure(
+        name: str, url: str, pid: int, warm: list[str], bodies: list[str]
+    ) -> dict[str, float]:
+        """Warm up, then every click: times, throughput, and the server's CPU per click."""
+        load(url, warm, args.clients)
+        cpu_before = cpu_seconds(pid)
+        row = summarise(name, *load(url, bodies, args.clients, args.rate))
+        row["cpu_ms_per_click"] = round((cpu_seconds(pid) - cpu_before) / len(bodies) * 1000, 2)
+        return row
+
     key = surveys.key_from_signing_secret(SECRET)
     results: list[dict[str, float]] = []
     send: dict[str, float] = {}
@@ -231,13 +191,7 @@ def main() -> None:
             bodies = [
                 click_body(run_id, person(i), i % 5, key, response_url) for i in range(args.people)
             ]
-            load(url, warm, args.clients)
-            cpu_before = cpu_seconds(server.proc.pid)
-            row = summarise("TechHelp", *load(url, bodies, args.clients, args.rate))
-            row["cpu_ms_per_click"] = round(
-                (cpu_seconds(server.proc.pid) - cpu_before) / args.people * 1000, 2
-            )
-            results.append(row)
+            results.append(measure("TechHelp", url, server.proc.pid, warm, bodies))
         finally:
             server.stop()
 
@@ -250,13 +204,7 @@ def main() -> None:
         )
         try:
             wait_healthy(url)
-            load(url, warm, args.clients)
-            cpu_before = cpu_seconds(baseline.proc.pid)
-            row = summarise("bare Bolt baseline", *load(url, bodies, args.clients, args.rate))
-            row["cpu_ms_per_click"] = round(
-                (cpu_seconds(baseline.proc.pid) - cpu_before) / args.people * 1000, 2
-            )
-            results.append(row)
+            results.append(measure("bare Bolt baseline", url, baseline.proc.pid, warm, bodies))
         finally:
             baseline.stop()
     finally:
