@@ -137,6 +137,18 @@ class Server:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
+    def clock_once(self) -> None:
+        """One tick of `chatbot clock` on this server's database and fake Slack (directory
+        sync, scheduled sends), as the operator's process would run it."""
+        clock = subprocess.run(
+            [sys.executable, "-m", "chatbot.cli", "clock", "--once"],
+            env={**self.env, "PORT": "0"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert clock.returncode == 0, clock.stderr
+
     # --- signed requests, as Slack sends them ---
 
     def post(

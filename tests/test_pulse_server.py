@@ -5,8 +5,6 @@ message is valid Block Kit."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
@@ -28,15 +26,7 @@ def server(make_server) -> Server:  # type: ignore[no-untyped-def]
 
 def sync_directory(server: Server) -> None:
     server.fake.set_users(directory_users())
-    env = {**server.env, "PORT": "0"}
-    clock = subprocess.run(
-        [sys.executable, "-m", "chatbot.cli", "clock", "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert clock.returncode == 0, clock.stderr
+    server.clock_once()
 
 
 def survey_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -229,21 +229,11 @@ def progress_text(fake) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_everyone_by_direct_message_exactly_once(server: Server) -> None:
-    import subprocess
-    import sys
 
     fake = server.fake
     fake.set_users(directory_users())
     fake.fail_next("users.list", status=429, retry_after=1)  # Tier 2: waited out
-    env = {**server.env, "PORT": "0"}
-    clock = subprocess.run(
-        [sys.executable, "-m", "chatbot.cli", "clock", "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert clock.returncode == 0, clock.stderr
+    server.clock_once()
     pages = [c for c in fake.calls("users.list") if not c.status]
     assert len(pages) == 3 and all(int(c.body["limit"]) == 200 for c in pages)
     assert rows(server, "select count(*) from people where active")[0][0] == 450
