@@ -63,6 +63,16 @@ class Table:
     columns: tuple[tuple[str, str], ...]  # (key, heading)
 
 
+# Time to first response and to resolution are tabled alike.
+TIMING_COLUMNS = (
+    ("urgency", "Urgency"),
+    ("requests", "Requests"),
+    ("median_minutes", "Median (min)"),
+    ("p90_minutes", "90th percentile (min)"),
+    ("target_minutes", "Target (min)"),
+    ("within_target_pct", "Within target (%)"),
+)
+
 PULSE_RUN_COLUMNS = (
     ("sent", "Sent"),
     ("department", "Department"),
@@ -73,7 +83,6 @@ PULSE_RUN_COLUMNS = (
     ("top_option", "Top answer"),
     ("distribution", "Distribution"),
 )
-
 # The public report: everyone's row per run, no department.
 PUBLIC_PULSE_COLUMNS = tuple(c for c in PULSE_RUN_COLUMNS if c[0] != "department")
 
@@ -95,30 +104,8 @@ TABLES = {
             "Requests per week by department",
             (("week", "Week of"), ("department", "Department"), ("requests", "Requests")),
         ),
-        Table(
-            "first-response",
-            "Time to first response by urgency",
-            (
-                ("urgency", "Urgency"),
-                ("requests", "Requests"),
-                ("median_minutes", "Median (min)"),
-                ("p90_minutes", "90th percentile (min)"),
-                ("target_minutes", "Target (min)"),
-                ("within_target_pct", "Within target (%)"),
-            ),
-        ),
-        Table(
-            "resolution",
-            "Time to resolution by urgency",
-            (
-                ("urgency", "Urgency"),
-                ("requests", "Requests"),
-                ("median_minutes", "Median (min)"),
-                ("p90_minutes", "90th percentile (min)"),
-                ("target_minutes", "Target (min)"),
-                ("within_target_pct", "Within target (%)"),
-            ),
-        ),
+        Table("first-response", "Time to first response by urgency", TIMING_COLUMNS),
+        Table("resolution", "Time to resolution by urgency", TIMING_COLUMNS),
         Table(
             "overdue",
             "Overdue requests (oldest first)",
