@@ -369,17 +369,26 @@ def post_scheduled(ctx: Context) -> int:
         if ctx.now - alert.starts_at > schedules.CATCH_UP:
             continue  # the clock was down: a "starting now" hours late would mislead
         note = Message.plain(ctx.render("techalert/window_starts.md.j2", alert=alert))
-        for copy in alerts.copies(session=ctx.session, alert=alert):
-            ctx.send(
-                Outgoing(
-                    key=f"alert:{alert.id}:window:{copy.id}",
-                    channel=copy.sent_channel or copy.channel,
-                    message=note,
-                    thread_of=copy.id,
-                )
-            )
-            stored += 1
+        copies = alerts.copies(session=ctx.session, alert=alert)
+        stored += _reply_in_threads(ctx, alert, copies, note, key="window")
     return stored
+
+
+def _reply_in_threads(
+    ctx: Context, alert: Alert, copies: list[Delivery], note: Message, *, key: str
+) -> int:
+    """`note` in each copy's thread, once per copy (`key` names the note within the alert).
+    Returns how many were stored."""
+    for copy in copies:
+        ctx.send(
+            Outgoing(
+                key=f"alert:{alert.id}:{key}:{copy.id}",
+                channel=copy.sent_channel or copy.channel,
+                message=note,
+                thread_of=copy.id,
+            )
+        )
+    return len(copies)
 
 
 def update(ctx: Context, alert: Alert, text: str) -> Response:
@@ -388,18 +397,9 @@ def update(ctx: Context, alert: Alert, text: str) -> Response:
             f"{alert.ref} is not posted yet (it goes out {when(ctx, alert.posted_at)}): "
             f"`/techalert resolve {alert.ref}` cancels it."
         )
-    copies = alerts.copies(session=ctx.session, alert=alert)
     note = Message.plain(ctx.render("techalert/update.md.j2", alert=alert, text=text))
-    stamp = f"{ctx.now.timestamp():.6f}"
-    for copy in copies:
-        ctx.send(
-            Outgoing(
-                key=f"alert:{alert.id}:update:{stamp}:{copy.id}",
-                channel=copy.sent_channel or copy.channel,
-                message=note,
-                thread_of=copy.id,
-            )
-        )
+    copies = alerts.copies(session=ctx.session, alert=alert)
+    _reply_in_threads(ctx, alert, copies, note, key=f"update:{ctx.now.timestamp():.6f}")
     return _reply(ctx, "techalert/updated.md.j2", alert=alert, copies=len(copies))
 
 
@@ -422,14 +422,7 @@ def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
                 edit_of=copy.id,
             )
         )
-        ctx.send(
-            Outgoing(
-                key=f"alert:{alert.id}:resolved-note:{copy.id}",
-                channel=copy.sent_channel or copy.channel,
-                message=note,
-                thread_of=copy.id,
-            )
-        )
+    _reply_in_threads(ctx, alert, copies, note, key="resolved-note")
     return _reply(
         ctx, "techalert/resolved.md.j2", alert=alert, duration=duration, copies=len(copies)
     )
