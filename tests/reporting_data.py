@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chatbot.db import Database
 from chatbot.db.models import (
@@ -41,6 +42,9 @@ from chatbot.db.models import (
     SurveyAnswer,
     SurveyRun,
 )
+
+if TYPE_CHECKING:
+    from tests.conftest import Server
 
 SECRET_TEXT = "SECRET-TEXT-7f3a printer in room 12"
 CONFIG = """
@@ -281,3 +285,11 @@ def seed_surveys(session: Any, day: datetime, old: datetime) -> None:
         {"Finance": 4, "Parks": 2},
         {"Finance": [("UALICE", 0), ("UBOB", 0), ("UCAROL", 1)], "Parks": [("UERIN", 0)]},
     )
+
+
+def seeded_server(make_server: Any, database_url: str, tmp_path: Path, token: str) -> Server:
+    """`chatbot serve` on the seeded data, with its departments and `token` for the dashboard."""
+    seed(database_url, datetime.now(UTC))
+    config = tmp_path / "techhelp.yml"
+    config.write_text(CONFIG)
+    return make_server(TECHHELP_CONFIG=str(config), TECHHELP_DASHBOARD_TOKEN=token).start()

@@ -15,13 +15,13 @@ import pytest
 
 from tests.conftest import Server
 from tests.reporting_data import (
-    CONFIG,
     LAPTOP_QUESTION,
     PEOPLE,
     PULSE_QUESTION,
     SECRET_TEXT,
     seed,
     seeded_day,
+    seeded_server,
 )
 
 TOKEN = "dash-token-5b8e1c"
@@ -42,10 +42,7 @@ TABLES = (
 
 @pytest.fixture
 def web(make_server: Any, database_url: str, tmp_path: Path) -> Server:
-    seed(database_url, datetime.now(UTC))
-    config = tmp_path / "techhelp.yml"
-    config.write_text(CONFIG)
-    return make_server(TECHHELP_CONFIG=str(config), TECHHELP_DASHBOARD_TOKEN=TOKEN).start()
+    return seeded_server(make_server, database_url, tmp_path, TOKEN)
 
 
 def _get(server: Server, path: str, **kwargs: Any) -> httpx.Response:

@@ -9,14 +9,13 @@ import csv
 import io
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, Server
-from tests.reporting_data import CONFIG, PEOPLE, SECRET_TEXT, seed
+from tests.reporting_data import PEOPLE, SECRET_TEXT, seeded_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -36,10 +35,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def web(make_server: Any, database_url: str, tmp_path: Path) -> Server:
-    seed(database_url, datetime.now(UTC))
-    config = tmp_path / "techhelp.yml"
-    config.write_text(CONFIG)
-    return make_server(TECHHELP_CONFIG=str(config), TECHHELP_DASHBOARD_TOKEN=TOKEN).start()
+    return seeded_server(make_server, database_url, tmp_path, TOKEN)
 
 
 @pytest.fixture
