@@ -16,11 +16,10 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from intake import (
@@ -28,6 +27,7 @@ from intake import (
     SECRET,
     Process,
     free_port,
+    seed_people,
     signed,
     start_fake_slack,
     wait_healthy,
@@ -83,15 +83,7 @@ def main() -> None:
         cwd=work,
     )
     engine = create_engine(database_url)
-    now = datetime.now(UTC).isoformat(sep=" ")
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "insert into people (platform, user_id, name, first_seen, active) "
-                "values ('slack', :u, :u, :now, 1)"
-            ),
-            [{"u": f"UP{i:05d}", "now": now} for i in range(args.people)],
-        )
+    seed_people(engine, [f"UP{i:05d}" for i in range(args.people)])
 
     url = f"http://127.0.0.1:{env['PORT']}"
     server = Process([python, "-m", "chatbot.cli", "serve"], env, work / "serve.log")

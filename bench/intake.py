@@ -20,11 +20,12 @@ import threading
 import time
 import urllib.parse
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
@@ -74,6 +75,19 @@ def start_fake_slack(**env: str) -> subprocess.Popen[str]:
     )
     assert fake.stdout and fake.stdin
     return fake
+
+
+def seed_people(engine: Engine, users: list[str]) -> None:
+    """Active people in the directory, as `chatbot clock` would have synced them."""
+    now = datetime.now(UTC).isoformat(sep=" ")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into people (platform, user_id, name, first_seen, active) "
+                "values ('slack', :u, :u, :now, true)"
+            ),
+            [{"u": user, "now": now} for user in users],
+        )
 
 
 def cpu_seconds(pid: int) -> float:

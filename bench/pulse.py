@@ -20,7 +20,6 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -35,6 +34,7 @@ from intake import (  # noqa: E402
     free_port,
     load,
     percentile,
+    seed_people,
     signed,
     start_fake_slack,
     wait_healthy,
@@ -129,15 +129,7 @@ def main() -> None:
         [python, "-m", "chatbot.cli", "db", "upgrade"], env=env, check=True, capture_output=True
     )
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    now = datetime.now(UTC).isoformat(sep=" ")
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "insert into people (platform, user_id, name, first_seen, active) "
-                "values ('slack', :u, :u, :now, true)"
-            ),
-            [{"u": person(i), "now": now} for i in range(args.people)],
-        )
+    seed_people(engine, [person(i) for i in range(args.people)])
 
     def measure(
         name: str, url: str, pid: int, warm: list[str], bodies: list[str]
