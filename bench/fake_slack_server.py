@@ -30,7 +30,7 @@ def main() -> None:
     # Answer the parent's questions on stdin: a channel id → posts stored there; "* [U…]" → all
     # posts (but those to the users named), distinct channels, the first and last successful
     # post's time, and how many got a 429; "edits U…" → chat.update calls to that user's direct
-    # message, and the text of the message there now.
+    # message, and the text of the message there now; "responses" → posts to response_urls.
     def answer() -> None:
         for line in sys.stdin:
             words = line.split()
@@ -46,6 +46,8 @@ def main() -> None:
                 limited = sum(c.status == 429 for c in calls)
                 distinct = len({m["channel"] for m in posts})
                 print(len(posts), distinct, min(stamps), max(stamps), limited, flush=True)
+            elif words == ["responses"]:
+                print(len(fake.calls("response_url")), flush=True)
             elif words and words[0] == "edits":
                 edits = [
                     c for c in fake.calls("chat.update") if c.body.get("channel") == dm_id(words[1])

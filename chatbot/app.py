@@ -44,8 +44,9 @@ def attach_worker(bot: Bot, senders: dict[str, Sender], *, start: bool = True) -
 
 
 def slack_parts(bot: Bot):  # type: ignore[no-untyped-def]
-    """The Bolt app and the Slack sender, sharing one configuration."""
-    from chatbot.platforms.slack.app import build_app
+    """The Bolt app, the Slack sender and the inbox (not started), sharing one configuration."""
+    from chatbot.inbox import Inbox
+    from chatbot.platforms.slack.app import Replies, build_app
     from chatbot.platforms.slack.client import make_client
     from chatbot.platforms.slack.sender import SlackAPI, SlackSender
 
@@ -54,5 +55,7 @@ def slack_parts(bot: Bot):  # type: ignore[no-untyped-def]
     timeout = int(max(1, min(15, settings.delivery_lease_seconds / 2)))
     api = SlackAPI(settings.slack_bot_token, settings.slack_api_url, timeout=timeout)
     bolt_client = make_client(None, settings.slack_api_url, timeout=5)
-    app = build_app(bot, bolt_client)
-    return app, SlackSender(api)
+    replies = Replies(bot.templates.render("common/apology.md.j2"))
+    inbox = Inbox(bot, {"slack": replies.reply})
+    app = build_app(bot, bolt_client, replies, inbox)
+    return app, SlackSender(api), inbox

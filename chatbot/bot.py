@@ -47,6 +47,14 @@ class Event:
     context: str = ""  # form context given back on submit
     channel: str | None = None
     user_name: str | None = None
+    reply_to: str | None = None  # where a reply after the ack goes (Slack: the response_url)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))  # a shallow copy: `asdict` costs 10× as much (deep copies)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        return cls(**data)
 
     def log_payload(self) -> dict[str, Any]:
         return {
@@ -103,9 +111,10 @@ class Routes:
         self.progress_handlers: dict[str, Progress] = {}
         self.builders: dict[str, Builder] = {}
         self.private: set[tuple[EventKind, str]] = set()
+        self.deferred: set[tuple[EventKind, str]] = set()
 
     def _add(
-        self, kind: EventKind, name: str, *, private: bool = False
+        self, kind: EventKind, name: str, *, private: bool = False, deferred: bool = False
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             if (kind, name) in self.handlers:
@@ -113,6 +122,8 @@ class Routes:
             self.handlers[(kind, name)] = handler
             if private:
                 self.private.add((kind, name))
+            if deferred:
+                self.deferred.add((kind, name))
             return handler
 
         return register
@@ -120,11 +131,16 @@ class Routes:
     def command(self, name: str) -> Callable[[Handler], Handler]:
         return self._add("command", name)
 
-    def action(self, action_id: str, *, private: bool = False) -> Callable[[Handler], Handler]:
+    def action(
+        self, action_id: str, *, private: bool = False, deferred: bool = False
+    ) -> Callable[[Handler], Handler]:
         """Action ids may carry a suffix after ':' (`rating.rate:4`); routing uses the part
         before it, because Slack wants distinct ids for the buttons of one block. A `private`
-        action's value and suffix are not logged (an anonymous survey answer)."""
-        return self._add("action", action_id, private=private)
+        action's value and suffix are not logged (an anonymous survey answer). A `deferred`
+        action is stored and acknowledged, then handled by the inbox worker (`chatbot.inbox`):
+        for a click that comes in bursts of thousands and needs no answer within the request
+        (its reply goes to `Event.reply_to`; it cannot open a form)."""
+        return self._add("action", action_id, private=private, deferred=deferred)
 
     def form(self, form_id: str, *, private: bool = False) -> Callable[[Handler], Handler]:
         return self._add("form", form_id, private=private)
@@ -186,6 +202,7 @@ class Bot:
             for action, build in module_routes.builders.items()
         }
         self.private = {route for module_routes in routes for route in module_routes.private}
+        self.deferred = {route for module_routes in routes for route in module_routes.deferred}
         for module_routes in routes:
             for route, handler in module_routes.handlers.items():
                 if route in self.handlers:
@@ -256,11 +273,21 @@ class Bot:
     def handler_for(self, event: Event) -> Handler | None:
         return self.handlers.get(self.route_of(event))
 
-    def handle(self, event: Event) -> Response:
+    def defers(self, event: Event) -> bool:
+        """Whether the platform should store this event and ack, leaving it to the inbox."""
+        return self.route_of(event) in self.deferred
+
+    def handle(
+        self, event: Event, *, within: Callable[[Session], object] | None = None
+    ) -> Response:
+        """`within` runs in the same transaction, whatever the outcome (the inbox deletes the
+        stored event there, so it is handled once)."""
         handler = self.handler_for(event)
         now = self.clock.now()
         try:
             with self.db.transaction() as session:
+                if within:
+                    within(session)
                 if (
                     self._log(session, event, now, private=self.route_of(event) in self.private)
                     is None
@@ -277,6 +304,8 @@ class Bot:
         except Refusal as refusal:
             # Everything the handler did is rolled back; the interaction is still logged.
             with self.db.transaction() as session:
+                if within:
+                    within(session)
                 self._log(
                     session,
                     event,

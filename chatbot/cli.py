@@ -89,9 +89,12 @@ def _require_slack(settings: Settings, *names: str) -> None:
 
 
 @contextmanager
-def _slack_bot(ctx: click.Context, *required: str) -> Iterator[tuple[Bot, App, SlackSender]]:
-    """The composed bot with its Bolt app and a running delivery worker. SIGTERM (a deploy,
-    `kill`) ends it gracefully: sends in flight finish and are recorded before exit."""
+def _slack_bot(
+    ctx: click.Context, *required: str, workers: bool = True
+) -> Iterator[tuple[Bot, App, SlackSender]]:
+    """The composed bot with its Bolt app and, unless `workers` is off, a running delivery
+    worker and inbox worker. SIGTERM (a deploy, `kill`) ends it gracefully: the event and the
+    sends in flight finish and are recorded before exit."""
     from chatbot.app import attach_worker, build_bot, slack_parts
 
     _logging(ctx.obj["verbose"])
@@ -99,20 +102,29 @@ def _slack_bot(ctx: click.Context, *required: str) -> Iterator[tuple[Bot, App, S
     _require_slack(settings, *required)
     bot = build_bot(settings)
     bot.db.upgrade()
-    app, sender = slack_parts(bot)
-    worker = attach_worker(bot, {"slack": sender})
+    app, sender, inbox = slack_parts(bot)
+    worker = attach_worker(bot, {"slack": sender}, start=workers)
+    if workers:
+        inbox.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         yield bot, app, sender
     finally:
-        log.info("stopping: finishing deliveries in flight")
+        log.info("stopping: finishing the event and the deliveries in flight")
+        inbox.stop()
         worker.stop()
         bot.db.dispose()
 
 
 @main.command()
+@click.option(
+    "--web-only",
+    is_flag=True,
+    help="Answer requests only: deliveries and stored clicks are left to `chatbot clock` "
+    "(several web processes, one sender: DELIVERY_RATE then holds for all of them).",
+)
 @click.pass_context
-def serve(ctx: click.Context) -> None:
+def serve(ctx: click.Context, web_only: bool) -> None:
     """HTTP server: POST /slack/events, GET /healthz, /dashboard, /report."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
@@ -120,7 +132,11 @@ def serve(ctx: click.Context) -> None:
     from chatbot.platforms.slack.server import serve as run_server
     from chatbot.web.dashboard import Web
 
-    with _slack_bot(ctx, "slack_bot_token", "slack_signing_secret") as (bot, app, _sender):
+    with _slack_bot(ctx, "slack_bot_token", "slack_signing_secret", workers=not web_only) as (
+        bot,
+        app,
+        _sender,
+    ):
         run_server(
             make_wsgi(
                 SlackRequestHandler(app),

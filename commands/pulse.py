@@ -517,7 +517,7 @@ def _thanks(ctx: Context, key: bytes, answered: surveys.Answered) -> Message:
     )
 
 
-@routes.action(ANSWER, private=True)
+@routes.action(ANSWER, private=True, deferred=True)
 def on_answer(event: Event, ctx: Context) -> Response:
     key, run, survey, choice = _answerable(ctx, event, event.value)
     if event.name != f"{ANSWER}:{choice}" or not choice.isdigit():

@@ -155,6 +155,22 @@ class Interaction(Base):
     at: Mapped[datetime] = mapped_column(index=True)
 
 
+class InboxEvent(Base):
+    """An event stored before its ack and handled after it (`chatbot.inbox`); deleted in the
+    transaction that handles it. `key` is the interaction's: a retried delivery is stored once."""
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]  # claimed by a worker until then
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class Delivery(Base):
     """The outbox: one row for everything the bot sends. Stored in the same transaction as the
     change that caused it; a worker sends it and records where it landed (channel + ts)."""

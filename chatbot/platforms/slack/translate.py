@@ -61,6 +61,7 @@ def action(body: dict[str, Any]) -> Event:
         key=f"action:{body.get('trigger_id')}:{act.get('action_ts', '')}",
         value=act.get("value") or (act.get("selected_option") or {}).get("value", ""),
         channel=(body.get("channel") or {}).get("id"),
+        reply_to=body.get("response_url"),
     )
 
 

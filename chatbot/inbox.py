@@ -1,0 +1,228 @@
+"""Deferred events: stored before the ack, handled after it.
+
+A survey sent to thousands is answered in a burst of thousands of clicks; each must be
+acknowledged well inside Slack's 3 s and recorded exactly once, even if the process dies between
+the ack and the work. A route declared `deferred` is not handled in the request. The platform
+calls `Inbox.accept(event)`, which stores the event and returns only once it is committed, and
+then acks. Requests that arrive while a commit is under way are stored together by the next one
+(a group commit): under a burst, one transaction carries many clicks, where handling each in the
+request would take the write lock once per click, several statements long.
+
+The inbox worker, a thread of every process that serves the platform (`chatbot serve`, `chatbot
+clock`), claims stored events in order of arrival with a lease and hands each to `Bot.handle`:
+the same unit of work as an event handled in the request, which deletes the stored row in its own
+transaction. The response goes to the platform's `Reply` (Slack: the event's response_url).
+
+Never twice: a retried delivery has the same key, stored once; a handled row is gone in the
+same commit that recorded its effect. Nothing lost: rows left by a crash are claimed again when
+their lease runs out; an event that keeps failing is retried with backoff, then kept (with its
+last error) and the person is told it was not recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from chatbot.bot import Bot, Event
+from chatbot.db.models import InboxEvent
+from chatbot.db.upsert import insert_ignore_many
+from chatbot.messages import Message, Reply, Response
+
+log = logging.getLogger(__name__)
+
+# How a platform answers a handled event after its ack.
+Replier = Callable[[Event, Response], None]
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+
+
+class Inbox:
+    """The store (`accept`, from request threads) and the worker thread that drains it."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        replies: dict[str, Replier],
+        *,
+        batch: int = 200,
+        idle_poll: float = 1.0,
+        lease: timedelta = LEASE,
+        give_way: float = 0.01,
+    ) -> None:
+        self.bot = bot
+        self.replies = replies
+        self.batch = batch
+        self.idle_poll = idle_poll
+        self.lease = lease
+        self.give_way = give_way
+        self._last_accept = 0.0
+        self._waiting: list[_Waiting] = []
+        self._waiting_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- storing, in the request -------------------------------------------------------------
+
+    def accept(self, event: Event) -> None:
+        """Store the event; returns once it is committed (raises if it could not be)."""
+        waiting = _Waiting(
+            {
+                "key": event.key[:255],
+                "platform": event.platform,
+                "event": event.to_json(),
+                "received_at": self.bot.clock.now(),
+                "attempts": 0,
+            }
+        )
+        with self._waiting_lock:
+            self._waiting.append(waiting)
+        with self._commit_lock:
+            # The thread that gets here first stores every event waiting at that moment; the
+            # others find theirs already stored.
+            if not waiting.done:
+                with self._waiting_lock:
+                    group, self._waiting = self._waiting, []
+                error: Exception | None = None
+                try:
+                    with self.bot.db.transaction() as session:
+                        insert_ignore_many(session, InboxEvent, [w.row for w in group])
+                except Exception as exc:  # every event of the group failed with it
+                    error = exc
+                for member in group:
+                    member.done, member.error = True, error
+        if waiting.error is not None:
+            raise waiting.error
+        self._last_accept = time.monotonic()
+        self._wake.set()
+
+    # --- handling, in the worker thread --------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inbox-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Finish the event in hand; what is still stored waits for the next process."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:  # keep the worker alive through a database hiccup
+                log.exception("inbox round failed")
+                handled = 0
+            if not handled:
+                self._wake.wait(self.idle_poll)
+                self._wake.clear()
+
+    def run_once(self) -> int:
+        """Claim stored events and handle them in order; returns how many were claimed."""
+        now = self.bot.clock.now()
+        with self.bot.db.transaction() as session:
+            claimed = sorted(
+                session.execute(
+                    _CLAIM,
+                    {
+                        "now": now,
+                        "until": now + self.lease,
+                        "max_attempts": MAX_ATTEMPTS,
+                        "claim_limit": self.batch,
+                    },
+                ).all()
+            )
+        for row_id, data, attempts in claimed:
+            if self._stop.is_set():  # the rest keep their lease and go to the next process
+                break
+            if time.monotonic() - self._last_accept < self.give_way:
+                # Requests are arriving: their acks have a deadline (Slack's 3 s), this work
+                # has none. Pause so that they get the interpreter; at most 1/give_way events
+                # a second are handled while a burst lasts, all of them once it is over.
+                self._stop.wait(self.give_way)
+            self._handle(row_id, Event.from_json(data), attempts)
+        return len(claimed)
+
+    def _handle(self, row_id: int, event: Event, attempts: int) -> None:
+        try:
+            response = self.bot.handle(event, within=partial(_consume, row_id))
+        except Exception as exc:
+            log.exception("handling stored %s %s failed", event.kind, event.name)
+            self._failed(row_id, exc, attempts)
+            if attempts < MAX_ATTEMPTS:
+                return
+            response = Reply(Message.plain(self.bot.templates.render("common/apology.md.j2")))
+        reply = self.replies.get(event.platform)
+        if reply is not None and response is not None:
+            reply(event, response)
+
+    def _failed(self, row_id: int, exc: Exception, attempts: int) -> None:
+        """Try again after a backoff; after the last attempt the row stays, unclaimed, for the
+        operator (`last_error`), and the person is told."""
+        retry = self.bot.clock.now() + timedelta(seconds=2**attempts)
+        with self.bot.db.transaction() as session:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id == row_id)
+                .values(
+                    lease_until=None if attempts >= MAX_ATTEMPTS else retry,
+                    last_error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+            )
+
+
+class _Waiting:
+    """An event waiting for its group commit."""
+
+    __slots__ = ("row", "done", "error")
+
+    def __init__(self, row: dict[str, object]) -> None:
+        self.row = row
+        self.done = False
+        self.error: Exception | None = None
+
+
+def _consume(row_id: int, session: Session) -> None:
+    session.connection().execute(_CONSUME, {"row_id": row_id})  # Core: no ORM bookkeeping
+
+
+def _claim_statement() -> object:
+    table = InboxEvent.__table__
+    now = bindparam("now", type_=table.c.received_at.type)
+    candidates = (
+        select(table.c.id)
+        .where(
+            or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+            table.c.attempts < bindparam("max_attempts"),
+        )
+        .order_by(table.c.id)
+        .limit(bindparam("claim_limit"))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(table)
+        .where(table.c.id.in_(candidates))
+        .values(
+            lease_until=bindparam("until", type_=table.c.lease_until.type),
+            attempts=table.c.attempts + 1,
+        )
+        .returning(table.c.id, table.c.event, table.c.attempts)
+    )
+
+
+_CLAIM = _claim_statement()
+_CONSUME = delete(InboxEvent.__table__).where(InboxEvent.__table__.c.id == bindparam("row_id"))
