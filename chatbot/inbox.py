@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -145,8 +146,9 @@ class Inbox:
                     },
                 ).all()
             )
-        for row_id, data, attempts in claimed:
-            if self._stop.is_set():  # the rest keep their lease and go to the next process
+        for done, (row_id, data, attempts) in enumerate(claimed):
+            if self._stop.is_set():  # stopping: the rest go back, for the next process
+                self._release([row[0] for row in claimed[done:]])
                 break
             if time.monotonic() - self._last_accept < self.give_way:
                 # Requests are arriving: their acks have a deadline (Slack's 3 s), this work
@@ -168,6 +170,14 @@ class Inbox:
         reply = self.replies.get(event.platform)
         if reply is not None and response is not None:
             reply(event, response)
+
+    def _release(self, row_ids: list[int]) -> None:
+        with self.bot.db.transaction() as session:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(row_ids))
+                .values(lease_until=None, attempts=InboxEvent.attempts - 1)
+            )
 
     def _failed(self, row_id: int, exc: Exception, attempts: int) -> None:
         """Try again after a backoff; after the last attempt the row stays, unclaimed, for the
@@ -199,7 +209,7 @@ def _consume(row_id: int, session: Session) -> None:
     session.connection().execute(_CONSUME, {"row_id": row_id})  # Core: no ORM bookkeeping
 
 
-def _claim_statement() -> object:
+def _claim_statement() -> Any:
     table = InboxEvent.__table__
     now = bindparam("now", type_=table.c.received_at.type)
     candidates = (

@@ -625,13 +625,30 @@ def sync_config_surveys(ctx: Context) -> list[Survey]:
                 now=ctx.now,
             )
             continue
-        survey.question, survey.options, survey.scale = config.question, options, not config.options
+        wording = (config.question, options, config.anonymous)
+        if wording != (survey.question, survey.options, survey.anonymous) and _has_open_run(
+            ctx, survey
+        ):
+            # The answers of an open run are option numbers under its wording and privacy:
+            # changing either mid-run would relabel or expose them. The change waits.
+            log.info("%s: the new question, options or anonymity wait for its open run", name)
+        else:
+            survey.question, survey.options, survey.anonymous = wording
+            survey.scale = not config.options
         survey.audience, survey.schedule = audience, config.schedule
         survey.timezone = ctx.settings.routing.timezone
-        survey.anonymous, survey.reminder_hours = config.anonymous, config.reminder_hours
-        survey.close_hours = config.close_hours
+        survey.reminder_hours, survey.close_hours = config.reminder_hours, config.close_hours
     ctx.session.flush()
     return list(ctx.session.scalars(select(Survey).where(Survey.source == "config")))
+
+
+def _has_open_run(ctx: Context, survey: Survey) -> bool:
+    return (
+        ctx.session.scalar(
+            select(SurveyRun.id).where(SurveyRun.survey_id == survey.id, SurveyRun.state == "open")
+        )
+        is not None
+    )
 
 
 @routes.tick

@@ -92,6 +92,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    args: tuple[str, ...] = ()  # options of `chatbot serve`, e.g. ("--web-only",)
 
     @property
     def url(self) -> str:
@@ -102,7 +103,7 @@ class Server:
         assert self.log_path is not None
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatbot.cli", "serve"],
+            [sys.executable, "-m", "chatbot.cli", "serve", *self.args],
             env=env,
             stdout=log,
             stderr=log,
@@ -286,11 +287,12 @@ def server_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, st
 def make_server(database_url: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Any]:
     servers: list[Server] = []
 
-    def make(**extra: str) -> Server:
+    def make(*args: str, **extra: str) -> Server:
         server = Server(
             server_env(database_url, fake_slack, **extra),
             fake_slack,
             log_path=tmp_path / "server.log",
+            args=args,
         )
         servers.append(server)
         return server

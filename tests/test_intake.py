@@ -79,17 +79,15 @@ def test_status_help_and_unknown_words(server: Server) -> None:
 def test_full_lifecycle_edits_the_card_and_tells_the_requester(server: Server) -> None:
     ref = ref_of(server.command("vpn is down, urgent"))
     fake = server.fake
-    fake.wait_for(lambda: card_posts(server))
-    card_ts = (
-        card_posts(server)[0].response["ts"] if hasattr(card_posts(server)[0], "response") else None
-    )
+    # The fake records a call before it has answered it: wait for the answer (the card's ts).
+    card = fake.wait_for(lambda: next((c for c in card_posts(server) if c.response), None))
+    card_ts = card.response["ts"]
 
     assert server.click("triage.claim", str(ref)).status_code == 200
     fake.wait_for(lambda: fake.calls("chat.update"))
     update = fake.calls("chat.update")[-1].body
     assert update["channel"] == TRIAGE and "claimed" in json.dumps(update["blocks"])
-    if card_ts:
-        assert update["ts"] == card_ts
+    assert update["ts"] == card_ts
     fake.wait_for(lambda: any("is now working on" in dm for dm in dms_to(server, "UALICE")))
 
     server.click("triage.escalate", str(ref))

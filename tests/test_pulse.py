@@ -603,6 +603,44 @@ def test_yaml_survey_monthly_with_restart_and_two_clocks(
     three.db.dispose()
 
 
+def test_yaml_wording_changes_wait_for_the_open_run(database_url: str, clock: FixedClock) -> None:
+    """Answers are option numbers: new options in the YAML while a run is open would relabel
+    them. The run keeps its wording to the end; the next one has the new."""
+    before = SurveyConfig(
+        name="tools",
+        question="Do your tools work?",
+        audience={"staff": True},
+        schedule="weekly",
+        reminder_hours=None,
+        close_hours=24,
+    )
+    after = before.model_copy(update={"question": "Tools OK?", "options": ["Yes", "No"]})
+    clock._now = at_ny(1, 8, 0)
+    bot = make_bot(database_url, clock, surveys=[before], staff=["USTAFF1"])
+    tick(bot, holder="a")
+    clock._now = at_ny(5, 9, 1)  # the first weekly run
+    assert tick(bot, holder="a") == 2
+    bot.db.dispose()
+
+    bot = make_bot(database_url, clock, surveys=[after], staff=["USTAFF1"])
+    clock.advance(60)
+    tick(bot, holder="a")
+    thanks = click(bot, "USTAFF1", 3)
+    assert "*4*" in json.dumps(thanks.message.blocks, default=str)
+    clock.advance(24 * 3600)
+    tick(bot, holder="a")  # closes the run: its results keep the 1–5 labels
+    (results,) = deliveries(bot, "survey-results:1")
+    assert "Do your tools work?" in json.dumps(results.message) and "Yes" not in json.dumps(
+        results.message
+    )
+    clock._now = at_ny(12, 9, 1)  # the next run asks the new question with the new options
+    tick(bot, holder="a")
+    text = json.dumps(dm(bot, "USTAFF1", run=2).message)
+    labels = [b["label"] for b in buttons(dm(bot, "USTAFF1", 2))]
+    assert "Tools OK?" in text and labels[:2] == ["Yes", "No"]
+    bot.db.dispose()
+
+
 def test_reminder_only_to_non_responders_once(bot: Bot, clock: FixedClock) -> None:
     command(bot, "send How are we doing?")  # reminder after 24 h, closing after 72 h
     for user in FINANCE:

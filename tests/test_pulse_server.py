@@ -38,19 +38,26 @@ def survey_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def handled(server: Server) -> None:
+    """Every acknowledged click has been handled: none is left in the inbox."""
+    server.fake.wait_for(lambda: rows(server, "select count(*) from inbox")[0][0] == 0)
+
+
 def replaced(server: Server, count: int) -> list[dict[str, Any]]:
     server.fake.wait_for(lambda: len(server.fake.calls("response_url")) >= count)
     return [c.body for c in server.fake.calls("response_url")]
 
 
-def click_body(action_id: str, value: str, user: str, trigger_id: str, action_ts: str) -> str:
+def click_body(
+    action_id: str, value: str, user: str, trigger_id: str, action_ts: str, response_url: str = ""
+) -> str:
     payload = {
         "type": "block_actions",
         "team": {"id": "T0TEST", "domain": "test"},
         "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
         "api_app_id": "A0TEST",
         "trigger_id": trigger_id,
-        "response_url": "",
+        "response_url": response_url,
         "channel": {"id": "D" + user, "name": "directmessage"},
         "container": {"type": "message", "channel_id": "D" + user, "message_ts": "1.0"},
         "actions": [
@@ -153,6 +160,7 @@ def test_double_delivered_click_and_forged_value(server: Server) -> None:
     headers = {"X-Slack-Retry-Num": "1"}
     assert server.post(body).status_code == 200
     assert server.post(body, headers=headers).status_code == 200  # Slack's retry
+    handled(server)
     assert rows(server, "select count(*) from survey_answers")[0][0] == 1
     assert rows(server, "select count(*) from interactions where kind = 'action'")[0][0] == 1
 
@@ -198,3 +206,43 @@ def test_pulse_form_opens_and_schedules(server: Server) -> None:
     )
     time.sleep(0.3)
     assert fake.calls("chat.postMessage") == []  # the first run is next Monday at 10:00
+
+
+def test_acknowledged_clicks_survive_a_crash_before_they_are_handled(make_server) -> None:  # type: ignore[no-untyped-def]
+    """A click is acknowledged once it is stored. `serve --web-only` stores and acknowledges but
+    handles nothing (that is left to `chatbot clock`); killed with clicks stored, the next server
+    records each exactly once (a retry included) and thanks each person once."""
+    first = make_server(TECHHELP_IT_CHANNEL=IT).start()
+    fake = first.fake
+    sync_directory(first)
+    first.command("send Rate us", command="/pulse", user=ADMIN)
+    fake.wait_for(lambda: len(fake.messages()) >= 450, timeout=60)
+    first.stop()
+
+    web = make_server("--web-only", TECHHELP_IT_CHANNEL=IT).start()
+    people = [f"UEMP{i:03d}" for i in range(1, 31)]
+    bodies = []
+    for n, user in enumerate(people):
+        option = survey_buttons(fake.messages("D" + user)[0])[n % 5]
+        reply_to = fake.response_url(f"crash-{user}")
+        body = click_body(
+            option["action_id"], option["value"], user, f"t-{uuid.uuid4()}", "1.5", reply_to
+        )
+        bodies.append(body)
+        acked = web.post(body)
+        assert acked.status_code == 200 and not acked.text
+    assert web.post(bodies[0], headers={"X-Slack-Retry-Num": "1"}).status_code == 200
+    assert rows(web, "select count(*) from inbox")[0][0] == len(people)
+    assert rows(web, "select count(*) from survey_answers")[0][0] == 0
+    assert fake.calls("response_url") == []
+    web.kill9()
+
+    after = make_server(TECHHELP_IT_CHANNEL=IT).start()
+    handled(after)
+    replies = replaced(after, len(people))
+    time.sleep(0.5)  # nothing more comes
+    assert len(fake.calls("response_url")) == len(replies) == len(people)
+    assert all("Thank you" in json.dumps(reply) for reply in replies)
+    answers = rows(after, "select option, count(*) from survey_answers group by option")
+    assert sorted(tuple(r) for r in answers) == [(option, 6) for option in range(5)]
+    assert rows(after, "select count(*) from interactions where kind = 'action'")[0][0] == 30

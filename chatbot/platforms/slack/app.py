@@ -112,7 +112,7 @@ class Replies:
             )
 
 
-def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox | None = None) -> App:
+def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> App:
     """`client` carries no token: `authorize` supplies it for every request.
 
     Listeners run in the request's own thread (`process_before_response`): they store, then
@@ -148,7 +148,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox | None
 
     def on_action(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         event = translate.action(body)
-        if inbox is not None and bot.defers(event):
+        if bot.defers(event):
             try:
                 inbox.accept(event)
                 response = None
