@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from chatbot.background import Worker
 from chatbot.clock import Clock
 from chatbot.db import Database
 from chatbot.db.models import Delivery
@@ -352,8 +353,11 @@ def batch_rows(session: Session, *, batch: str) -> Iterable[Delivery]:
 # --- sending ----------------------------------------------------------------------------------
 
 
-class DeliveryWorker:
-    """Drains the outbox in a background thread; `wake()` after a commit sends at once."""
+class DeliveryWorker(Worker):
+    """Drains the outbox in a background thread; `wake()` after a commit sends at once. After
+    a wake it lingers 5 ms: a burst commits many rows at once, collected into one round."""
+
+    name = "delivery-worker"
 
     def __init__(
         self,
@@ -375,44 +379,16 @@ class DeliveryWorker:
         self.build = build  # builds a `rebuild` job's message (without one: the stored one)
         self.senders = senders
         self.clock = clock
+        super().__init__(idle_poll=idle_poll, linger=linger)
         self.batch = batch
-        self.idle_poll = idle_poll
-        self.linger = linger
         self.lease = lease
         self.pacer = Pacer(posts_per_second) if posts_per_second else None
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._paused_until: dict[str, datetime] = {}
 
-    # lifecycle
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="delivery-worker", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout)
+        super().stop(timeout)
         self.pool.shutdown(wait=True, cancel_futures=True)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:  # keep the worker alive through a database hiccup
-                log.exception("delivery round failed")
-                worked = 0
-            if not worked:
-                if self._wake.wait(self.idle_poll) and self.linger:
-                    # A burst commits many rows at once: collect them into one round.
-                    self._stop.wait(self.linger)
-                self._wake.clear()
 
     # one round
     def run_once(self) -> int:

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from chatbot.background import Worker
 from chatbot.bot import Bot, Event
 from chatbot.db.models import InboxEvent
 from chatbot.db.upsert import insert_ignore_many
@@ -46,8 +47,10 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 
 
-class Inbox:
+class Inbox(Worker):
     """The store (`accept`, from request threads) and the worker thread that drains it."""
+
+    name = "inbox-worker"
 
     def __init__(
         self,
@@ -59,19 +62,16 @@ class Inbox:
         lease: timedelta = LEASE,
         give_way: float = 0.01,
     ) -> None:
+        super().__init__(idle_poll=idle_poll)
         self.bot = bot
         self.replies = replies
         self.batch = batch
-        self.idle_poll = idle_poll
         self.lease = lease
         self.give_way = give_way
         self._last_accept = 0.0
         self._waiting: list[_Waiting] = []
         self._waiting_lock = threading.Lock()
         self._commit_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # --- storing, in the request -------------------------------------------------------------
 
@@ -105,31 +105,9 @@ class Inbox:
         if waiting.error is not None:
             raise waiting.error
         self._last_accept = time.monotonic()
-        self._wake.set()
+        self.wake()
 
     # --- handling, in the worker thread --------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="inbox-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10) -> None:
-        """Finish the event in hand; what is still stored waits for the next process."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                handled = self.run_once()
-            except Exception:  # keep the worker alive through a database hiccup
-                log.exception("inbox round failed")
-                handled = 0
-            if not handled:
-                self._wake.wait(self.idle_poll)
-                self._wake.clear()
 
     def run_once(self) -> int:
         """Claim stored events and handle them in order; returns how many were claimed."""

@@ -81,20 +81,12 @@ class Replies:
     def reply(self, event: Event, response: Response) -> None:
         """An action's response: replace the message clicked, or an ephemeral reply."""
         if isinstance(response, ReplaceMessage):
-            self.pool.submit(
-                self.respond,
-                event.reply_to,
-                replace_original=True,
-                **render.message(response.message),
-            )
+            how: dict[str, Any] = {"replace_original": True}
         elif isinstance(response, Reply):
-            self.pool.submit(
-                self.respond,
-                event.reply_to,
-                response_type="ephemeral",
-                replace_original=False,
-                **render.message(response.message),
-            )
+            how = {"response_type": "ephemeral", "replace_original": False}
+        else:
+            return
+        self.pool.submit(self.respond, event.reply_to, **how, **render.message(response.message))
 
     def open_form(self, client: WebClient, body: dict[str, Any], form: Any) -> None:
         self.pool.submit(self._open_form, client, body, form)
