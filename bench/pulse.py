@@ -5,7 +5,9 @@ Slack of the tests in its own process.
 
 Reports the time to acknowledge the send and to deliver every copy, click acknowledgement times
 (p50, p99), throughput, and that every click was recorded exactly once (one answer per person,
-holding the option of that person's last click). Run:
+holding the option of that person's last click). TechHelp acknowledges a click once it is
+stored and records it after the ack, so for it the time until every click is recorded and
+thanked is reported too. Run:
 `.venv/bin/python bench/pulse.py --people 10000 --clients 50`.
 """
 
