@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Urgency = Literal["low", "normal", "high", "critical"]
@@ -195,6 +203,15 @@ class SurveyConfig(BaseModel):
     @classmethod
     def _schedule(cls, value: str) -> str:
         return RECURRENCES.get(value.strip().lower()) or _check_crontab(value)
+
+    @field_validator("close_hours")
+    @classmethod
+    def _reminder_first(cls, value: float, info: ValidationInfo) -> float:
+        # As `/pulse` refuses it; caught here, it stops start-up instead of every clock tick.
+        reminder = info.data.get("reminder_hours")
+        if reminder is not None and reminder >= value:
+            raise ValueError("must be later than reminder_hours: the reminder comes first")
+        return value
 
 
 class PulseSettings(BaseModel):

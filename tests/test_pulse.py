@@ -765,6 +765,7 @@ def test_yaml_surveys_are_validated_naming_the_field(tmp_path: Any) -> None:
         ("{name: a, question: Q, schedule: 'every day'}", "surveys.0.schedule"),
         ("{name: a, question: Q, schedule: weekly, options: [only]}", "surveys.0.options"),
         ("{name: a, question: Q, schedule: weekly, audience: {}}", "surveys.0.audience"),
+        ("{name: a, question: Q, schedule: weekly, close_hours: 24}", "surveys.0.close_hours"),
     ]:
         path.write_text(f"surveys:\n  - {bad}\n")
         with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
