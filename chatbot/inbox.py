@@ -11,7 +11,7 @@ request would take the write lock once per click, several statements long.
 The inbox worker, a thread of every process that serves the platform (`chatbot serve`, `chatbot
 clock`), claims stored events in order of arrival with a lease and hands each to `Bot.handle`:
 the same unit of work as an event handled in the request, which deletes the stored row in its own
-transaction. The response goes to the platform's `Reply` (Slack: the event's response_url).
+transaction. The response goes to the platform's `Replier` (Slack: the event's response_url).
 
 Never twice: a retried delivery has the same key, stored once; a handled row is gone in the
 same commit that recorded its effect. Nothing lost: rows left by a crash are claimed again when
