@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,8 +23,9 @@ from sqlalchemy import create_engine
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from intake import (
     ROOT,
-    SECRET,
     Process,
+    bench_env,
+    fake_says,
     free_port,
     seed_people,
     signed,
@@ -50,31 +50,23 @@ def main() -> None:
 
     def stats() -> tuple[int, int, float, float, int]:
         """The alert's copies so far (the admin's live-count message aside)."""
-        fake.stdin.write(f"* {ADMIN}\n")
-        fake.stdin.flush()
-        posts, distinct, first, last, limited = fake.stdout.readline().split()
+        posts, distinct, first, last, limited = fake_says(fake, f"* {ADMIN}").split()
         return int(posts), int(distinct), float(first), float(last), int(limited)
 
     def live_count() -> tuple[int, str]:
         """Edits of the admin's live-count message, and what it says now."""
-        fake.stdin.write(f"edits {ADMIN}\n")
-        fake.stdin.flush()
-        edits, _, text = fake.stdout.readline().strip().partition(" ")
+        edits, _, text = fake_says(fake, f"edits {ADMIN}").partition(" ")
         return int(edits), text
 
     database_url = f"sqlite:///{work / 'broadcast.db'}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": fake.stdout.readline().strip(),
-        "DATABASE_URL": database_url,
-        "TECHHELP_ADMINS": ADMIN,
-        "DELIVERY_RATE": str(args.rate * 0.95),  # keep just under Slack's limit
-        "DELIVERY_LEASE_SECONDS": "5",
-        "PORT": str(free_port()),
-    }
+    env = bench_env(
+        fake.stdout.readline().strip(),
+        database_url,
+        TECHHELP_ADMINS=ADMIN,
+        DELIVERY_RATE=str(args.rate * 0.95),  # keep just under Slack's limit
+        DELIVERY_LEASE_SECONDS="5",
+        PORT=str(free_port()),
+    )
     subprocess.run(
         [python, "-m", "chatbot.cli", "db", "upgrade"],
         env=env,

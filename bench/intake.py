@@ -77,6 +77,32 @@ def start_fake_slack(**env: str) -> subprocess.Popen[str]:
     return fake
 
 
+def fake_says(fake: subprocess.Popen[str], question: str) -> str:
+    """Ask the fake Slack process a question on stdin (`fake_slack_server.py`); its answer line."""
+    assert fake.stdin and fake.stdout
+    fake.stdin.write(question + "\n")
+    fake.stdin.flush()
+    return fake.stdout.readline().strip()
+
+
+def bench_env(slack_url: str, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a server under test: the machine's basics, the WEB_ and DELIVERY_
+    tuning given to the benchmark, the bench's credentials and fake Slack, then `extra`."""
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG") or k.startswith(("WEB_", "DELIVERY_"))
+        },
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack_url,
+        "DATABASE_URL": database_url,
+        **extra,
+    }
+
+
 def seed_people(engine: Engine, users: list[str]) -> None:
     """Active people in the directory, as `chatbot clock` would have synced them."""
     now = datetime.now(UTC).isoformat(sep=" ")
@@ -190,16 +216,21 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def summarise(name: str, latencies: list[float], wall: float, failures: int) -> dict[str, float]:
+def summarise(
+    name: str, latencies: list[float], wall: float, failures: int, *, unit: str = "requests"
+) -> dict[str, float]:
+    """One load's figures: `unit` names the count (requests, clicks); `wall_s` is how long the
+    load took from its first request to its last answer."""
     return {
         "name": name,
-        "requests": len(latencies),
+        unit: len(latencies),
         "failures": failures,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "max_ms": max(latencies) * 1000,
-        "mean_ms": statistics.mean(latencies) * 1000,
-        "throughput_rps": len(latencies) / wall,
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "max_ms": round(max(latencies) * 1000, 2),
+        "mean_ms": round(statistics.mean(latencies) * 1000, 2),
+        "throughput_rps": round(len(latencies) / wall, 1),
+        "wall_s": round(wall, 2),
     }
 
 
@@ -222,24 +253,10 @@ def main() -> None:
     slack_url = fake.stdout.readline().strip()
 
     def triage_posts() -> int:
-        fake.stdin.write(TRIAGE + "\n")
-        fake.stdin.flush()
-        return int(fake.stdout.readline())
+        return int(fake_says(fake, TRIAGE))
 
     database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'bench.db'}"
-    base_env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if k in ("PATH", "HOME", "LANG") or k.startswith(("WEB_", "DELIVERY_"))
-        },
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack_url,
-        "TECHHELP_TRIAGE_CHANNEL": TRIAGE,
-        "DATABASE_URL": database_url,
-    }
+    base_env = bench_env(slack_url, database_url, TECHHELP_TRIAGE_CHANNEL=TRIAGE)
     results = []
     try:
         for name, argv in (

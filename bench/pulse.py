@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import uuid
 from pathlib import Path
 
 import httpx
@@ -32,18 +31,21 @@ from intake import (  # noqa: E402
     ROOT,
     SECRET,
     Process,
+    bench_env,
     cpu_seconds,
+    fake_says,
     free_port,
     load,
-    percentile,
     seed_people,
     signed,
     start_fake_slack,
+    summarise,
     wait_healthy,
 )
 
 sys.path.insert(0, str(ROOT))
 from chatbot import surveys  # noqa: E402
+from tests.fakes.payloads import block_actions  # noqa: E402
 
 ADMIN = "UADMIN"
 
@@ -53,39 +55,8 @@ def person(i: int) -> str:
 
 
 def click_body(run_id: int, user: str, option: int, key: bytes, response_url: str) -> str:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "api_app_id": "A0TEST",
-        "trigger_id": f"bench-{uuid.uuid4()}",
-        "response_url": response_url,
-        "channel": {"id": "D" + user, "name": "directmessage"},
-        "container": {"type": "message", "channel_id": "D" + user, "message_ts": "1.0"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": f"pulse.answer:{option}",
-                "block_id": "b",
-                "value": surveys.button_value(key, run_id, str(option)),
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
-
-
-def summarise(name: str, latencies: list[float], wall: float, failures: int) -> dict[str, float]:
-    return {
-        "name": name,
-        "clicks": len(latencies),
-        "failures": failures,
-        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
-        "max_ms": round(max(latencies) * 1000, 2),
-        "throughput_rps": round(len(latencies) / wall, 1),
-        "acks_s": round(wall, 2),
-    }
+    value = surveys.button_value(key, run_id, str(option))
+    return block_actions(user, f"pulse.answer:{option}", value, response_url=response_url)
 
 
 def main() -> None:
@@ -115,28 +86,15 @@ def main() -> None:
     response_url = slack_url.removesuffix("api/") + "response/bench"
 
     def ask(question: str) -> int:
-        fake.stdin.write(question + "\n")
-        fake.stdin.flush()
-        return int(fake.stdout.readline().split()[0])
+        return int(fake_says(fake, question).split()[0])
 
     def posts() -> int:
         return ask("*")
 
     database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'pulse.db'}"
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if k in ("PATH", "HOME", "LANG") or k.startswith(("WEB_", "DELIVERY_"))
-        },
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": slack_url,
-        "TECHHELP_TRIAGE_CHANNEL": "CTRIAGE",
-        "TECHHELP_ADMINS": ADMIN,
-        "DATABASE_URL": database_url,
-    }
+    env = bench_env(
+        slack_url, database_url, TECHHELP_TRIAGE_CHANNEL="CTRIAGE", TECHHELP_ADMINS=ADMIN
+    )
     subprocess.run(
         [python, "-m", "chatbot.cli", "db", "upgrade"], env=env, check=True, capture_output=True
     )
@@ -153,7 +111,7 @@ def main() -> None:
         replies = ask("responses")
         cpu_before = sum(map(cpu_seconds, pids))
         started = time.perf_counter()
-        row = summarise(name, *load(url, bodies, args.clients, args.rate))
+        row = summarise(name, *load(url, bodies, args.clients, args.rate), unit="clicks")
         if settles:
             while time.perf_counter() - started < 600:
                 with engine.connect() as conn:
@@ -272,7 +230,7 @@ def main() -> None:
     print(f"p99 ratio TechHelp / baseline: {ratio:.2f} (target <= 1.5)")
     print(
         "TechHelp records and replies after the ack: every click recorded and replied to "
-        f"{ours['all_recorded_and_replied_s']} s after the first (the acks took {ours['acks_s']} s)"
+        f"{ours['all_recorded_and_replied_s']} s after the first (the acks took {ours['wall_s']} s)"
     )
     print(f"recorded exactly once: {json.dumps(check)}")
     out = ROOT / "bench" / "results"

@@ -21,6 +21,8 @@ import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from tests.fakes.payloads import block_actions
+
 if TYPE_CHECKING:
     from tests.fakes.slack_api import FakeSlack
 
@@ -206,26 +208,16 @@ class Server:
         trigger_id: str | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0TEST", "domain": "test"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-            "api_app_id": "A0TEST",
-            "trigger_id": trigger_id or f"trig-{uuid.uuid4()}",
-            "response_url": self.fake.response_url(f"act-{uuid.uuid4()}"),
-            "channel": {"id": TRIAGE, "name": "triage"},
-            "container": {"type": "message", "channel_id": TRIAGE, "message_ts": "1.0"},
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "b",
-                    "value": value,
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        return self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}), **kwargs)
+        """A button pressed in the triage channel, with a response_url of the fake's."""
+        body = block_actions(
+            user,
+            action_id,
+            value,
+            channel=TRIAGE,
+            response_url=self.fake.response_url(f"act-{uuid.uuid4()}"),
+            trigger_id=trigger_id,
+        )
+        return self.post(body, **kwargs)
 
     def submit(
         self,

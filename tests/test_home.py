@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from chatbot.db import Database
 from chatbot.db.models import Alert, Delivery, Person, Request
 from chatbot.messages import Message, Outgoing
 from tests.conftest import ADMIN, Server
+from tests.fakes.payloads import block_actions
 from tests.test_intake import rows
 
 REF = re.compile(r"\bTH-(\d+)\b")
@@ -186,26 +186,7 @@ def test_refreshes_coalesce_into_one_publish(database_url: str) -> None:
 
 
 def _home_click(server: Server, user: str, button: dict[str, Any]) -> None:
-    """A button pressed on App Home: Slack sends the view, and no response_url."""
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "api_app_id": "A0TEST",
-        "trigger_id": f"trig-{uuid.uuid4()}",
-        "container": {"type": "view", "view_id": "VHOME"},
-        "view": {"id": "VHOME", "type": "home", "callback_id": ""},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": button["action_id"],
-                "block_id": "b",
-                "value": button["value"],
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    body = block_actions(user, button["action_id"], button["value"], home=True)
     assert server.post(body).status_code == 200
 
 

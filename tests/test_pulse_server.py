@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
-import uuid
 from typing import Any
 
 import pytest
 
 from tests.conftest import ADMIN, Server
+from tests.fakes.payloads import block_actions
 from tests.test_intake import reply_text, rows
 from tests.test_techalert import directory_users
 
@@ -46,31 +45,6 @@ def handled(server: Server) -> None:
 def replaced(server: Server, count: int) -> list[dict[str, Any]]:
     server.fake.wait_for(lambda: len(server.fake.calls("response_url")) >= count)
     return [c.body for c in server.fake.calls("response_url")]
-
-
-def click_body(
-    action_id: str, value: str, user: str, trigger_id: str, action_ts: str, response_url: str = ""
-) -> str:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-        "api_app_id": "A0TEST",
-        "trigger_id": trigger_id,
-        "response_url": response_url,
-        "channel": {"id": "D" + user, "name": "directmessage"},
-        "container": {"type": "message", "channel_id": "D" + user, "message_ts": "1.0"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b",
-                "value": value,
-                "action_ts": action_ts,
-            }
-        ],
-    }
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
 def test_send_click_change_comment_close(server: Server) -> None:
@@ -154,9 +128,7 @@ def test_double_delivered_click_and_forged_value(server: Server) -> None:
     server.command("send Rate us", command="/pulse", user=ADMIN)
     fake.wait_for(lambda: fake.messages("DUEMP001"))
     options = survey_buttons(fake.messages("DUEMP001")[0])
-    body = click_body(
-        options[4]["action_id"], options[4]["value"], "UEMP001", f"t-{uuid.uuid4()}", "1.5"
-    )
+    body = block_actions("UEMP001", options[4]["action_id"], options[4]["value"])
     headers = {"X-Slack-Retry-Num": "1"}
     assert server.post(body).status_code == 200
     assert server.post(body, headers=headers).status_code == 200  # Slack's retry
@@ -225,9 +197,7 @@ def test_acknowledged_clicks_survive_a_crash_before_they_are_handled(make_server
     for n, user in enumerate(people):
         option = survey_buttons(fake.messages("D" + user)[0])[n % 5]
         reply_to = fake.response_url(f"crash-{user}")
-        body = click_body(
-            option["action_id"], option["value"], user, f"t-{uuid.uuid4()}", "1.5", reply_to
-        )
+        body = block_actions(user, option["action_id"], option["value"], response_url=reply_to)
         bodies.append(body)
         acked = web.post(body)
         assert acked.status_code == 200 and not acked.text
