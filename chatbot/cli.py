@@ -90,11 +90,12 @@ def _require_slack(settings: Settings, *names: str) -> None:
 
 @contextmanager
 def _slack_bot(
-    ctx: click.Context, *required: str, workers: bool = True
+    ctx: click.Context, *required: str, deliveries: bool = True, inbox: bool = False
 ) -> Iterator[tuple[Bot, App, SlackSender]]:
-    """The composed bot with its Bolt app and, unless `workers` is off, a running delivery
-    worker and inbox worker. SIGTERM (a deploy, `kill`) ends it gracefully: the event and the
-    sends in flight finish and are recorded before exit."""
+    """The composed bot with its Bolt app, a running delivery worker unless `deliveries` is
+    off, and an inbox worker if `inbox` (the long-running processes only: an operator's
+    command must not take stored clicks). SIGTERM (a deploy, `kill`) ends it gracefully: the
+    event and the sends in flight finish and are recorded before exit."""
     from chatbot.app import attach_worker, build_bot, slack_parts
 
     _logging(ctx.obj["verbose"])
@@ -102,16 +103,16 @@ def _slack_bot(
     _require_slack(settings, *required)
     bot = build_bot(settings)
     bot.db.upgrade()
-    app, sender, inbox = slack_parts(bot)
-    worker = attach_worker(bot, {"slack": sender}, start=workers)
-    if workers:
-        inbox.start()
+    app, sender, stored = slack_parts(bot)
+    worker = attach_worker(bot, {"slack": sender}, start=deliveries)
+    if inbox:
+        stored.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         yield bot, app, sender
     finally:
         log.info("stopping: finishing the event and the deliveries in flight")
-        inbox.stop()
+        stored.stop()
         worker.stop()
         bot.db.dispose()
 
@@ -132,11 +133,9 @@ def serve(ctx: click.Context, web_only: bool) -> None:
     from chatbot.platforms.slack.server import serve as run_server
     from chatbot.web.dashboard import Web
 
-    with _slack_bot(ctx, "slack_bot_token", "slack_signing_secret", workers=not web_only) as (
-        bot,
-        app,
-        _sender,
-    ):
+    workers = not web_only
+    required = ("slack_bot_token", "slack_signing_secret")
+    with _slack_bot(ctx, *required, deliveries=workers, inbox=workers) as (bot, app, _sender):
         run_server(
             make_wsgi(
                 SlackRequestHandler(app),
@@ -156,7 +155,7 @@ def socket(ctx: click.Context) -> None:
 
     from chatbot.platforms.slack.client import make_client
 
-    with _slack_bot(ctx, "slack_bot_token", "slack_app_token") as (bot, app, _sender):
+    with _slack_bot(ctx, "slack_bot_token", "slack_app_token", inbox=True) as (bot, app, _sender):
         settings = bot.settings
         SocketModeHandler(
             app,
@@ -173,7 +172,7 @@ def clock(ctx: click.Context, once: bool) -> None:
     from chatbot.clock_process import holder_id, run_forever, tick
 
     required = () if once else ("slack_bot_token",)
-    with _slack_bot(ctx, *required) as (bot, _app, sender):
+    with _slack_bot(ctx, *required, inbox=not once) as (bot, _app, sender):
         members = sender.api.members if bot.settings.slack_configured else None
         if once:
             click.echo(f"stored {tick(bot, holder=holder_id(), members=members)} deliveries")

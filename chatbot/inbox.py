@@ -8,8 +8,8 @@ then acks. Requests that arrive while a commit is under way are stored together 
 (a group commit): under a burst, one transaction carries many clicks, where handling each in the
 request would take the write lock once per click, several statements long.
 
-The inbox worker, a thread of every process that serves the platform (`chatbot serve`, `chatbot
-clock`), claims stored events in order of arrival with a lease and hands each to `Bot.handle`:
+The inbox worker, a thread of the long-running processes (`chatbot serve`, `socket`, `clock`),
+claims stored events in order of arrival with a lease and hands each to `Bot.handle`:
 the same unit of work as an event handled in the request, which deletes the stored row in its own
 transaction. The response goes to the platform's `Replier` (Slack: the event's response_url).
 
