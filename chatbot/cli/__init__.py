@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from chatbot.cli_alerts import alert
+from chatbot.cli.alerts import alert
 from chatbot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -351,6 +351,3 @@ def shell(user: str | None) -> None:
 
 
 main.add_command(alert)
-
-if __name__ == "__main__":
-    main()
