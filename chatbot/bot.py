@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy.orm import Session
@@ -209,6 +209,27 @@ class Bot:
                     raise ValueError(f"{route} is registered by two modules")
                 self.handlers[route] = handler
         self.worker: delivery.DeliveryWorker | None = None
+
+    def attach_worker(
+        self, senders: dict[str, delivery.Sender], *, start: bool = True
+    ) -> delivery.DeliveryWorker:
+        """This process's delivery worker, sending through `senders` (one per platform); the
+        core wakes it after every commit that stored something to send."""
+        settings = self.settings
+        worker = delivery.DeliveryWorker(
+            self.db,
+            senders,
+            clock=self.clock,
+            concurrency=settings.delivery_concurrency,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            posts_per_second=settings.delivery_rate,
+            on_progress=self.report_progress,
+            build=self.build,
+        )
+        self.worker = worker
+        if start:
+            worker.start()
+        return worker
 
     @property
     def commands(self) -> list[str]:

@@ -87,13 +87,11 @@ class ConsoleSender:
 
 class Console:
     def __init__(self, bot: Bot, *, user: str, out: Callable[[str], None]) -> None:
-        from chatbot.app import attach_worker
-
         self.bot = bot
         self.user = user
         self.out = out
         self.shown: list[Shown] = []
-        self.worker = attach_worker(bot, {PLATFORM: ConsoleSender(out, self.shown)}, start=False)
+        self.worker = bot.attach_worker({PLATFORM: ConsoleSender(out, self.shown)}, start=False)
 
     def drain(self) -> None:
         """What is due now: the clock's jobs (scheduled alerts, outreach), then the outbox."""
