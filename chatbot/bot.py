@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -24,10 +24,12 @@ from chatbot.db import Database
 from chatbot.db.models import Interaction
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import FormErrors, Message, Outgoing, Refusal, Reply, Response
+from chatbot.signals import Signal
 from chatbot.text import Templates
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = TypeVar("P")
 
 EventKind = Literal["command", "action", "form", "event"]
 
@@ -76,6 +78,8 @@ class Context:
     platform: str
     now: datetime
     queued: bool = False  # something was stored for delivery: the worker is woken after commit
+    # Who reacts to a signal sent in this unit of work (`chatbot.signals`): composed by the bot.
+    receivers: Mapping[Signal[Any], Sequence[Receiver[Any]]] = field(default_factory=dict)
 
     def send(self, outgoing: Outgoing) -> int:
         self.queued = True
@@ -100,6 +104,8 @@ Tick = Callable[[Context], int]
 Progress = Callable[[Context, str, "delivery.Tally"], None]
 # Builds a view (e.g. App Home) for a channel when its delivery is sent (`delivery.rebuild_later`).
 Builder = Callable[[Context, str], Message]
+# Reacts to a signal, in the sender's transaction (`chatbot.signals`).
+Receiver: TypeAlias = Callable[["Context", P], None]
 
 
 class Routes:
@@ -112,6 +118,7 @@ class Routes:
         self.builders: dict[str, Builder] = {}
         self.private: set[tuple[EventKind, str]] = set()
         self.deferred: set[tuple[EventKind, str]] = set()
+        self.receivers: dict[Signal[Any], list[Receiver[Any]]] = {}
 
     def _add(
         self, kind: EventKind, name: str, *, private: bool = False, deferred: bool = False
@@ -163,6 +170,16 @@ class Routes:
 
         return register
 
+    def connect(self, signal: Signal[P]) -> Callable[[Receiver[P]], Receiver[P]]:
+        """Declare a receiver of `signal`: run, with the sender's context, whenever another
+        capability sends it (e.g. App Home refreshing when triage changes a request)."""
+
+        def register(receiver: Receiver[P]) -> Receiver[P]:
+            self.receivers.setdefault(signal, []).append(receiver)
+            return receiver
+
+        return register
+
     def builder(self, action: str) -> Callable[[Builder], Builder]:
         """Declare who builds deliveries of `action` (e.g. "home") marked to be built when sent."""
 
@@ -202,6 +219,10 @@ class Bot:
             for action, build in module_routes.builders.items()
         }
         self.private = {route for module_routes in routes for route in module_routes.private}
+        self.receivers: dict[Signal[Any], tuple[Receiver[Any], ...]] = {}
+        for module_routes in routes:
+            for signal, receivers in module_routes.receivers.items():
+                self.receivers[signal] = (*self.receivers.get(signal, ()), *receivers)
         self.deferred = {route for module_routes in routes for route in module_routes.deferred}
         for module_routes in routes:
             for route, handler in module_routes.handlers.items():
@@ -242,6 +263,7 @@ class Bot:
             templates=self.templates,
             platform=platform,
             now=now,
+            receivers=self.receivers,
         )
 
     def run(

@@ -26,6 +26,7 @@ from chatbot.messages import (
 )
 from chatbot.routing import for_category, guess
 from commands import triage
+from commands.techalert import FOLLOW
 
 routes = Routes()
 
@@ -68,8 +69,6 @@ def techhelp(event: Event, ctx: Context) -> Response:
 def known_issue(ctx: Context, alert: Alert, text: str) -> Reply:
     """Offer to follow the active alert instead of opening a duplicate; the text rides in the
     "separate request" button, so nothing is stored unless they ask for it."""
-    from commands.techalert import FOLLOW
-
     body = ctx.render("techhelp/known_issue.md.j2", alert=alert)
     buttons = (
         Button(f"Follow {alert.ref}", FOLLOW, str(alert.id), style="primary"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from chatbot import requests
+from chatbot import requests, signals
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Request
 from chatbot.messages import (
@@ -22,7 +22,7 @@ from chatbot.messages import (
 )
 from chatbot.requests import Change, RequestError
 from chatbot.text import Trusted, cut, escape, mention
-from commands import home, rating
+from commands import rating
 
 log = logging.getLogger(__name__)
 routes = Routes()
@@ -163,7 +163,9 @@ def tell_requester(
             message=Message(text=text, blocks=tuple(blocks)),
         )
     )
-    home.refresh(ctx, request.requester)
+    signals.request_changed.send(
+        ctx, signals.RequestChanged(request_id=request.id, requester=request.requester, change=kind)
+    )
 
 
 def publish(ctx: Context, change: Change, **values: object) -> None:
