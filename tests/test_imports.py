@@ -135,8 +135,8 @@ def _violations(imports: dict[str, list[tuple[str, int]]]) -> list[str]:
             ):
                 found.append(f"{where}: the core and the capabilities never import a platform")
             if _within(module, "chatbot.platforms") and _within(target, "chatbot.platforms"):
-                mine, theirs = module.split(".")[2], target.split(".")[2:3]
-                if theirs and theirs[0] != mine:
+                mine, theirs = module.split(".")[2:3], target.split(".")[2:3]
+                if mine and theirs and theirs != mine:
                     found.append(f"{where}: a platform never imports another platform")
     return found
 
