@@ -16,13 +16,15 @@ run: $(STAMP)  ## set up and start the bot (console when no Slack credentials ar
 	$(BIN)/chatbot db upgrade
 	$(BIN)/chatbot
 
-test: $(STAMP)  ## set up, lint, and run the whole test suite
+test: $(STAMP)  ## set up, lint, type-check, and run the whole test suite
 	$(BIN)/ruff check chatbot commands tests bench
 	$(BIN)/ruff format --check chatbot commands tests bench
+	$(BIN)/mypy -p chatbot -p commands
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check chatbot commands tests bench
+	$(BIN)/mypy -p chatbot -p commands
 
 format: $(STAMP)
 	$(BIN)/ruff format chatbot commands tests bench

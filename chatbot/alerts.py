@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from chatbot.db import rowcount
 from chatbot.db.models import AffectedVote, Alert, Delivery
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import Refusal
@@ -108,7 +109,7 @@ def start_posting(*, session: Session, alert: Alert) -> bool:
         .execution_options(synchronize_session=False)
     )
     session.refresh(alert)
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 def copies(*, session: Session, alert: Alert) -> list[Delivery]:
@@ -132,7 +133,7 @@ def resolve(*, session: Session, alert: Alert, text: str | None, now: datetime) 
             .values(state=after, resolved_at=now, resolution=text or None)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount:
+        if rowcount(result):
             session.refresh(alert)
             return alert
     raise Refusal(f"{alert.ref} is already {alert.state}.")
@@ -166,7 +167,7 @@ def affected_count(*, session: Session, alert: Alert, source: str | None = None)
     query = select(func.count()).select_from(AffectedVote).where(AffectedVote.alert_id == alert.id)
     if source:
         query = query.where(AffectedVote.source == source)
-    return session.scalar(query)
+    return session.execute(query).scalar_one()
 
 
 _STOP_WORDS = (  # words too common to tell two problems apart

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Urgency = Literal["low", "normal", "high", "critical"]
-URGENCIES: tuple[str, ...] = ("low", "normal", "high", "critical")
+URGENCIES: tuple[Urgency, ...] = ("low", "normal", "high", "critical")
 TIERS: tuple[int, ...] = (1, 2, 3)
 
 
@@ -108,7 +108,7 @@ def _default_urgency_rules() -> list[UrgencyRule]:
     ]
 
 
-def _default_targets() -> dict[str, ServiceTarget]:
+def _default_targets() -> dict[Urgency, ServiceTarget]:
     return {
         "critical": ServiceTarget(first_response_minutes=15, resolution_hours=4),
         "high": ServiceTarget(first_response_minutes=60, resolution_hours=8),

@@ -600,8 +600,8 @@ def sync_config_surveys(ctx: Context) -> list[Survey]:
     existing = {
         s.name: s for s in ctx.session.scalars(select(Survey).where(Survey.source == "config"))
     }
-    for survey in existing.values():
-        survey.active = survey.name in names
+    for stored in existing.values():
+        stored.active = stored.name in names
     for config, name in zip(configured, names, strict=True):
         survey = existing.get(name)
         options = list(config.options) or list(surveys.SCALE)

@@ -366,7 +366,8 @@ def post_scheduled(ctx: Context) -> int:
     )
     for alert in ctx.session.scalars(starting).all():
         alert.window_noted_at = ctx.now
-        if ctx.now - alert.starts_at > schedules.CATCH_UP:
+        started = alert.starts_at  # never None here: the query asks for starts_at <= now
+        if started is None or ctx.now - started > schedules.CATCH_UP:
             continue  # the clock was down: a "starting now" hours late would mislead
         note = Message.plain(ctx.render("techalert/window_starts.md.j2", alert=alert))
         copies = alerts.copies(session=ctx.session, alert=alert)

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from chatbot.bot import Bot, Event
+from chatbot.bot import Bot, Event, EventKind
 from chatbot.delivery import Job, Outcome, Sent
 from chatbot.messages import (
     Button,
@@ -132,14 +132,18 @@ class Console:
         self._show(self.bot.handle(event), ask)
         self.drain()
 
-    def _event(self, kind: str, name: str, **values: str) -> Event:
+    def _event(
+        self, kind: EventKind, name: str, *, text: str = "", value: str = "", context: str = ""
+    ) -> Event:
         return Event(
             platform=PLATFORM,
             kind=kind,
             name=name,
-            user=self.user,  # type: ignore[arg-type]
+            user=self.user,
             key=f"console:{uuid.uuid4()}",
-            **values,
+            text=text,
+            value=value,
+            context=context,
         )
 
     def _find_button(self, line: str) -> Button | None:
