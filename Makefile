@@ -38,4 +38,4 @@ bench: $(STAMP)  ## benchmarks (not tests): see bench/README.md
 	$(BIN)/python bench/dashboard.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
