@@ -127,23 +127,25 @@ def _slack_bot(
 @click.pass_context
 def serve(ctx: click.Context, web_only: bool) -> None:
     """HTTP server: POST /slack/events, GET /healthz, /dashboard, /report."""
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-    from chatbot.platforms.slack.server import make_wsgi
-    from chatbot.platforms.slack.server import serve as run_server
+    from chatbot.platforms.slack.server import slack_endpoint
     from chatbot.web.dashboard import Web
+    from chatbot.web.host import Host
+    from chatbot.web.host import serve as run_server
 
     workers = not web_only
     required = ("slack_bot_token", "slack_signing_secret")
     with _slack_bot(ctx, *required, deliveries=workers, inbox=workers) as (bot, app, _sender):
+        settings = bot.settings
+        assert settings.slack_signing_secret  # _require_slack
         run_server(
-            make_wsgi(
-                SlackRequestHandler(app),
+            Host(
                 bot.db,
-                Web(settings=bot.settings, db=bot.db, clock=bot.clock),
+                web=Web(settings=settings, db=bot.db, clock=bot.clock),
+                endpoints=[slack_endpoint(app, settings.slack_signing_secret)],
             ),
-            port=bot.settings.port,
-            threads=bot.settings.web_threads,
+            port=settings.port,
+            threads=settings.web_threads,
+            trusted_proxy=settings.techhelp_trusted_proxy,
         )
 
 
