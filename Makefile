@@ -1,16 +1,26 @@
-# The two commands: `make run` and `make test`. Both set themselves up from pyproject.toml.
+# The two commands: `make run` and `make test`. Both set themselves up from the lock files
+# (exact versions with their hashes: what was tested), then install the project itself.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# After changing dependencies in pyproject.toml: resolve again and pin with hashes.
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --universal \
+	--generate-hashes --custom-compile-command "make lock" --quiet
+lock:
+	test -x $(VENV)/bin/uv || $(BIN)/pip install --quiet uv
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -o requirements-dev.lock
 
 run: $(STAMP)  ## set up and start the bot (console when no Slack credentials are configured)
 	$(BIN)/chatbot db upgrade

@@ -307,6 +307,11 @@ def _split_ids(value: Any) -> list[str]:
 
 CsvList = Annotated[list[str], NoDecode]
 
+# A dashboard token shorter than this, or of fewer distinct characters, stops start-up: it
+# could be guessed (a 2-character one fell in 394 tries).
+MIN_TOKEN_LENGTH = 32
+MIN_TOKEN_SYMBOLS = 12
+
 
 class Settings(BaseSettings):
     """Process settings. Names match the environment variables in the README."""
@@ -326,6 +331,9 @@ class Settings(BaseSettings):
     techhelp_config: Path | None = None
     techhelp_rating_delay: Annotated[float, Field(ge=0)] = 0
     techhelp_dashboard_token: str | None = None
+    # The reverse proxy (an address, or `*`) whose X-Forwarded-Proto and X-Forwarded-For
+    # `chatbot serve` believes; from anyone else those headers are dropped.
+    techhelp_trusted_proxy: str | None = None
     # Satisfaction figures of a group (a department, a week) with fewer answers are hidden.
     techhelp_min_group: Annotated[int, Field(ge=1)] = 3
     web_threads: Annotated[int, Field(ge=4)] = 48
@@ -345,6 +353,19 @@ class Settings(BaseSettings):
     _split = field_validator("techhelp_alert_channels", "techhelp_admins", mode="before")(
         _split_ids
     )
+
+    @field_validator("techhelp_dashboard_token")
+    @classmethod
+    def _strong_token(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None  # the dashboard is closed
+        if len(value) < MIN_TOKEN_LENGTH or len(set(value)) < MIN_TOKEN_SYMBOLS:
+            raise ValueError(
+                f"TECHHELP_DASHBOARD_TOKEN is too weak: use at least {MIN_TOKEN_LENGTH} random "
+                "characters, e.g. the output of "
+                '`python -c "import secrets; print(secrets.token_urlsafe(32))"`'
+            )
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

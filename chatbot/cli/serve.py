@@ -19,16 +19,20 @@ from chatbot.cli.common import slack_bot
 def serve(ctx: click.Context, web_only: bool) -> None:
     """HTTP server: POST /slack/events, GET /healthz, /dashboard, /report."""
     from chatbot.platforms.slack.runner import http_app
-    from chatbot.platforms.slack.server import serve as run_server
     from chatbot.web.dashboard import Web
+    from chatbot.web.host import serve as run_server
 
     workers = not web_only
     required = ("slack_bot_token", "slack_signing_secret")
     with slack_bot(ctx, *required, deliveries=workers, inbox=workers) as (bot, parts):
+        settings = bot.settings
+        assert settings.slack_signing_secret  # required above
+        web = Web(settings=settings, db=bot.db, clock=bot.clock)
         run_server(
-            http_app(parts.app, bot.db, Web(settings=bot.settings, db=bot.db, clock=bot.clock)),
-            port=bot.settings.port,
-            threads=bot.settings.web_threads,
+            http_app(parts.app, bot.db, web, signing_secret=settings.slack_signing_secret),
+            port=settings.port,
+            threads=settings.web_threads,
+            trusted_proxy=settings.techhelp_trusted_proxy,
         )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from chatbot.bot import Bot
 from chatbot.db import Database
@@ -15,8 +14,9 @@ from chatbot.inbox import Inbox
 from chatbot.platforms.slack.app import Replies, build_app
 from chatbot.platforms.slack.client import make_client
 from chatbot.platforms.slack.sender import SlackAPI, SlackSender
-from chatbot.platforms.slack.server import WSGIApp, make_wsgi
+from chatbot.platforms.slack.server import slack_endpoint
 from chatbot.web.dashboard import Web
+from chatbot.web.host import Host
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,9 @@ def slack_parts(bot: Bot) -> SlackParts:
     return SlackParts(app=app, sender=SlackSender(api), inbox=inbox)
 
 
-def http_app(app: App, db: Database, web: Web | None) -> WSGIApp:
-    """`chatbot serve`: Slack's endpoint, /healthz and the web pages in one WSGI app."""
-    return make_wsgi(SlackRequestHandler(app), db, web)
+def http_app(app: App, db: Database, web: Web | None, *, signing_secret: str) -> Host:
+    """`chatbot serve`: the web host (/healthz, the web pages) with Slack's endpoint mounted."""
+    return Host(db, web=web, endpoints=[slack_endpoint(app, signing_secret)])
 
 
 def run_socket_mode(app: App, *, app_token: str | None, api_url: str) -> None:
