@@ -428,9 +428,18 @@ def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
     )
 
 
+def _alert_for(ctx: Context, event: Event) -> Alert:
+    """The alert an "I'm affected" or "Follow" button names, if the person is in its
+    audience: a department's alert cannot be reported on by someone it was not sent to."""
+    alert = alerts.get(session=ctx.session, ref=event.value)
+    if not alerts.in_audience(alert, user=event.user, routing=ctx.settings.routing):
+        raise Refusal(ctx.render("techalert/not_in_audience.md.j2", alert=alert))
+    return alert
+
+
 @routes.action(AFFECTED)
 def on_affected(event: Event, ctx: Context) -> Response:
-    alert = alerts.get(session=ctx.session, ref=event.value)
+    alert = _alert_for(ctx, event)
     counted = alerts.mark_affected(session=ctx.session, alert=alert, user=event.user, now=ctx.now)
     if counted:
         _refresh_counts(ctx, alert)
@@ -463,7 +472,7 @@ def _refresh_counts(ctx: Context, alert: Alert) -> None:
 @routes.action(FOLLOW)
 def on_follow(event: Event, ctx: Context) -> Response:
     """A request that matched an active alert follows it instead of becoming a duplicate."""
-    alert = alerts.get(session=ctx.session, ref=event.value)
+    alert = _alert_for(ctx, event)
     if alerts.mark_affected(
         session=ctx.session, alert=alert, user=event.user, now=ctx.now, source="techhelp"
     ):
