@@ -30,6 +30,7 @@ from chatbot.messages import (
     Response,
     chosen,
 )
+from chatbot.text import escape
 
 routes = Routes()
 
@@ -195,7 +196,10 @@ def card(ctx: Context, alert: Alert) -> Message:
     blocks = [Block("section", text=text), Block("context", text=context)]
     if not resolved:
         blocks.append(Block("actions", buttons=(Button("I'm affected", AFFECTED, str(alert.id)),)))
-    summary = f"{LABELS[alert.severity]}: {alert.message[:200]}"
+    # The notification and fallback text: the admin's words escaped like every other value, so
+    # a `<!channel>` or a link typed into an alert (through the CLI or the console, where no
+    # platform turned it into text) is not made live there either.
+    summary = f"{LABELS[alert.severity]}: {escape(alert.message[:200])}"
     if resolved:
         summary = f"Resolved: {summary}"
     return Message(text=summary, blocks=tuple(blocks))
