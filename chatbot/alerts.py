@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from chatbot.config import Routing
 from chatbot.db import rowcount
 from chatbot.db.models import AffectedVote, Alert, Delivery
 from chatbot.db.upsert import insert_ignore
@@ -88,6 +89,18 @@ def get(*, session: Session, ref: str) -> Alert:
     if alert is None:
         raise Refusal(f"There is no alert {ref}. `/techalert list` shows the active ones.")
     return alert
+
+
+def in_audience(alert: Alert, *, user: str, routing: Routing) -> bool:
+    """Whether `user` is in the alert's audience, so may see it (App Home, the known-issue
+    answer) and report being affected. An alert to the alert channels or to everyone is public;
+    one to departments only reaches their members (the configuration's member lists), so
+    someone of another department, or of none, does not see it."""
+    audience = alert.audience or {}
+    if not audience or audience.get("channels") or audience.get("everyone"):
+        return True  # no audience stored: an alert from before audiences, to the channels
+    departments = set(audience.get("departments") or ())
+    return any(user in d.members for d in routing.departments if d.name in departments)
 
 
 def active(*, session: Session) -> list[Alert]:
@@ -183,13 +196,21 @@ def _words(text: str) -> set[str]:
 
 
 def matching(
-    *, session: Session, text: str, service_keywords: dict[str, list[str]] | None = None
+    *,
+    session: Session,
+    text: str,
+    service_keywords: dict[str, list[str]] | None = None,
+    user: str | None = None,
+    routing: Routing | None = None,
 ) -> Alert | None:
     """The active alert a request seems to be about: its service named (or a keyword the
-    configuration gives that service), or two of the alert's significant words used."""
+    configuration gives that service), or two of the alert's significant words used. With
+    `user` and `routing`, only among the alerts in that person's audience."""
     words = _words(text)
     lowered = text.lower()
     for alert in reversed(active(session=session)):
+        if user is not None and routing and not in_audience(alert, user=user, routing=routing):
+            continue
         service = alert.service or ""
         if service and service.lower() != "other":
             terms = [service, *(service_keywords or {}).get(service, [])]

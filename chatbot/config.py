@@ -55,6 +55,15 @@ class Department(BaseModel):
     members: list[str] = []
 
 
+class Queue(BaseModel):
+    """A queue's own people: besides `staff` and the admins, who may act on its cards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    members: list[str] = []
+
+
 class ServiceTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -238,6 +247,8 @@ class Routing(BaseModel):
     urgency_rules: list[UrgencyRule] = Field(default_factory=_default_urgency_rules)
     departments: list[Department] = []
     staff: list[str] = []  # Slack user IDs of the service desk (may log requests for others)
+    # Optional: the members of a queue act on the cards of that queue's requests only.
+    queues: list[Queue] = []
     service_targets: dict[Urgency, ServiceTarget] = Field(default_factory=_default_targets)
     services: list[str] = ["Email", "VPN", "Wi-Fi", "Printing", "Phones", "HR system", "Other"]
     # Words that name a service in a request: while an alert about it is active, a /techhelp
@@ -282,6 +293,16 @@ class Routing(BaseModel):
         surveys = [s.name for s in self.surveys]
         if len(surveys) != len(set(surveys)):
             raise ValueError("survey names must be unique")
+        routed = {c.queue for c in self.categories} | {self.category(self.default_category).queue}
+        for queue in self.queues:
+            if queue.name not in routed:
+                raise ValueError(
+                    f"queues: no category is routed to queue {queue.name!r} "
+                    f"(the queues are: {', '.join(sorted(routed))})"
+                )
+        queues = [q.name for q in self.queues]
+        if len(queues) != len(set(queues)):
+            raise ValueError("queue names must be unique")
         return self
 
     def category(self, name: str) -> Category:
@@ -385,6 +406,15 @@ class Settings(BaseSettings):
 
     def is_staff(self, user_id: str) -> bool:
         return user_id in self.routing.staff or self.is_admin(user_id)
+
+    def is_service_desk(self, user_id: str, queue: str | None = None) -> bool:
+        """May act on a triage card: staff and admins on every card; a queue's members on the
+        cards of their queue (`queue` None: of any queue)."""
+        if self.is_staff(user_id):
+            return True
+        return any(
+            user_id in q.members for q in self.routing.queues if queue is None or q.name == queue
+        )
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from chatbot import alerts as alerts_
 from chatbot import delivery, signals, surveys
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Alert, Request
@@ -85,12 +86,15 @@ def build(ctx: Context, user: str) -> Message:
         .order_by(Request.updated_at.desc(), Request.id.desc())
         .limit(MAX_RESOLVED)
     ).all()
-    alerts = session.scalars(
-        select(Alert)
-        .where(Alert.state == "active")
-        .order_by(Alert.created_at.desc())
-        .limit(MAX_ALERTS)
-    ).all()
+    # Only the alerts in this person's audience: a department's alert is not everyone's news.
+    routing = ctx.settings.routing
+    alerts = [
+        alert
+        for alert in session.scalars(
+            select(Alert).where(Alert.state == "active").order_by(Alert.created_at.desc())
+        )
+        if alerts_.in_audience(alert, user=user, routing=routing)
+    ][:MAX_ALERTS]
     waiting = surveys_awaiting(ctx, user)
 
     def when(moment: Any) -> str:

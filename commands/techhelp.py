@@ -58,8 +58,13 @@ def techhelp(event: Event, ctx: Context) -> Response:
         return text_reply(ctx, "techhelp/status.md.j2", requests=mine)
     if word == "for":
         return log_for_someone(event, ctx, text)
+    routing = ctx.settings.routing
     known = alerts.matching(
-        session=ctx.session, text=text, service_keywords=ctx.settings.routing.service_keywords
+        session=ctx.session,
+        text=text,
+        service_keywords=routing.service_keywords,
+        user=event.user,
+        routing=routing,
     )
     if known and len(text) <= SEPARATE_MAX:
         return known_issue(ctx, known, text)
