@@ -209,7 +209,7 @@ def _survey_run(ctx: click.Context, kind: str, name: str, **fields: object) -> N
     try:
         response = bot.handle(
             Event(
-                platform="slack",
+                platform=settings.techhelp_platform,
                 kind=kind,
                 name=name,
                 user=actor,
@@ -319,6 +319,8 @@ def shell(user: str | None) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     settings = _settings()
+    # At the console, the ids of TECHHELP_* (channels, admins) are console names.
+    settings = settings.model_copy(update={"techhelp_platform": "console"})
     if not settings.techhelp_triage_channel:
         settings = settings.model_copy(update={"techhelp_triage_channel": "#triage"})
     me = user or settings.console_user

@@ -90,7 +90,7 @@ def test_overdue_requests_are_escalated_once_per_target(database_url: str) -> No
     ]
     with bot.db.sessions() as session:
         with_delivery = session.scalars(
-            select(Delivery.channel).where(Delivery.key.startswith("service-target:"))
+            select(Delivery.address_id).where(Delivery.key.startswith("service-target:"))
         ).all()
         events = session.scalars(select(RequestEvent).where(RequestEvent.kind == "overdue")).all()
     assert set(with_delivery) == {TRIAGE}
