@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from chatbot.addresses import Address
 from chatbot.config import Routing
@@ -68,13 +68,16 @@ def sync(
     """Bring the platform's accounts in line with its directory; returns (reachable, skipped)."""
     known = {
         a.account_id: a
-        for a in session.scalars(select(Account).where(Account.platform == platform))
+        for a in session.scalars(
+            select(Account)
+            .where(Account.platform == platform)
+            .options(selectinload(Account.person).selectinload(Person.accounts))
+        )
     }
     reachable = skipped = 0
     seen: set[str] = set()
     for member in members:
         seen.add(member.user_id)
-        department = routing.department_of(member.user_id)
         account = known.get(member.user_id)
         if account is None:
             account = add_account(
@@ -85,6 +88,10 @@ def sync(
         account.synced_at = now
         person = account.person
         person.name = member.name
+        # The configuration lists departments' members by their ids on one platform: the
+        # person's department is the one any of their accounts is listed in.
+        listed = (routing.department_of(a.account_id) for a in person.accounts)
+        department = next((d for d in listed if d), None)
         person.department = department.name if department else None
         reachable += member.reachable
         skipped += not member.reachable
