@@ -124,7 +124,7 @@ def main() -> None:
         row["cpu_ms_per_click"] = round(cpu / len(bodies) * 1000, 2)
         return row
 
-    key = surveys.key_from_signing_secret(SECRET)
+    key = surveys.key_from_secret(SECRET)
     results: list[dict[str, float]] = []
     send: dict[str, float] = {}
     try:

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 from sqlalchemy.orm import Session
 
 from chatbot import delivery
+from chatbot.addresses import Address
 from chatbot.clock import Clock
 from chatbot.config import Settings
 from chatbot.db import Database
@@ -70,7 +71,8 @@ class Event:
 
 @dataclass
 class Context:
-    """What a handler may use. `send` queues a message in the handler's own transaction."""
+    """What a handler may use. `send` queues a message in the handler's own transaction; it goes
+    to its address's platform (`Outgoing.to`), whichever platform the event came from."""
 
     session: Session
     settings: Settings
@@ -83,14 +85,12 @@ class Context:
 
     def send(self, outgoing: Outgoing) -> int:
         self.queued = True
-        return delivery.enqueue(
-            self.session, platform=self.platform, outgoing=outgoing, now=self.now
-        )
+        return delivery.enqueue(self.session, outgoing=outgoing, now=self.now)
 
     def send_many(self, outgoing: list[Outgoing]) -> None:
         """Queue many new posts in one statement (a broadcast's copies)."""
         self.queued = self.queued or bool(outgoing)
-        delivery.enqueue_many(self.session, platform=self.platform, outgoing=outgoing, now=self.now)
+        delivery.enqueue_many(self.session, outgoing=outgoing, now=self.now)
 
     def render(self, template: str, **values: Any) -> str:
         return self.templates.render(template, **values)
@@ -102,8 +102,8 @@ Handler = Callable[[Event, Context], Response]
 Tick = Callable[[Context], int]
 # Told where a fan-out stands after its copies were delivered (or failed): a live count.
 Progress = Callable[[Context, str, "delivery.Tally"], None]
-# Builds a view (e.g. App Home) for a channel when its delivery is sent (`delivery.rebuild_later`).
-Builder = Callable[[Context, str], Message]
+# Builds a view (e.g. App Home) for a person when its delivery is sent (`delivery.rebuild_later`).
+Builder = Callable[[Context, Address], Message]
 # Reacts to a signal, in the sender's transaction (`chatbot.signals`).
 Receiver: TypeAlias = Callable[["Context", P], None]
 
@@ -293,7 +293,7 @@ class Bot:
         by the capability that owns its action in a transaction of its own."""
         with self.db.transaction() as session:
             ctx = self.context(session, platform=job.platform, now=self.clock.now())
-            return self.builders[job.action](ctx, job.channel)
+            return self.builders[job.action](ctx, job.to)
 
     def report_progress(self, batches: dict[str, str]) -> None:
         """Called by the delivery worker with the batches (and their platform) that moved."""

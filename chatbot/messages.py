@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chatbot.addresses import Address
+
 
 @dataclass(frozen=True)
 class Button:
@@ -173,7 +175,7 @@ class Outgoing:
     """A message to deliver later through the outbox."""
 
     key: str  # idempotency key: the same key is never delivered twice
-    channel: str  # a channel id, or a user id for a direct message
+    to: Address  # where it goes; its platform's sender delivers it
     message: Message
     edit_of: int | None = None  # delivery id of the message to edit in place
     thread_of: int | None = None  # delivery id of the message to reply under
@@ -182,8 +184,8 @@ class Outgoing:
     # waiting, replace its message instead: a burst of edits costs one call.
     replace_pending: bool = False
     batch: str | None = None  # the fan-out it belongs to (`alert:7`), for counts and reports
-    # "post" (or an edit, with `edit_of`); "home": publish the message as the person's App Home
-    # (`channel` is their user id); "upload": post the message's file (`Message.file`).
+    # "post" (or an edit, with `edit_of`); "home": publish the message as the person's home view
+    # (`to` is the person); "upload": post the message's file (`Message.file`).
     # A "home" key is delivered again whenever it is enqueued again: the latest content wins,
     # and a burst of refreshes while one is waiting costs one publish.
     action: str = "post"

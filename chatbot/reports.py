@@ -21,7 +21,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
-    String,
     and_,
     case,
     cast,
@@ -36,6 +35,7 @@ from chatbot.config import URGENCIES, Routing
 from chatbot.db.models import (
     AffectedVote,
     Alert,
+    AlertCopy,
     Delivery,
     Rating,
     Request,
@@ -533,13 +533,12 @@ def _pulse_row(
 
 def alert_history(*, conn: Connection, filters: Filters, now: datetime) -> list[dict[str, Any]]:
     """Alerts created in the range, newest first: severity, duration, copies delivered (sent
-    deliveries keyed `alert:<id>:copy:…`) and people affected ("I'm affected" and followers)."""
+    copies whose delivery was sent) and people affected ("I'm affected" and followers)."""
     copies = (
         select(func.count())
-        .where(
-            Delivery.key.like(literal("alert:") + cast(Alert.id, String) + literal(":copy:%")),
-            Delivery.status == "sent",
-        )
+        .select_from(AlertCopy)
+        .join(Delivery, Delivery.id == AlertCopy.delivery_id)
+        .where(AlertCopy.alert_id == Alert.id, Delivery.status == "sent")
         .scalar_subquery()
     )
     affected = select(func.count()).where(AffectedVote.alert_id == Alert.id).scalar_subquery()

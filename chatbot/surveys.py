@@ -24,11 +24,11 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from chatbot import directory
 from chatbot.config import Routing, Settings
 from chatbot.db import rowcount
 from chatbot.db.models import (
     Delivery,
-    Person,
     Rating,
     Request,
     Secret,
@@ -54,21 +54,25 @@ SENT = ("open", "closed")  # run states after sending (before: scheduled; never:
 
 
 def signing_key(*, session: Session, settings: Settings, now: datetime) -> bytes:
-    """The HMAC key: derived from the Slack signing secret when set, else stored on first use."""
-    if settings.slack_signing_secret:
-        return key_from_signing_secret(settings.slack_signing_secret)
+    """The key that signs survey buttons and keys anonymous respondents: TechHelp's own, never
+    a platform's. Derived from `TECHHELP_SECRET_KEY` when set; else the one stored in `secrets`.
+    On first use that stored key is the one the Slack signing secret used to give, when there is
+    one, so buttons already sent and respondents' keys stay valid across the upgrade; from then
+    on it no longer depends on it (rotating the Slack secret changes nothing). Else random."""
+    if settings.techhelp_secret_key:
+        return key_from_secret(settings.techhelp_secret_key)
     stored = session.get(Secret, SECRET_NAME)
     if stored is None:
-        insert_ignore(
-            session, Secret, name=SECRET_NAME, value=secrets.token_hex(32), created_at=now
-        )
+        legacy = settings.slack_signing_secret
+        value = key_from_secret(legacy).hex() if legacy else secrets.token_hex(32)
+        insert_ignore(session, Secret, name=SECRET_NAME, value=value, created_at=now)
         stored = session.get(Secret, SECRET_NAME)
         assert stored is not None
     return bytes.fromhex(stored.value)
 
 
-def key_from_signing_secret(signing_secret: str) -> bytes:
-    return hmac.new(signing_secret.encode(), b"techhelp-pulse", hashlib.sha256).digest()
+def key_from_secret(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"techhelp-pulse", hashlib.sha256).digest()
 
 
 def _mac(key: bytes, message: str, length: int = 24) -> str:
@@ -225,19 +229,19 @@ def audience_people(
     *, session: Session, settings: Settings, audience: dict[str, Any], platform: str
 ) -> list[tuple[str, str]]:
     """(user id, department) of everyone the audience reaches, from the synced directory."""
-    query = select(Person.user_id, Person.department).where(
-        Person.platform == platform, Person.active.is_(True)
-    )
     if audience.get("everyone"):
-        found = session.execute(query.order_by(Person.user_id)).all()
+        found = directory.accounts(session=session, platform=platform)
         return [(user, department or NO_DEPARTMENT) for user, department in found]
     chosen: dict[str, str] = {}
     if audience.get("departments"):
-        rows = session.execute(query.where(Person.department.in_(audience["departments"])))
+        rows = directory.accounts(
+            session=session, platform=platform, departments=audience["departments"]
+        )
         chosen |= {user: department or NO_DEPARTMENT for user, department in rows}
     named = list(audience.get("users") or [])
     if audience.get("staff"):
-        named += [*settings.routing.staff, *settings.techhelp_admins]
+        admins = settings.platform_ids().get(platform)
+        named += [*settings.routing.staff, *(admins.admins if admins else [])]
     for user in named:
         department = settings.routing.department_of(user)
         chosen.setdefault(user, department.name if department else NO_DEPARTMENT)
@@ -247,13 +251,13 @@ def audience_people(
 def contacts_this_week(*, session: Session, now: datetime) -> Counter[str]:
     """Unsolicited direct messages (survey runs and reminders) per person in the last 7 days."""
     rows = session.execute(
-        select(Delivery.channel, func.count())
+        select(Delivery.address_id, func.count())
         .where(
             Delivery.key.startswith("survey-run:"),
             Delivery.created_at > now - CONTACT_WINDOW,
             Delivery.status != "cancelled",
         )
-        .group_by(Delivery.channel)
+        .group_by(Delivery.address_id)
     )
     return Counter({channel: count for channel, count in rows})
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from chatbot import schedules, signals, surveys
+from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.config import RECURRENCES
 from chatbot.db.models import ClockState, Survey, SurveyRun
@@ -60,7 +61,7 @@ def _key(ctx: Context) -> bytes:
 
 @routes.command("/pulse")
 def pulse(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.user):
+    if not ctx.settings.is_admin(event.platform, event.user):
         raise Refusal(ctx.render("pulse/admins_only.md.j2"))
     words = event.text.split(maxsplit=1)
     verb = words[0].lower() if words else ""
@@ -289,7 +290,7 @@ def _audience(choice: str, users: str) -> dict[str, Any]:
 
 @routes.form(FORM)
 def submit_form(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.user):
+    if not ctx.settings.is_admin(event.platform, event.user):
         raise Refusal(ctx.render("pulse/admins_only.md.j2"), field="question")
     values = event.values
     zone = ZoneInfo(ctx.settings.routing.timezone)
@@ -396,7 +397,11 @@ def send_run(
     message = prompt(ctx, _key(ctx), run, survey, reminder=False)
     ctx.send_many(
         [
-            Outgoing(key=surveys.copy_key(run.id, user), channel=user, message=message)
+            Outgoing(
+                key=surveys.copy_key(run.id, user),
+                to=Address.person(survey.platform, user),
+                message=message,
+            )
             for user, _ in allowed
         ]
     )
@@ -425,7 +430,11 @@ def remind(ctx: Context, run: SurveyRun) -> int:
     message = prompt(ctx, key, run, run.survey, reminder=True)
     ctx.send_many(
         [
-            Outgoing(key=surveys.reminder_key(run.id, user), channel=user, message=message)
+            Outgoing(
+                key=surveys.reminder_key(run.id, user),
+                to=Address.person(run.survey.platform, user),
+                message=message,
+            )
             for user, _ in allowed
         ]
     )
@@ -436,13 +445,12 @@ def close(ctx: Context, run: SurveyRun) -> int:
     """Close the run and post its results to the IT channel (once: the delivery is keyed)."""
     if not surveys.close_run(session=ctx.session, run=run, now=ctx.now):
         return 0
-    channel = ctx.settings.it_channel
+    channel = ctx.settings.it_channel_for(run.survey.platform)
     if not channel:
         log.warning("survey run %s closed, but TECHHELP_IT_CHANNEL is not set", run.id)
         return 0
-    ctx.send(
-        Outgoing(key=f"survey-results:{run.id}", channel=channel, message=results_message(ctx, run))
-    )
+    message = results_message(ctx, run)
+    ctx.send(Outgoing(key=f"survey-results:{run.id}", to=channel, message=message))
     return 1
 
 
@@ -619,7 +627,8 @@ def sync_config_surveys(ctx: Context) -> list[Survey]:
                 reminder_hours=config.reminder_hours,
                 close_hours=config.close_hours,
                 author="config",
-                platform="slack",
+                # The YAML's audience (staff, users, departments) names ids on this platform.
+                platform=ctx.settings.techhelp_platform,
                 source="config",
                 now=ctx.now,
             )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from chatbot import requests, signals
+from chatbot import delivery, requests, signals
+from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Request
 from chatbot.messages import (
@@ -108,7 +109,7 @@ def _buttons(request: Request) -> list[Button]:
 
 def announce(ctx: Context, request: Request) -> None:
     """A new request: its card in the triage channel, a receipt to the requester."""
-    channel = ctx.settings.techhelp_triage_channel
+    channel = ctx.settings.triage_channel(request.platform)
     if channel:
         message = card(ctx, request, last=f"new at {_when(ctx)}")
         manager = _manager(ctx, request)
@@ -118,7 +119,7 @@ def announce(ctx: Context, request: Request) -> None:
                 text=message.text, blocks=(*message.blocks, Block("section", text=note))
             )
         request.card_delivery_id = ctx.send(
-            Outgoing(key=f"request:{request.id}:card", channel=channel, message=message)
+            Outgoing(key=f"request:{request.id}:card", to=channel, message=message)
         )
     else:
         log.warning("TECHHELP_TRIAGE_CHANNEL is not set: %s has no triage card", request.ref)
@@ -159,7 +160,7 @@ def tell_requester(
     ctx.send(
         Outgoing(
             key=f"request:{request.id}:dm:{kind}:{event_id or 0}",
-            channel=request.requester,
+            to=Address.person(request.platform, request.requester),
             message=Message(text=text, blocks=tuple(blocks)),
         )
     )
@@ -183,7 +184,7 @@ def publish(ctx: Context, change: Change, **values: object) -> None:
         ctx.send(
             Outgoing(
                 key=f"request:{request.id}:card:edit:{event.id}",
-                channel=ctx.settings.techhelp_triage_channel or "",
+                to=delivery.destination(ctx.session, request.card_delivery_id),
                 message=card(ctx, request, last=Trusted(f"{last} at {_when(ctx)}")),
                 edit_of=request.card_delivery_id,
             )
@@ -222,10 +223,10 @@ def _card_request(ctx: Context, event: Event, value: str, *, field: str | None =
     so and nothing changes, whatever request id the button or the form carries."""
     settings = ctx.settings
     refusal = ctx.render("triage/service_desk_only.md.j2")
-    if not settings.is_service_desk(event.user):
+    if not settings.is_service_desk(event.platform, event.user):
         raise Refusal(refusal, field=field)  # before any lookup: ids are not probed
     request = _request(ctx, value, field=field)
-    if not settings.is_service_desk(event.user, request.queue):
+    if not settings.is_service_desk(event.platform, event.user, request.queue):
         raise Refusal(refusal, field=field)
     return request
 
@@ -348,7 +349,7 @@ def _thread_note(
     ctx.send(
         Outgoing(
             key=f"request:{request.id}:thread:{change.event.id}",
-            channel=ctx.settings.techhelp_triage_channel or "",
+            to=delivery.destination(ctx.session, request.card_delivery_id),
             message=Message.plain(text),
             thread_of=request.card_delivery_id,
         )

@@ -30,12 +30,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatbot import directory
 from chatbot.db import Database
 from chatbot.db.models import (
     AffectedVote,
     Alert,
+    AlertCopy,
     Delivery,
-    Person,
     Rating,
     Request,
     Survey,
@@ -86,15 +87,14 @@ def seed(database_url: str, now: datetime) -> Seeded:
     with db.transaction() as session:
         for user, name in PEOPLE.items():
             department = "Finance" if user in ("UALICE", "UBOB", "UCAROL", "UDAN") else "Parks"
-            session.add(
-                Person(
-                    platform="slack",
-                    user_id=user,
-                    name=name,
-                    department=department,
-                    first_seen=old,
-                    active=True,
-                )
+            directory.add_account(
+                session,
+                platform="slack",
+                account_id=user,
+                name=name,
+                department=department,
+                now=old,
+                active=True,
             )
 
         def request(
@@ -180,17 +180,27 @@ def seed(database_url: str, now: datetime) -> Seeded:
         session.add(alert)
         session.flush()
         for n, status in enumerate(("sent", "sent", "sent", "failed")):
+            copy = Delivery(
+                key=f"alert:{alert.id}:copy:C{n}",
+                platform="slack",
+                action="post",
+                address_kind="channel",
+                address_id=f"C{n}",
+                message={"text": "x", "blocks": []},
+                status=status,
+                attempts=1,
+                not_before=day,
+                created_at=day,
+            )
+            session.add(copy)
+            session.flush()
             session.add(
-                Delivery(
-                    key=f"alert:{alert.id}:copy:C{n}",
+                AlertCopy(
+                    alert_id=alert.id,
+                    delivery_id=copy.id,
                     platform="slack",
-                    action="post",
-                    channel=f"C{n}",
-                    message={"text": "x", "blocks": []},
-                    status=status,
-                    attempts=1,
-                    not_before=day,
-                    created_at=day,
+                    kind="channel",
+                    address_id=f"C{n}",
                 )
             )
         for user in ("UALICE", "UERIN"):

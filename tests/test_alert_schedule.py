@@ -61,7 +61,11 @@ def mark_sent(bot: Bot) -> None:
     """What the worker records after posting: where each copy landed."""
     with bot.db.transaction() as session:
         for row in session.scalars(select(Delivery).where(Delivery.status == "pending")):
-            row.status, row.sent_channel, row.sent_ts = "sent", row.channel, f"{row.id}.000100"
+            row.status, row.sent_conversation, row.message_id = (
+                "sent",
+                row.address_id,
+                f"{row.id}.000100",
+            )
 
 
 def at(hour: int, minute: int = 0) -> datetime:
@@ -88,7 +92,7 @@ def test_posted_at_its_time_and_reminded_when_the_window_starts(database_url: st
     assert tick(bot, holder="a") == 2  # one copy per alert channel
     assert tick(bot, holder="a") == 0  # the same minute again: nothing twice
     copies = deliveries(bot)
-    assert sorted(c.channel for c in copies) == CHANNELS
+    assert sorted(c.address_id for c in copies) == CHANNELS
     assert all(
         c.batch == "alert:1" and "window starts Mon 05 Jan 11:00 EST" in str(c.message)
         for c in copies
@@ -119,7 +123,7 @@ def test_two_clocks_post_a_scheduled_notice_once(database_url: str) -> None:
     with one.db.transaction() as session:
         session.execute(update(Alert).values(state="scheduled"))
     tick(one, holder="one")
-    assert sorted(d.channel for d in deliveries(one)) == CHANNELS
+    assert sorted(d.address_id for d in deliveries(one)) == CHANNELS
     one.db.dispose()
     two.db.dispose()
 

@@ -23,7 +23,7 @@ def test_defaults_guess_category_and_urgency() -> None:
 
 def test_csv_environment_lists() -> None:
     settings = Settings(techhelp_admins="U1, U2", techhelp_alert_channels="C1")
-    assert settings.techhelp_admins == ["U1", "U2"] and settings.is_admin("U2")
+    assert settings.techhelp_admins == ["U1", "U2"] and settings.is_admin("slack", "U2")
     assert settings.slack_api_url.endswith("/")
 
 

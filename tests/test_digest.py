@@ -54,7 +54,7 @@ def test_digest_is_stored_once_per_week_at_local_time(database_url: str) -> None
     clock._now = RUN + timedelta(hours=5)
     assert tick(bot, holder="a") == 0
     rows = digests(bot)
-    assert [(r.key, r.channel, r.action) for r in rows] == [("digest:2026-W03", IT, "upload")]
+    assert [(r.key, r.address_id, r.action) for r in rows] == [("digest:2026-W03", IT, "upload")]
     message = rows[0].message
     text = " ".join(b["text"] for b in message["blocks"])
     assert "2026-01-05 to 2026-01-11" in text

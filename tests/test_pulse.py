@@ -13,21 +13,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from chatbot import surveys
+from chatbot import directory, surveys
 from chatbot.bot import Bot, Event
 from chatbot.clock import FixedClock
 from chatbot.clock_process import tick
 from chatbot.config import Department, PulseSettings, Routing, Settings, SurveyConfig
 from chatbot.db.models import (
+    Account,
     Delivery,
     Interaction,
-    Person,
     Rating,
     Request,
     SurveyAnswer,
     SurveyRun,
 )
-from chatbot.db.upsert import insert_ignore
 from chatbot.messages import CloseForm, FormErrors, Message, OpenForm, ReplaceMessage, Reply
 
 ADMIN = "UADMIN"
@@ -43,7 +42,8 @@ def make_bot(
     database_url: str,
     clock: FixedClock,
     *,
-    signing_secret: str | None = "secret",
+    secret_key: str | None = "secret",
+    slack_secret: str | None = None,
     **routing: Any,
 ) -> Bot:
     from chatbot.db import Database
@@ -59,22 +59,25 @@ def make_bot(
         database_url=database_url,
         techhelp_admins=[ADMIN],
         techhelp_it_channel=IT,
-        slack_signing_secret=signing_secret,
+        techhelp_secret_key=secret_key,
+        slack_signing_secret=slack_secret,
         routing=Routing(**routing),
     )
     db = Database(database_url)
     db.upgrade()
     bot = Bot(settings=settings, db=db, templates=Templates(), clock=clock, routes=ROUTES)
     with db.transaction() as session:
+        known = set(session.scalars(select(Account.account_id)))
         for user in EVERYONE:
+            if user in known:  # a second bot on the same database
+                continue
             department = settings.routing.department_of(user)
-            insert_ignore(
+            directory.add_account(
                 session,
-                Person,
                 platform="slack",
-                user_id=user,
+                account_id=user,
                 department=department.name if department else None,
-                first_seen=clock.now(),
+                now=clock.now(),
                 active=True,
             )
     return bot
@@ -155,7 +158,7 @@ def test_quick_pulse_to_everyone_with_five_signed_buttons(bot: Bot) -> None:
     said = reply_text(command(bot, "send How well does IT support you?"))
     assert "PS-1" in said and "10 people" in said
     copies = deliveries(bot)
-    assert sorted(d.channel for d in copies) == sorted(EVERYONE)
+    assert sorted(d.address_id for d in copies) == sorted(EVERYONE)
     assert {d.key for d in copies} == {surveys.copy_key(1, u) for u in EVERYONE}
     first = buttons(copies[0])
     assert [b["label"] for b in first] == ["1", "2", "3", "4", "5"]
@@ -178,8 +181,8 @@ def test_usage_and_empty_audience(database_url: str, clock: FixedClock) -> None:
     assert "Usage" in reply_text(command(bot, "send"))
     assert "Usage" in reply_text(command(bot, "frobnicate"))
     with bot.db.transaction() as session:
-        for person in session.scalars(select(Person)):
-            person.active = False
+        for account in session.scalars(select(Account)):
+            account.active = False
     said = reply_text(command(bot, "send Anyone there?"))
     assert "Nobody is in that audience" in said and deliveries(bot) == []
     bot.db.dispose()
@@ -307,13 +310,29 @@ def test_a_value_signed_with_another_secret_is_refused(
     bot = make_bot(database_url, clock)
     command(bot, "send How are we doing?")
     bot.db.dispose()
-    rotated = make_bot(database_url, clock, signing_secret="rotated")
+    rotated = make_bot(database_url, clock, secret_key="rotated")
     assert "not valid" in reply_text(click(rotated, "UFIN0", 0))
     rotated.db.dispose()
 
 
+def test_the_signing_key_is_techhelps_own_not_slacks(database_url: str, clock: FixedClock) -> None:
+    """Without TECHHELP_SECRET_KEY the key is stored on first use: one that signed with the key
+    its Slack signing secret used to give keeps it, so buttons already sent still work, and a
+    new Slack signing secret afterwards changes nothing."""
+    bot = make_bot(database_url, clock, secret_key=None, slack_secret="old-slack")
+    command(bot, "send How are we doing?")
+    first = buttons(dm(bot, "UFIN0"))[0]
+    assert first["value"] == surveys.button_value(surveys.key_from_secret("old-slack"), 1, "0")
+    bot.db.dispose()
+    rotated = make_bot(database_url, clock, secret_key=None, slack_secret="new-slack")
+    assert isinstance(click(rotated, "UFIN0", 0), ReplaceMessage)
+    assert isinstance(click(rotated, "UFIN1", 3), ReplaceMessage)
+    assert len(answers(rotated)) == 2
+    rotated.db.dispose()
+
+
 def test_stored_secret_when_no_signing_secret(database_url: str, clock: FixedClock) -> None:
-    bot = make_bot(database_url, clock, signing_secret=None)
+    bot = make_bot(database_url, clock, secret_key=None)
     command(bot, "send How are we doing?")
     assert isinstance(click(bot, "UFIN0", 2), ReplaceMessage)
     from chatbot.db.models import Secret
@@ -339,7 +358,7 @@ def test_clicks_on_a_closed_survey_get_a_polite_answer(bot: Bot) -> None:
 
 def results_text(bot: Bot, run: int = 1) -> str:
     (posted,) = deliveries(bot, f"survey-results:{run}")
-    assert posted.channel == IT
+    assert posted.address_id == IT
     return "\n".join(b["text"] for b in posted.message["blocks"])
 
 
@@ -383,7 +402,7 @@ def test_change_from_previous_run_and_comment_threshold(bot: Bot, clock: FixedCl
 
 
 def comment(bot: Bot, user: str, text: str, run: int = 1) -> None:
-    value = surveys.button_value(surveys.key_from_signing_secret("secret"), run, "c")
+    value = surveys.button_value(surveys.key_from_secret("secret"), run, "c")
     response = bot.handle(
         Event(
             platform="slack",
@@ -496,7 +515,7 @@ def test_form_custom_options_and_department_audience(bot: Bot) -> None:
         form_event({"options": "Yes\nNo\nNot sure", "audience": "department:Finance"})
     )
     assert isinstance(response, CloseForm)
-    assert sorted(d.channel for d in deliveries(bot)) == FINANCE
+    assert sorted(d.address_id for d in deliveries(bot)) == FINANCE
     assert [b["label"] for b in buttons(dm(bot, "UFIN0"))] == ["Yes", "No", "Not sure"]
 
 
@@ -505,7 +524,7 @@ def test_form_several_departments_and_staff(database_url: str, clock: FixedClock
     bot = make_bot(database_url, clock, staff=["USTAFF1", FINANCE[0]])
     response = bot.handle(form_event({"audience": "department:Finance\ndepartment:Sales\nstaff"}))
     assert isinstance(response, CloseForm)
-    assert sorted(d.channel for d in deliveries(bot)) == sorted(
+    assert sorted(d.address_id for d in deliveries(bot)) == sorted(
         [*FINANCE, *SALES, "USTAFF1", ADMIN]
     )
     bot.db.dispose()
@@ -563,7 +582,7 @@ def test_weekly_fires_at_local_time_once(bot: Bot, clock: FixedClock) -> None:
     assert tick(bot, holder="a") == 0
     clock._now = at_ny(7, 10, 15)  # 48 hours later: closed, results to the IT channel
     assert tick(bot, holder="a") == 1
-    assert deliveries(bot, "survey-results:1")[0].channel == IT
+    assert deliveries(bot, "survey-results:1")[0].address_id == IT
     clock._now = at_ny(12, 10, 15)
     assert tick(bot, holder="a") == 10
     with bot.db.sessions() as session:
@@ -595,7 +614,7 @@ def test_yaml_survey_monthly_with_restart_and_two_clocks(
     clock._now = at_ny(1, 9, 1)
     sent = sum(tick(b, holder=h) for b, h in [(two, "two"), (three, "three")] * 3)
     assert sent == 3  # the admin and two staff, once
-    assert sorted(d.channel for d in deliveries(two)) == ["UADMIN", "USTAFF1", "USTAFF2"]
+    assert sorted(d.address_id for d in deliveries(two)) == ["UADMIN", "USTAFF1", "USTAFF2"]
     with two.db.sessions() as session:
         (run,) = session.scalars(select(SurveyRun)).all()
     assert run.scheduled_for == at_ny(1, 9, 0)
@@ -650,7 +669,7 @@ def test_reminder_only_to_non_responders_once(bot: Bot, clock: FixedClock) -> No
     clock.advance(3600)
     assert tick(bot, holder="a") == 6
     reminders = deliveries(bot, "survey-run:1:remind:")
-    assert sorted(d.channel for d in reminders) == sorted(SALES + OTHERS)
+    assert sorted(d.address_id for d in reminders) == sorted(SALES + OTHERS)
     assert "A reminder" in json.dumps(reminders[0].message)
     clock.advance(3600)
     assert tick(bot, holder="a") == 0
@@ -661,7 +680,7 @@ def test_reminder_only_to_non_responders_once(bot: Bot, clock: FixedClock) -> No
             platform="slack",
             kind="action",
             name="pulse.answer:2",
-            user=reminders[0].channel,
+            user=reminders[0].address_id,
             key="r",
             value=value,
         )
@@ -721,7 +740,7 @@ def test_survey_cli_defines_sends_lists_and_refuses_bad_input(tmp_path: Any) -> 
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
     copies = deliveries(bot)
-    assert sorted(d.channel for d in copies) == FINANCE
+    assert sorted(d.address_id for d in copies) == FINANCE
     assert [b["label"] for b in buttons(copies[0])] == ["Yes", "No"]
     assert "Not anonymous" in json.dumps(copies[0].message)
 

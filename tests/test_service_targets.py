@@ -90,7 +90,7 @@ def test_overdue_requests_are_escalated_once_per_target(database_url: str) -> No
     ]
     with bot.db.sessions() as session:
         with_delivery = session.scalars(
-            select(Delivery.channel).where(Delivery.key.startswith("service-target:"))
+            select(Delivery.address_id).where(Delivery.key.startswith("service-target:"))
         ).all()
         events = session.scalars(select(RequestEvent).where(RequestEvent.kind == "overdue")).all()
     assert set(with_delivery) == {TRIAGE}
@@ -99,4 +99,21 @@ def test_overdue_requests_are_escalated_once_per_target(database_url: str) -> No
         (critical, "resolution"),
         (normal, "resolution"),
     ]
+    bot.db.dispose()
+
+
+def test_an_escalation_is_remembered_by_the_request_not_the_outbox(database_url: str) -> None:
+    """The outbox is a transport: once its rows are purged (sent messages need not be kept),
+    a request already escalated is not escalated again."""
+    from sqlalchemy import delete
+
+    clock = FixedClock(START)
+    bot = make_bot(database_url, clock)
+    add_request(bot, urgency="critical")
+    clock._now = START + timedelta(minutes=15)
+    assert tick(bot, holder="a") == 1
+    with bot.db.transaction() as session:
+        session.execute(delete(Delivery).where(Delivery.key.startswith("service-target:")))
+    clock._now = START + timedelta(minutes=16)
+    assert tick(bot, holder="a") == 0
     bot.db.dispose()

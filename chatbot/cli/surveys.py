@@ -44,7 +44,7 @@ def _survey_run(
     try:
         response = bot.handle(
             Event(
-                platform="slack",
+                platform=current.techhelp_platform,
                 kind=kind,
                 name=name,
                 user=actor,

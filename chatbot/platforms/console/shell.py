@@ -71,15 +71,15 @@ class ConsoleSender:
         self._ts = itertools.count(1)
 
     def send(self, job: Job) -> Outcome:
-        where = f"DM to @{job.channel}" if job.channel[:1] in "UW" else job.channel
+        where = f"DM to @{job.to.id}" if job.to.kind == "person" else job.to.id
         if job.action == "home":
-            where = f"App Home of @{job.channel}"
+            where = f"App Home of @{job.to.id}"
         if job.action == "upload" and job.message.file:
             where += f", with the image {job.message.file.name}"
-        verb = "updated in" if job.action == "update" else "in thread of" if job.thread_ts else ""
+        verb = "updated in" if job.action == "update" else "in thread of" if job.thread_id else ""
         self.out(f"--- [{(verb + ' ' + where).strip()}] ---\n{as_text(job.message)}")
-        self.shown.append(Shown(job.channel, job.message))
-        return Sent(channel=job.channel, ts=str(next(self._ts)))
+        self.shown.append(Shown(job.to.id, job.message))
+        return Sent(message_id=str(next(self._ts)), conversation=job.to.id)
 
     def find_sent(self, job: Job) -> Sent | None:
         return None
