@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from chatbot.db.models import AffectedVote, Alert, Delivery
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import Refusal
+from chatbot.text import literal
 
 SEVERITIES = ("outage", "degraded", "maintenance", "info")
 MAX_MESSAGE = 3000
@@ -85,7 +86,7 @@ def get(*, session: Session, ref: str) -> Alert:
     number = ref.upper().removeprefix("AL-")
     alert = session.get(Alert, int(number)) if number.isdigit() else None
     if alert is None:
-        raise Refusal(f"There is no alert {ref}. `/techalert list` shows the active ones.")
+        raise Refusal(f"There is no alert {literal(ref)}. `/techalert list` shows the active ones.")
     return alert
 
 

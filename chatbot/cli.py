@@ -14,6 +14,7 @@ import click
 
 from chatbot.cli_alerts import alert
 from chatbot.config import ConfigError, Settings, load_settings
+from chatbot.text import plain_text
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -221,11 +222,11 @@ def _survey_run(ctx: click.Context, kind: str, name: str, **fields: object) -> N
         bot.db.dispose()
     if isinstance(response, FormErrors):
         raise click.ClickException(
-            "; ".join(f"{field}: {error}" for field, error in response.errors.items())
+            "; ".join(f"{field}: {plain_text(error)}" for field, error in response.errors.items())
         )
     if isinstance(response, Reply):
         texts = [b.text for b in response.message.blocks if b.text] or [response.message.text]
-        click.echo("\n".join(texts))
+        click.echo("\n".join(plain_text(text) for text in texts))
     else:
         click.echo("done")
 

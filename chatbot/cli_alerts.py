@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from chatbot.text import plain_text
+
 if TYPE_CHECKING:
     from chatbot.bot import Bot, Context
     from chatbot.db.models import Alert
@@ -41,7 +43,7 @@ def _run(bot: Bot, command: str, user: str, action: Callable[[Context], Response
             platform="slack", name=f"chatbot alert {command}", user=user, text="", action=action
         )
     except Refusal as refusal:
-        raise click.ClickException(str(refusal)) from None
+        raise click.ClickException(plain_text(str(refusal))) from None
     if isinstance(response, Reply):
         click.echo(as_text(response.message))
 
@@ -266,7 +268,7 @@ def show(ref: str, csv_path: TextIO | None) -> None:
         try:
             item = alerts.get(session=session, ref=ref)
         except Refusal as refusal:
-            raise click.ClickException(str(refusal)) from None
+            raise click.ClickException(plain_text(str(refusal))) from None
         counts = tally(session, batch=alerts.batch(item))
         affected = alerts.affected_count(session=session, alert=item)
         deflected = alerts.affected_count(session=session, alert=item, source="techhelp")
