@@ -103,31 +103,10 @@ def test_cut_says_so_and_never_splits_an_entity() -> None:
     assert "&am" not in result.replace("&amp;", "")
 
 
-def test_cut_counts_rendered_characters() -> None:
-    # 2,000 ampersands are 10,000 characters of mrkdwn: Slack's 3,000 are counted after escaping.
-    message = Message.plain(Neutral(f"**Note:** {literal('&' * 2000)}"))
-    section = slack.message(message)["blocks"][0]["text"]["text"]
-    assert len(section) <= slack.SECTION_TEXT and section.startswith("*Note:* &amp;")
-    assert section.endswith("… _(cut: 2,006 characters in all)_")
-    assert not re.search(r"&(?!amp;)", section)  # no entity cut in half
-    assert console.message(message) == "*Note:* " + "&" * 2000  # no limit on a terminal
-    bold = fit(Neutral(f"**{literal('x' * 500)}** done"), slack.mrkdwn, 100)
-    assert bold.startswith("*x") and bold.count("*") == 2  # the cut closes the bot's bold
-
-
 def test_shorten_keeps_a_value_literal() -> None:
     short = shorten("*" * 100, 60)
     assert len(plain_text(short)) <= 60 and "100 characters in all" in plain_text(short)
     assert slack.mrkdwn(short).startswith("\u2217" * 28 + "… _(cut")  # the value's stars defused
-
-
-def test_fallback_text_has_no_live_markup_but_the_mention() -> None:
-    neutral = Neutral(
-        f"✅ **{literal('TH-1')}** is resolved by {mention('USTAFF')}:\n>{literal(POISON)}"
-    )
-    text = slack.message(Message.plain(neutral))["text"]
-    assert text.startswith(":white_check_mark: TH-1 is resolved by <@USTAFF>:\n")
-    assert "*" not in text and "\n>" not in text and "<!channel>" not in text
 
 
 def test_every_template_renders_and_escapes_values() -> None:
@@ -194,13 +173,3 @@ def test_no_slack_syntax_outside_the_platforms() -> None:
             continue
         for string in _strings(module):
             assert not SLACK_SYNTAX.search(string), f"{module}: {string!r}"
-
-
-def test_every_emoji_a_template_uses_has_a_slack_name() -> None:
-    emoji = re.compile(r"[\u2139\u2300-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]\ufe0f?")
-    used = {
-        m.group(0)
-        for t in (ROOT / "templates").rglob("*.md.j2")
-        for m in emoji.finditer(t.read_text())
-    }
-    assert used and used <= set(slack.SHORT_NAMES), used - set(slack.SHORT_NAMES)
