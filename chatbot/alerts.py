@@ -6,7 +6,8 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+import sqlalchemy as sa
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.addresses import Address
@@ -15,6 +16,7 @@ from chatbot.db import rowcount
 from chatbot.db.models import AffectedVote, Alert, AlertCopy, Delivery
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import Refusal
+from chatbot.text import literal
 
 SEVERITIES = ("outage", "degraded", "maintenance", "info")
 MAX_MESSAGE = 3000
@@ -91,7 +93,7 @@ def get(*, session: Session, ref: str) -> Alert:
     number = ref.upper().removeprefix("AL-")
     alert = session.get(Alert, int(number)) if number.isdigit() else None
     if alert is None:
-        raise Refusal(f"There is no alert {ref}. `/techalert list` shows the active ones.")
+        raise Refusal(f"There is no alert {literal(ref)}. `/techalert list` shows the active ones.")
     return alert
 
 
@@ -135,7 +137,7 @@ def record_copies(*, session: Session, alert: Alert) -> int:
     table = AlertCopy.__table__
     outbox = Delivery.__table__
     new = select(
-        literal(alert.id),
+        sa.literal(alert.id),
         outbox.c.id,
         outbox.c.platform,
         outbox.c.address_kind,

@@ -26,7 +26,7 @@ from chatbot.db.models import Interaction
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import FormErrors, Message, Outgoing, Refusal, Reply, Response
 from chatbot.signals import Signal
-from chatbot.text import Templates
+from chatbot.text import Neutral, Templates, plain_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -353,12 +353,13 @@ class Bot:
                     session,
                     event,
                     now,
-                    refused=str(refusal),
+                    refused=plain_text(str(refusal)),
                     private=self.route_of(event) in self.private,
                 )
             if event.kind == "form" and refusal.field:
                 return FormErrors({refusal.field: str(refusal)})
-            text = self.templates.render("common/error.md.j2", message=str(refusal))
+            # A refusal's words are neutral markup: a template's, or the bot's own.
+            text = self.templates.render("common/error.md.j2", message=Neutral(str(refusal)))
             return Reply(Message.plain(text))
         if self.worker and queued:
             # Only then: a wake costs the worker a claiming write, and a click that stored

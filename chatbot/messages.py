@@ -1,9 +1,11 @@
 """Platform-neutral messages, forms and replies.
 
 Handlers build these; each platform renders them (Block Kit, console text, later Adaptive Cards).
-Text fields hold Slack-style mrkdwn that has already been escaped by the template layer, so a
-renderer only has to enforce its own limits. Everything here is plain data and round-trips
-through JSON, because deliveries are stored in the outbox before they are sent.
+Message and block text is *neutral markup* (`chatbot/text.py`): the bot's words with their
+structure, values as literal spans and mentions as tokens, nothing escaped for any platform; a
+renderer escapes, formats and keeps its platform's limits. Button labels, form titles and field
+labels are plain text. Everything here is plain data and round-trips through JSON, because
+deliveries are stored in the outbox before they are sent.
 """
 
 from __future__ import annotations
@@ -23,13 +25,28 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One line of a fact list: a label (plain words) and its value (neutral markup)."""
+
+    label: str
+    value: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, str] | str) -> Fact:
+        if isinstance(data, str):  # stored before facts were structured: "*Label*\nvalue"
+            label, _, value = data.partition("\n")
+            return cls(label.strip("*"), value)
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Block:
-    """One visual unit: a header, a text section (optionally with fields), a context line,
-    a row of buttons, or a divider."""
+    """One visual unit: a header, a text section (optionally with a fact list), a context
+    line, a row of buttons, or a divider."""
 
     kind: Literal["header", "section", "context", "actions", "divider"]
     text: str = ""
-    fields: tuple[str, ...] = ()
+    fields: tuple[Fact, ...] = ()
     buttons: tuple[Button, ...] = ()
 
 
@@ -46,7 +63,7 @@ class File:
 
 @dataclass(frozen=True)
 class Message:
-    text: str  # plain summary: notifications, accessibility, fallback
+    text: str  # a short summary (neutral markup): notifications, accessibility, fallback
     blocks: tuple[Block, ...] = ()
     file: File | None = None
 
@@ -63,7 +80,7 @@ class Message:
                 {
                     "kind": b.kind,
                     "text": b.text,
-                    "fields": list(b.fields),
+                    "fields": [vars(fact) for fact in b.fields],
                     "buttons": [vars(button) for button in b.buttons],
                 }
                 for b in self.blocks
@@ -76,7 +93,7 @@ class Message:
             Block(
                 kind=b["kind"],
                 text=b.get("text", ""),
-                fields=tuple(b.get("fields", ())),
+                fields=tuple(Fact.from_json(f) for f in b.get("fields", ())),
                 buttons=tuple(Button(**button) for button in b.get("buttons", ())),
             )
             for b in data.get("blocks", ())
@@ -163,7 +180,9 @@ Response = Reply | ReplaceMessage | OpenForm | FormErrors | CloseForm | None
 
 class Refusal(Exception):
     """Raised by a handler or service: nothing changes, and the person is told why (beside
-    `field` when the refusal is about a form's input). The interaction is still logged."""
+    `field` when the refusal is about a form's input). The interaction is still logged.
+    The message is neutral markup: a rendered template, or the bot's own words with any
+    value in them made a `literal` span."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

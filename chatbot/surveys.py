@@ -38,6 +38,7 @@ from chatbot.db.models import (
 )
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import Refusal
+from chatbot.text import literal
 
 SCALE: tuple[str, ...] = ("1", "2", "3", "4", "5")
 MAX_QUESTION = 500
@@ -196,7 +197,7 @@ def get_survey(*, session: Session, ref: str) -> Survey:
     digits = ref.strip().upper().removeprefix("PS-")
     survey = session.get(Survey, int(digits)) if digits.isdigit() else None
     if survey is None:
-        raise Refusal(f"There is no survey {ref}.")
+        raise Refusal(f"There is no survey {literal(ref)}.")
     return survey
 
 

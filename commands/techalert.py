@@ -30,7 +30,7 @@ from chatbot.messages import (
     Response,
     chosen,
 )
-from chatbot.text import escape
+from chatbot.text import Neutral, literal
 
 routes = Routes()
 
@@ -41,12 +41,7 @@ AUDIENCE_CHANNELS = "channels"
 AUDIENCE_EVERYONE = "everyone"
 AUDIENCE_BOTH = "channels+everyone"
 DEPARTMENT = "department:"
-ICONS = {
-    "outage": ":red_circle:",
-    "degraded": ":large_orange_circle:",
-    "maintenance": ":wrench:",
-    "info": ":information_source:",
-}
+ICONS = {"outage": "🔴", "degraded": "🟠", "maintenance": "🔧", "info": "ℹ️"}
 LABELS = {
     "outage": "Outage",
     "degraded": "Degraded service",
@@ -179,7 +174,7 @@ def card(ctx: Context, alert: Alert) -> Message:
     text = ctx.render(
         "techalert/card.md.j2",
         alert=alert,
-        icon=ICONS[alert.severity],
+        icon=Neutral(ICONS[alert.severity]),
         severity_label=LABELS[alert.severity],
     )
     resolved = alert.resolved_at
@@ -195,10 +190,10 @@ def card(ctx: Context, alert: Alert) -> Message:
     blocks = [Block("section", text=text), Block("context", text=context)]
     if not resolved:
         blocks.append(Block("actions", buttons=(Button("I'm affected", AFFECTED, str(alert.id)),)))
-    # The notification and fallback text: the admin's words escaped like every other value, so
-    # a `<!channel>` or a link typed into an alert (through the CLI or the console, where no
-    # platform turned it into text) is not made live there either.
-    summary = f"{LABELS[alert.severity]}: {escape(alert.message[:200])}"
+    # The notification and fallback text: the admin's words are a literal like every other
+    # value, so a `<!channel>` or a link typed into an alert (through the CLI or the console,
+    # where no platform turned it into text) is not made live there either.
+    summary = f"{LABELS[alert.severity]}: {literal(alert.message[:200])}"
     if resolved:
         summary = f"Resolved: {summary}"
     return Message(text=summary, blocks=tuple(blocks))

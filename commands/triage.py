@@ -13,6 +13,7 @@ from chatbot.messages import (
     Block,
     Button,
     CloseForm,
+    Fact,
     Field,
     Form,
     Message,
@@ -22,7 +23,7 @@ from chatbot.messages import (
     Response,
 )
 from chatbot.requests import Change, RequestError
-from chatbot.text import Trusted, cut, escape, mention
+from chatbot.text import Neutral, literal, mention, shorten
 from commands import rating
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,7 @@ REQUESTER_ANSWER = "requester.answer"
 ANSWER_FORM = "requester.answer_form"
 
 TIER_NAMES = {1: "I", 2: "II", 3: "III"}
-URGENCY_ICONS = {
-    "low": ":white_circle:",
-    "normal": ":large_blue_circle:",
-    "high": ":large_orange_circle:",
-    "critical": ":red_circle:",
-}
+URGENCY_ICONS = {"low": "⚪", "normal": "🔵", "high": "🟠", "critical": "🔴"}
 LAST_CHANGE = {
     "created": "new",
     "claimed": "claimed by {actor}",
@@ -65,28 +61,26 @@ def _when(ctx: Context) -> str:
 def card(ctx: Context, request: Request, last: str) -> Message:
     """The triage card, from the request's current state."""
     fields = [
-        f"*Requester*\n{mention(request.requester)}",
-        f"*State*\n{request.state}",
-        f"*Category*\n{request.category}",
-        f"*Urgency*\n{URGENCY_ICONS[request.urgency]} {request.urgency}",
-        f"*Queue*\n{request.queue} · Tier {TIER_NAMES[request.tier]}",
-        f"*Assignee*\n{mention(request.assignee) if request.assignee else '—'}",
+        Fact("Requester", mention(request.requester)),
+        Fact("State", literal(request.state)),
+        Fact("Category", literal(request.category)),
+        Fact("Urgency", f"{URGENCY_ICONS[request.urgency]} {literal(request.urgency)}"),
+        Fact("Queue", f"{literal(request.queue)} · Tier {TIER_NAMES[request.tier]}"),
+        Fact("Assignee", mention(request.assignee) if request.assignee else "—"),
     ]
     if request.department:
-        fields.append(f"*Department*\n{escape(request.department)}")
+        fields.append(Fact("Department", literal(request.department)))
     if request.service:
-        fields.append(f"*Service*\n{escape(request.service)}")
+        fields.append(Fact("Service", literal(request.service)))
     buttons = _buttons(request)
     blocks = [
-        Block("header", text=f"{request.ref} · {request.category} · {request.urgency}"),
+        Block("header", text=f"{request.ref} · {literal(request.category)} · {request.urgency}"),
         Block(
             "section", text=ctx.render("triage/card.md.j2", request=request), fields=tuple(fields)
         ),
     ]
     if request.state == "resolved" and request.resolution:
-        blocks.append(
-            Block("section", text=f"*Resolution:* {cut(escape(request.resolution), 2500)}")
-        )
+        blocks.append(Block("section", text=f"**Resolution:** {shorten(request.resolution, 2500)}"))
     blocks.append(
         Block("context", text=ctx.render("triage/card_context.md.j2", request=request, last=last))
     )
@@ -173,7 +167,7 @@ def publish(ctx: Context, change: Change, **values: object) -> None:
     """A change: edit the card in place, tell the requester, look after the rating prompt."""
     request, event = change.request, change.event
     # Only bot-made parts go into this line (a mention, a tier, a score), so it is trusted.
-    last = Trusted(
+    last = Neutral(
         LAST_CHANGE[event.kind].format(
             actor=mention(event.actor),
             tier=TIER_NAMES[request.tier],
@@ -185,7 +179,7 @@ def publish(ctx: Context, change: Change, **values: object) -> None:
             Outgoing(
                 key=f"request:{request.id}:card:edit:{event.id}",
                 to=delivery.destination(ctx.session, request.card_delivery_id),
-                message=card(ctx, request, last=Trusted(f"{last} at {_when(ctx)}")),
+                message=card(ctx, request, last=Neutral(f"{last} at {_when(ctx)}")),
                 edit_of=request.card_delivery_id,
             )
         )

@@ -14,6 +14,7 @@ from chatbot.clock_process import tick
 from chatbot.config import Routing, Settings
 from chatbot.db.models import Alert, Delivery
 from chatbot.messages import CloseForm, FormErrors, Reply
+from tests.rendered import slack_json, slack_texts
 
 ADMIN = "UADMIN"
 CHANNELS = ["CALERTS1", "CALERTS2"]
@@ -49,7 +50,7 @@ def command(bot: Bot, key: str, text: str) -> str:
         Event(platform="slack", kind="command", name="/techalert", user=ADMIN, key=key, text=text)
     )
     assert isinstance(reply, Reply)
-    return reply.message.text
+    return slack_texts(reply.message)
 
 
 def deliveries(bot: Bot) -> list[Delivery]:
@@ -94,7 +95,7 @@ def test_posted_at_its_time_and_reminded_when_the_window_starts(database_url: st
     copies = deliveries(bot)
     assert sorted(c.address_id for c in copies) == CHANNELS
     assert all(
-        c.batch == "alert:1" and "window starts Mon 05 Jan 11:00 EST" in str(c.message)
+        c.batch == "alert:1" and "window starts Mon 05 Jan 11:00 EST" in slack_json(c.message)
         for c in copies
     )
     mark_sent(bot)
@@ -104,7 +105,7 @@ def test_posted_at_its_time_and_reminded_when_the_window_starts(database_url: st
     assert tick(bot, holder="a") == 0
     notes = deliveries(bot)[2:]
     assert sorted(n.thread_of for n in notes) == sorted(c.id for c in copies)
-    assert all("maintenance window of AL-1 starts now" in str(n.message) for n in notes)
+    assert all("maintenance window of AL-1 starts now" in slack_json(n.message) for n in notes)
     bot.db.dispose()
 
 

@@ -28,6 +28,7 @@ from chatbot.db.models import (
     SurveyRun,
 )
 from chatbot.messages import CloseForm, FormErrors, Message, OpenForm, ReplaceMessage, Reply
+from tests.rendered import slack_blocks, slack_json, slack_texts
 
 ADMIN = "UADMIN"
 IT = "CIT"
@@ -110,7 +111,7 @@ def command(bot: Bot, text: str, user: str = ADMIN) -> Any:
 
 def reply_text(response: Any) -> str:
     assert isinstance(response, Reply), response
-    return response.message.text + "\n" + json.dumps([vars(b) for b in response.message.blocks])
+    return slack_json(response.message)
 
 
 def deliveries(bot: Bot, prefix: str = "survey-run:") -> list[Delivery]:
@@ -164,7 +165,7 @@ def test_quick_pulse_to_everyone_with_five_signed_buttons(bot: Bot) -> None:
     assert [b["label"] for b in first] == ["1", "2", "3", "4", "5"]
     assert [b["action"] for b in first] == [f"pulse.answer:{i}" for i in range(5)]
     assert all(b["value"].startswith("1.") and len(b["value"]) < 2000 for b in first)
-    text = json.dumps(copies[0].message)
+    text = slack_json(copies[0].message)
     assert "How well does IT support you?" in text and "Anonymous" in text
 
 
@@ -195,13 +196,13 @@ def test_click_records_and_another_click_changes_the_answer(bot: Bot) -> None:
     command(bot, "send How are we doing?")
     replaced = click(bot, "UFIN0", 3)
     assert isinstance(replaced, ReplaceMessage)
-    text = json.dumps(replaced.message.to_json())
+    text = slack_json(replaced.message)
     assert "Thank you" in text and "*4*" in text and "pulse.comment" in text
     primary = [b for b in replaced.message.blocks[1].buttons if b.style == "primary"]
     assert [b.label for b in primary] == ["4"]
     assert [(a.option, a.department) for a in answers(bot)] == [(3, "Finance")]
     changed = click(bot, "UFIN0", 1)
-    assert isinstance(changed, ReplaceMessage) and "*2*" in json.dumps(changed.message.to_json())
+    assert isinstance(changed, ReplaceMessage) and "*2*" in slack_json(changed.message)
     assert [a.option for a in answers(bot)] == [1]  # one answer per person per run
 
 
@@ -230,7 +231,7 @@ def test_named_survey_keeps_the_user(bot: Bot) -> None:
     bot.handle(form_event({"question": "Rate our laptops", "anonymous": "no"}))
     click(bot, "UFIN1", 0)
     assert [(a.user_id, a.option) for a in answers(bot)] == [("UFIN1", 0)]
-    assert "Not anonymous" in json.dumps(dm(bot, "UFIN1").message)
+    assert "Not anonymous" in slack_json(dm(bot, "UFIN1").message)
 
 
 def test_comment_opens_a_form_and_is_stored(bot: Bot) -> None:
@@ -359,7 +360,7 @@ def test_clicks_on_a_closed_survey_get_a_polite_answer(bot: Bot) -> None:
 def results_text(bot: Bot, run: int = 1) -> str:
     (posted,) = deliveries(bot, f"survey-results:{run}")
     assert posted.address_id == IT
-    return "\n".join(b["text"] for b in posted.message["blocks"])
+    return slack_texts(posted.message)
 
 
 def test_results_known_answers(bot: Bot) -> None:
@@ -645,16 +646,16 @@ def test_yaml_wording_changes_wait_for_the_open_run(database_url: str, clock: Fi
     clock.advance(60)
     tick(bot, holder="a")
     thanks = click(bot, "USTAFF1", 3)
-    assert "*4*" in json.dumps(thanks.message.blocks, default=str)
+    assert "*4*" in slack_blocks(thanks.message.blocks)
     clock.advance(24 * 3600)
     tick(bot, holder="a")  # closes the run: its results keep the 1–5 labels
     (results,) = deliveries(bot, "survey-results:1")
-    assert "Do your tools work?" in json.dumps(results.message) and "Yes" not in json.dumps(
+    assert "Do your tools work?" in slack_json(results.message) and "Yes" not in slack_json(
         results.message
     )
     clock._now = at_ny(12, 9, 1)  # the next run asks the new question with the new options
     tick(bot, holder="a")
-    text = json.dumps(dm(bot, "USTAFF1", run=2).message)
+    text = slack_json(dm(bot, "USTAFF1", run=2).message)
     labels = [b["label"] for b in buttons(dm(bot, "USTAFF1", 2))]
     assert "Tools OK?" in text and labels[:2] == ["Yes", "No"]
     bot.db.dispose()
@@ -670,7 +671,7 @@ def test_reminder_only_to_non_responders_once(bot: Bot, clock: FixedClock) -> No
     assert tick(bot, holder="a") == 6
     reminders = deliveries(bot, "survey-run:1:remind:")
     assert sorted(d.address_id for d in reminders) == sorted(SALES + OTHERS)
-    assert "A reminder" in json.dumps(reminders[0].message)
+    assert "A reminder" in slack_json(reminders[0].message)
     clock.advance(3600)
     assert tick(bot, holder="a") == 0
     # A reminder button answers the same run.
@@ -742,7 +743,7 @@ def test_survey_cli_defines_sends_lists_and_refuses_bad_input(tmp_path: Any) -> 
     copies = deliveries(bot)
     assert sorted(d.address_id for d in copies) == FINANCE
     assert [b["label"] for b in buttons(copies[0])] == ["Yes", "No"]
-    assert "Not anonymous" in json.dumps(copies[0].message)
+    assert "Not anonymous" in slack_json(copies[0].message)
 
     bad = cli("survey", "create", "--question", "Q", "--option", "Only")
     assert bad.returncode == 1 and "options: Give 2 to 10 options" in bad.stderr

@@ -13,6 +13,7 @@ from chatbot.clock import FixedClock
 from chatbot.clock_process import tick
 from chatbot.config import Department, Routing, Settings
 from chatbot.db.models import Delivery, Request, RequestEvent
+from tests.rendered import slack_json
 
 TRIAGE = "CTRIAGE"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ def notices(bot: Bot) -> list[tuple[str, str]]:
             .where(Delivery.key.startswith("service-target:"))
             .order_by(Delivery.id)
         )
-        return [(key, message["text"]) for key, message in rows]
+        return [(key, slack_json(message)) for key, message in rows]
 
 
 def test_overdue_requests_are_escalated_once_per_target(database_url: str) -> None:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from chatbot.cli.common import local_bot, settings, slack_bot
+from chatbot.text import plain_text
 
 if TYPE_CHECKING:
     from chatbot.bot import Bot, Context
@@ -53,7 +54,7 @@ def _run(
             action=action,
         )
     except Refusal as refusal:
-        raise click.ClickException(str(refusal)) from None
+        raise click.ClickException(plain_text(str(refusal))) from None
     if isinstance(response, Reply):
         click.echo(as_text(response.message))
 
@@ -270,7 +271,7 @@ def show(ref: str, csv_path: TextIO | None) -> None:
         try:
             item = alerts.get(session=session, ref=ref)
         except Refusal as refusal:
-            raise click.ClickException(str(refusal)) from None
+            raise click.ClickException(plain_text(str(refusal))) from None
         counts = tally(session, batch=alerts.batch(item))
         affected = alerts.affected_count(session=session, alert=item)
         deflected = alerts.affected_count(session=session, alert=item, source="techhelp")

@@ -158,11 +158,11 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
     def on_form(ack: Ack, body: dict[str, Any]) -> None:
         response = handle(translate.form(body))
         if isinstance(response, FormErrors):
-            ack(response_action="errors", errors=response.errors)
+            ack(response_action="errors", errors=render.errors(response.errors))
         elif isinstance(response, Reply):  # an unexpected failure: show it in the form
             ack(
                 response_action="errors",
-                errors={name: response.message.text[:150] for name in _field_names(body)},
+                errors=render.errors({name: response.message.text for name in _field_names(body)}),
             )
         else:
             assert response is None or isinstance(response, CloseForm)
