@@ -81,11 +81,14 @@ def test_queue_members_are_optional_and_act_on_their_queue(tmp_path: Path) -> No
         "queues:\n  - {name: Print Team, members: [UPRINT]}\n  - {name: Service Desk}\n"
     )
     settings = Settings(routing=load_routing(path), techhelp_admins=["UADMIN"])
-    assert settings.is_service_desk("UPRINT", "Print Team")
-    assert not settings.is_service_desk("UPRINT", "Service Desk")
+    assert settings.is_service_desk("slack", "UPRINT", "Print Team")
+    assert not settings.is_service_desk("slack", "UPRINT", "Service Desk")
     for desk in ("UDESK", "UADMIN"):
-        assert settings.is_service_desk(desk, "Print Team")
-    assert not settings.is_service_desk("UALICE") and not Settings().is_service_desk("U1")
+        assert settings.is_service_desk("slack", desk, "Print Team")
+    assert not settings.is_service_desk("slack", "UALICE")
+    assert not Settings().is_service_desk("slack", "U1")
+    # The ids are Slack's (`techhelp_platform`): the same id on another platform is someone else.
+    assert not settings.is_service_desk("teams", "UPRINT", "Print Team")
 
 
 def test_a_queue_no_category_routes_to_is_named(tmp_path: Path) -> None:
