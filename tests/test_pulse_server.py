@@ -112,7 +112,8 @@ def test_send_click_change_comment_close(server: Server) -> None:
     assert "Pulse results: PS-1" in text and "1 of 450" in text
     assert "fewer than 3 answers" in text and "Quick and kind" not in text
 
-    server.click(options[4]["action_id"], options[4]["value"], user="UEMP008")
+    theirs = survey_buttons(fake.messages("DUEMP008")[0])[4]  # a button of their own message
+    server.click(theirs["action_id"], theirs["value"], user="UEMP008")
     late = replaced(server, 3)[-1]
     assert "not recorded" in json.dumps(late) and late.get("replace_original") in (False, "false")
     assert rows(server, ANSWERS)[0][0] == 1
