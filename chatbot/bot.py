@@ -8,6 +8,7 @@ the delivery worker is woken. The handler's return value is the immediate reply.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ T = TypeVar("T")
 P = TypeVar("P")
 
 EventKind = Literal["command", "action", "form", "event"]
+PRIVATE_USER = "-"  # the logged user of a private route: nobody in particular
 
 
 @dataclass(frozen=True)
@@ -335,7 +337,12 @@ class Bot:
                     self._log(session, event, now, private=self.route_of(event) in self.private)
                     is None
                 ):
-                    log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
+                    if self.route_of(event) in self.private:
+                        log.info("duplicate %s %s ignored", *self.route_of(event))
+                    else:
+                        log.info(
+                            "duplicate %s %s (key %s) ignored", event.kind, event.name, event.key
+                        )
                     return None
                 if handler is None:
                     return Reply(
@@ -377,17 +384,24 @@ class Bot:
         private: bool = False,
     ) -> int | None:
         """Record the interaction; None when its key was seen before (a retry). A private
-        route's log says who acted, never what they chose."""
-        payload = {"private": True} if private else event.log_payload()
+        route's log (an anonymous survey's click or comment) says that someone used it, on that
+        day: not who, not what, and not the platform's key, which holds the time of the click
+        (a hash of it still tells a retry)."""
+        if private:
+            payload: dict[str, Any] = {"private": True}
+            key = "private:" + hashlib.sha256(event.key.encode()).hexdigest()
+            user, at = PRIVATE_USER, now.replace(hour=0, minute=0, second=0, microsecond=0)
+        else:
+            payload, key, user, at = event.log_payload(), event.key[:255], event.user, now
         payload |= {"refused": refused[:500]} if refused else {}
         return insert_ignore(
             session,
             Interaction,
-            key=event.key[:255],
+            key=key,
             platform=event.platform,
             kind=event.kind,
             name=(Bot.route_of(event)[1] if private else event.name)[:100],
-            user_id=event.user,
+            user_id=user,
             payload=payload,
-            at=now,
+            at=at,
         )

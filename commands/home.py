@@ -59,10 +59,10 @@ def surveys_awaiting(ctx: Context, user: str) -> list[dict[str, Any]]:
             "anonymous": run.anonymous,
             "scale": run.scale,
             "buttons": answer_buttons(
-                key, run.run_id, run.options, chosen=None, with_comment=False
+                key, run.run_id, run.options, user, chosen=None, with_comment=False
             ),
         }
-        for run in surveys.awaiting(session=ctx.session, key=key, user=user, now=ctx.now)
+        for run in surveys.awaiting(session=ctx.session, user=user, now=ctx.now)
     ]
 
 

@@ -40,8 +40,10 @@ from chatbot.db.models import (
     Rating,
     Request,
     Survey,
-    SurveyAnswer,
+    SurveyCommentBox,
+    SurveyRecipient,
     SurveyRun,
+    SurveyTally,
 )
 
 if TYPE_CHECKING:
@@ -255,17 +257,35 @@ def seed_surveys(session: Any, day: datetime, old: datetime) -> None:
         )
         session.add(row)
         session.flush()
+        counts: dict[tuple[str, int], int] = {}
         for department, given in answers.items():
             for user, option in given:
+                key = (department or "", option)
+                counts[key] = counts.get(key, 0) + 1
                 session.add(
-                    SurveyAnswer(
+                    SurveyRecipient(
                         run_id=row.id,
-                        respondent_key=f"{row.id}:{user}",
-                        user_id=None if of.anonymous else user,
+                        user_id=user,
+                        department=department or "",
+                        version=1,
+                        option=None if of.anonymous else option,
+                    )
+                )
+                if (user, of.anonymous) == ("UBOB", False):
+                    session.add(
+                        SurveyCommentBox(
+                            run_id=row.id,
+                            comments={"t": {"text": SURVEY_COMMENT, "user": user}},
+                        )
+                    )
+        for department in set(recipients) | {d for d, _ in counts} | {""}:
+            for option in range(len(of.options)):
+                session.add(
+                    SurveyTally(
+                        run_id=row.id,
                         department=department,
                         option=option,
-                        comment=SURVEY_COMMENT if (user, of.anonymous) == ("UBOB", False) else None,
-                        answered_at=sent.replace(hour=0) if of.anonymous else sent,
+                        count=counts.get((department, option), 0),
                     )
                 )
 

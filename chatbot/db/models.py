@@ -384,24 +384,40 @@ class SurveyRun(Base):
     survey: Mapped[Survey] = relationship()
 
 
-class SurveyAnswer(Base):
-    """One answer per person per run. Anonymous surveys keep no user id: the respondent is a
-    keyed hash (HMAC of run and user), enough to change an answer, not to find who gave it."""
+class SurveyRecipient(Base):
+    """Who a run was sent to, and whether they answered: never what. `version` counts their
+    answers (0: not yet); the buttons they hold carry it signed, so only their latest message can
+    change their answer. The option is kept here only for named surveys."""
 
-    __tablename__ = "survey_answers"
-    __table_args__ = (
-        UniqueConstraint("run_id", "respondent_key"),
-        # The dashboard's pulse trends count answers per run, department and option from this
-        # index alone; it serves every look-up by run too.
-        Index("ix_survey_answers_run_department_option", "run_id", "department", "option"),
-    )
+    __tablename__ = "survey_recipients"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"))
-    respondent_key: Mapped[str] = mapped_column(String(64))
-    user_id: Mapped[str | None] = mapped_column(String(64))  # None on anonymous surveys
-    department: Mapped[str | None] = mapped_column(String(100))
-    option: Mapped[int] = mapped_column(Integer)  # index into the survey's options
-    comment: Mapped[str | None] = mapped_column(Text)
-    # Anonymous answers keep only the day, so the time cannot be matched to a log entry.
-    answered_at: Mapped[datetime]
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), default="")  # "" for none
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    option: Mapped[int | None] = mapped_column(Integer)  # named surveys only
+
+
+class SurveyTally(Base):
+    """The answers of a run as counts per department and option: no row per answer, so there is
+    no order, id or time of an answer to match to a person. Every row of a run is created when it
+    is sent, and a click rewrites every option of the person's department, whichever it chose."""
+
+    __tablename__ = "survey_tallies"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)  # "" for none
+    option: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SurveyCommentBox(Base):
+    """A run's comments in one row: {hash of the ballot token: {"text", "user"}}, keys sorted, so
+    neither storage order nor a row per comment says when a comment came. The ballot token is
+    random, drawn at a person's first answer and kept only in their own message's signed
+    buttons; "user" is set on named surveys only."""
+
+    __tablename__ = "survey_comments"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
+    comments: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -126,7 +126,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
         try:
             return bot.handle(event)
         except Exception:
-            log.exception("handling %s %s failed", event.kind, event.name)
+            log.exception("handling %s %s failed", *bot.route_of(event))
             return apology
 
     def on_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -145,7 +145,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
                 inbox.accept(event)
                 response = None
             except Exception:
-                log.exception("storing %s %s failed", event.kind, event.name)
+                log.exception("storing %s %s failed", *bot.route_of(event))
                 response = apology
         else:
             response = handle(event)

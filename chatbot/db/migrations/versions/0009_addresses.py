@@ -18,8 +18,8 @@ from alembic import op
 
 import chatbot.db.models
 
-revision = "0010"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
