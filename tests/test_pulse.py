@@ -377,7 +377,9 @@ def test_the_signing_key_is_techhelps_own_not_slacks(database_url: str, clock: F
     bot = make_bot(database_url, clock, secret_key=None, slack_secret="old-slack")
     command(bot, "send How are we doing?")
     first = buttons(dm(bot, "UFIN0"))[0]
-    assert first["value"] == surveys.button_value(surveys.key_from_secret("old-slack"), 1, "0")
+    assert first["value"] == surveys.button_value(
+        surveys.key_from_secret("old-slack"), 1, "0", "UFIN0"
+    )
     bot.db.dispose()
     rotated = make_bot(database_url, clock, secret_key=None, slack_secret="new-slack")
     assert isinstance(click(rotated, "UFIN0", 0), ReplaceMessage)
@@ -1094,7 +1096,7 @@ def test_finance_is_shown_when_the_hidden_groups_together_are_large_enough(bot: 
 
 def test_only_the_runs_recipients_may_answer_and_the_signature_names_them(bot: Bot) -> None:
     bot.handle(form_event({"audience": "department:Finance"}))
-    key = surveys.key_from_signing_secret("secret")
+    key = surveys.key_from_secret("secret")
 
     def press(user: str, value: str) -> Any:
         return bot.handle(
