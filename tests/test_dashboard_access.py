@@ -40,7 +40,7 @@ def test_a_weak_token_stops_serve_naming_the_variable(make_server: Any) -> None:
                 env=env,
                 capture_output=True,
                 text=True,
-                timeout=20,
+                timeout=90,
             )
         except subprocess.TimeoutExpired:
             raise AssertionError(f"serve started with the weak token {weak!r}") from None
