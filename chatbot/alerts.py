@@ -131,28 +131,26 @@ def start_posting(*, session: Session, alert: Alert) -> bool:
     return bool(rowcount(result))
 
 
-def record_copies(*, session: Session, alert: Alert) -> int:
+def record_copies(*, session: Session, alert: Alert) -> None:
     """Record the copies just queued for the alert (its batch's posts not recorded yet), in
-    one INSERT … SELECT however many there are; returns how many were recorded."""
-    table = AlertCopy.__table__
-    outbox = Delivery.__table__
+    one INSERT … SELECT however many there are."""
+    recorded = select(AlertCopy.delivery_id).where(AlertCopy.alert_id == alert.id)
     new = select(
         sa.literal(alert.id),
-        outbox.c.id,
-        outbox.c.platform,
-        outbox.c.address_kind,
-        outbox.c.address_id,
+        Delivery.id,
+        Delivery.platform,
+        Delivery.address_kind,
+        Delivery.address_id,
     ).where(
-        outbox.c.batch == batch(alert),
-        outbox.c.action == "post",
-        outbox.c.id.not_in(select(table.c.delivery_id).where(table.c.alert_id == alert.id)),
+        Delivery.batch == batch(alert),
+        Delivery.action == "post",
+        Delivery.id.not_in(recorded),
     )
-    result = session.execute(
-        insert(table).from_select(
+    session.execute(
+        insert(AlertCopy).from_select(
             ["alert_id", "delivery_id", "platform", "kind", "address_id"], new
         )
     )
-    return rowcount(result)
 
 
 def copies(*, session: Session, alert: Alert) -> list[AlertCopy]:
