@@ -71,7 +71,7 @@ def when(ctx: Context, moment: datetime) -> str:
     return moment.astimezone(_zone(ctx)).strftime("%a %d %b %H:%M %Z")
 
 
-@routes.command("/techalert")
+@routes.command("techalert")
 def techalert(event: Event, ctx: Context) -> Response:
     if not ctx.settings.is_admin(event.user):
         raise Refusal(ctx.render("techalert/admins_only.md.j2"))

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from chatbot.bot import Bot, Event
+from chatbot.bot import Bot, Capabilities, Event
 from chatbot.delivery import Job, Outcome, Sent
 from chatbot.messages import (
     Button,
@@ -29,10 +29,15 @@ from chatbot.messages import (
 )
 
 PLATFORM = "console"
+# What is shown goes to the one person at the keyboard (replies are theirs alone), and a form is
+# asked field by field; no home view, and nothing sent can be looked up again.
+CAPABILITIES = Capabilities(ephemeral_replies=True, modals=True)
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_TYPED_MENTION = re.compile(r"@([A-Za-z0-9]+)")
 _REF = re.compile(r"\bTH-\d+\b")
 HELP = """Console commands:
   /techhelp …           any slash command, as in Slack
+  /dm <text>            a direct message to the bot: help, status, a command word, or a request
   <button label> [TH-n] press a button shown above, e.g. "Claim TH-1" or "5"
   /as U123              act as another person (now: {user})
   /quit                 leave"""
@@ -93,6 +98,7 @@ class Console:
         self.user = user
         self.out = out
         self.shown: list[Shown] = []
+        bot.declare(PLATFORM, CAPABILITIES)
         self.worker = attach_worker(bot, {PLATFORM: ConsoleSender(out, self.shown)}, start=False)
 
     def drain(self) -> None:
@@ -122,9 +128,11 @@ class Console:
             self.user = line.split(maxsplit=1)[1].strip().lstrip("@").upper()
             self.out(f"(you are now @{self.user})")
             return
-        if line.startswith("/"):
+        if line.startswith("/dm ") or line == "/dm":
+            event = self._event("message", "", text=line.removeprefix("/dm").strip())
+        elif line.startswith("/"):
             name, _, text = line.partition(" ")
-            event = self._event("command", name, text=text)
+            event = self._event("command", name.removeprefix("/"), text=text)
         else:
             button = self._find_button(line)
             if button is None:
@@ -135,12 +143,16 @@ class Console:
         self.drain()
 
     def _event(self, kind: str, name: str, **values: str) -> Event:
+        """A typed `@U123` mentions that person (the console knows people by their ids)."""
+        text = values.get("text", "")
+        mentions = {f"@{m}": m.upper() for m in _TYPED_MENTION.findall(text)}
         return Event(
             platform=PLATFORM,
             kind=kind,
             name=name,
             user=self.user,  # type: ignore[arg-type]
             key=f"console:{uuid.uuid4()}",
+            mentions=mentions,
             **values,
         )
 
