@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from chatbot.config import Routing
+from chatbot.db import rowcount
 from chatbot.db.models import AffectedVote, Alert, Delivery
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import Refusal
@@ -89,6 +91,18 @@ def get(*, session: Session, ref: str) -> Alert:
     return alert
 
 
+def in_audience(alert: Alert, *, user: str, routing: Routing) -> bool:
+    """Whether `user` is in the alert's audience, so may see it (App Home, the known-issue
+    answer) and report being affected. An alert to the alert channels or to everyone is public;
+    one to departments only reaches their members (the configuration's member lists), so
+    someone of another department, or of none, does not see it."""
+    audience = alert.audience or {}
+    if not audience or audience.get("channels") or audience.get("everyone"):
+        return True  # no audience stored: an alert from before audiences, to the channels
+    departments = set(audience.get("departments") or ())
+    return any(user in d.members for d in routing.departments if d.name in departments)
+
+
 def active(*, session: Session) -> list[Alert]:
     return list(session.scalars(select(Alert).where(Alert.state == "active").order_by(Alert.id)))
 
@@ -108,7 +122,7 @@ def start_posting(*, session: Session, alert: Alert) -> bool:
         .execution_options(synchronize_session=False)
     )
     session.refresh(alert)
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 def copies(*, session: Session, alert: Alert) -> list[Delivery]:
@@ -132,7 +146,7 @@ def resolve(*, session: Session, alert: Alert, text: str | None, now: datetime) 
             .values(state=after, resolved_at=now, resolution=text or None)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount:
+        if rowcount(result):
             session.refresh(alert)
             return alert
     raise Refusal(f"{alert.ref} is already {alert.state}.")
@@ -166,7 +180,7 @@ def affected_count(*, session: Session, alert: Alert, source: str | None = None)
     query = select(func.count()).select_from(AffectedVote).where(AffectedVote.alert_id == alert.id)
     if source:
         query = query.where(AffectedVote.source == source)
-    return session.scalar(query)
+    return session.execute(query).scalar_one()
 
 
 _STOP_WORDS = (  # words too common to tell two problems apart
@@ -182,13 +196,21 @@ def _words(text: str) -> set[str]:
 
 
 def matching(
-    *, session: Session, text: str, service_keywords: dict[str, list[str]] | None = None
+    *,
+    session: Session,
+    text: str,
+    service_keywords: dict[str, list[str]] | None = None,
+    user: str | None = None,
+    routing: Routing | None = None,
 ) -> Alert | None:
     """The active alert a request seems to be about: its service named (or a keyword the
-    configuration gives that service), or two of the alert's significant words used."""
+    configuration gives that service), or two of the alert's significant words used. With
+    `user` and `routing`, only among the alerts in that person's audience."""
     words = _words(text)
     lowered = text.lower()
     for alert in reversed(active(session=session)):
+        if user is not None and routing and not in_audience(alert, user=user, routing=routing):
+            continue
         service = alert.service or ""
         if service and service.lower() != "other":
             terms = [service, *(service_keywords or {}).get(service, [])]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Literal, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -35,10 +35,12 @@ from chatbot.messages import (
     Reply,
     Response,
 )
+from chatbot.signals import Signal
 from chatbot.text import Templates
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = TypeVar("P")
 
 EventKind = Literal["command", "message", "action", "form", "event"]
 # A button of the core's own: the card shown where a platform cannot open a form at once.
@@ -122,6 +124,8 @@ class Context:
     now: datetime
     capabilities: Capabilities = EVERYTHING  # of the platform the event came from
     queued: bool = False  # something was stored for delivery: the worker is woken after commit
+    # Who reacts to a signal sent in this unit of work (`chatbot.signals`): composed by the bot.
+    receivers: Mapping[Signal[Any], Sequence[Receiver[Any]]] = field(default_factory=dict)
 
     def send(self, outgoing: Outgoing) -> int:
         self.queued = True
@@ -146,6 +150,8 @@ Tick = Callable[[Context], int]
 Progress = Callable[[Context, str, "delivery.Tally"], None]
 # Builds a view (e.g. App Home) for a channel when its delivery is sent (`delivery.rebuild_later`).
 Builder = Callable[[Context, str], Message]
+# Reacts to a signal, in the sender's transaction (`chatbot.signals`).
+Receiver: TypeAlias = Callable[["Context", P], None]
 
 
 class Routes:
@@ -158,6 +164,7 @@ class Routes:
         self.builders: dict[str, Builder] = {}
         self.private: set[tuple[EventKind, str]] = set()
         self.deferred: set[tuple[EventKind, str]] = set()
+        self.receivers: dict[Signal[Any], list[Receiver[Any]]] = {}
 
     def _add(
         self, kind: EventKind, name: str, *, private: bool = False, deferred: bool = False
@@ -209,6 +216,16 @@ class Routes:
 
         return register
 
+    def connect(self, signal: Signal[P]) -> Callable[[Receiver[P]], Receiver[P]]:
+        """Declare a receiver of `signal`: run, with the sender's context, whenever another
+        capability sends it (e.g. App Home refreshing when triage changes a request)."""
+
+        def register(receiver: Receiver[P]) -> Receiver[P]:
+            self.receivers.setdefault(signal, []).append(receiver)
+            return receiver
+
+        return register
+
     def builder(self, action: str) -> Callable[[Builder], Builder]:
         """Declare who builds deliveries of `action` (e.g. "home") marked to be built when sent."""
 
@@ -250,6 +267,10 @@ class Bot:
             for action, build in module_routes.builders.items()
         }
         self.private = {route for module_routes in routes for route in module_routes.private}
+        self.receivers: dict[Signal[Any], tuple[Receiver[Any], ...]] = {}
+        for module_routes in routes:
+            for signal, receivers in module_routes.receivers.items():
+                self.receivers[signal] = (*self.receivers.get(signal, ()), *receivers)
         self.deferred = {route for module_routes in routes for route in module_routes.deferred}
         for module_routes in routes:
             for route, handler in module_routes.handlers.items():
@@ -259,6 +280,27 @@ class Bot:
         self.worker: delivery.DeliveryWorker | None = None
         self.message_command = message_command
         self.capabilities: dict[str, Capabilities] = {}
+
+    def attach_worker(
+        self, senders: dict[str, delivery.Sender], *, start: bool = True
+    ) -> delivery.DeliveryWorker:
+        """This process's delivery worker, sending through `senders` (one per platform); the
+        core wakes it after every commit that stored something to send."""
+        settings = self.settings
+        worker = delivery.DeliveryWorker(
+            self.db,
+            senders,
+            clock=self.clock,
+            concurrency=settings.delivery_concurrency,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            posts_per_second=settings.delivery_rate,
+            on_progress=self.report_progress,
+            build=self.build,
+        )
+        self.worker = worker
+        if start:
+            worker.start()
+        return worker
 
     @property
     def commands(self) -> list[str]:
@@ -279,6 +321,7 @@ class Bot:
             platform=platform,
             now=now,
             capabilities=self.capabilities_of(platform),
+            receivers=self.receivers,
         )
 
     def run(
@@ -404,6 +447,7 @@ class Bot:
                     log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
                     return None
                 ctx = self.context(session, platform=event.platform, now=now)
+                response: Response
                 if handler is None:
                     text = self.templates.render("common/unknown_action.md.j2")
                     response = Reply(Message.plain(text))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from chatbot import directory
 from chatbot.bot import Bot
+from chatbot.db import rowcount
 from chatbot.db.models import ClockState
 from chatbot.db.upsert import insert_ignore
 from chatbot.directory import Member
@@ -54,7 +55,7 @@ def take_lease(session: Session, *, holder: str, now: datetime) -> bool:
         .values(holder=holder, value=now + LEASE)
         .execution_options(synchronize_session=False)
     )
-    return bool(taken.rowcount)
+    return bool(rowcount(taken))
 
 
 DIRECTORY = "directory"

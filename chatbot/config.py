@@ -30,7 +30,7 @@ from pydantic_settings import (
 )
 
 Urgency = Literal["low", "normal", "high", "critical"]
-URGENCIES: tuple[str, ...] = ("low", "normal", "high", "critical")
+URGENCIES: tuple[Urgency, ...] = ("low", "normal", "high", "critical")
 TIERS: tuple[int, ...] = (1, 2, 3)
 
 
@@ -60,6 +60,15 @@ class Department(BaseModel):
 
     name: str
     manager: str | None = None  # Slack user ID of the service delivery manager
+    members: list[str] = []
+
+
+class Queue(BaseModel):
+    """A queue's own people: besides `staff` and the admins, who may act on its cards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
     members: list[str] = []
 
 
@@ -116,7 +125,7 @@ def _default_urgency_rules() -> list[UrgencyRule]:
     ]
 
 
-def _default_targets() -> dict[str, ServiceTarget]:
+def _default_targets() -> dict[Urgency, ServiceTarget]:
     return {
         "critical": ServiceTarget(first_response_minutes=15, resolution_hours=4),
         "high": ServiceTarget(first_response_minutes=60, resolution_hours=8),
@@ -246,6 +255,8 @@ class Routing(BaseModel):
     urgency_rules: list[UrgencyRule] = Field(default_factory=_default_urgency_rules)
     departments: list[Department] = []
     staff: list[str] = []  # Slack user IDs of the service desk (may log requests for others)
+    # Optional: the members of a queue act on the cards of that queue's requests only.
+    queues: list[Queue] = []
     service_targets: dict[Urgency, ServiceTarget] = Field(default_factory=_default_targets)
     services: list[str] = ["Email", "VPN", "Wi-Fi", "Printing", "Phones", "HR system", "Other"]
     # Words that name a service in a request: while an alert about it is active, a /techhelp
@@ -290,6 +301,16 @@ class Routing(BaseModel):
         surveys = [s.name for s in self.surveys]
         if len(surveys) != len(set(surveys)):
             raise ValueError("survey names must be unique")
+        routed = {c.queue for c in self.categories} | {self.category(self.default_category).queue}
+        for queue in self.queues:
+            if queue.name not in routed:
+                raise ValueError(
+                    f"queues: no category is routed to queue {queue.name!r} "
+                    f"(the queues are: {', '.join(sorted(routed))})"
+                )
+        queues = [q.name for q in self.queues]
+        if len(queues) != len(set(queues)):
+            raise ValueError("queue names must be unique")
         return self
 
     def category(self, name: str) -> Category:
@@ -315,6 +336,11 @@ def _split_ids(value: Any) -> list[str]:
 
 CsvList = Annotated[list[str], NoDecode]
 
+# A dashboard token shorter than this, or of fewer distinct characters, stops start-up: it
+# could be guessed (a 2-character one fell in 394 tries).
+MIN_TOKEN_LENGTH = 32
+MIN_TOKEN_SYMBOLS = 12
+
 
 _EXPLICIT: ContextVar[bool] = ContextVar("explicit_settings", default=False)
 
@@ -337,6 +363,9 @@ class Settings(BaseSettings):
     techhelp_config: Path | None = None
     techhelp_rating_delay: Annotated[float, Field(ge=0)] = 0
     techhelp_dashboard_token: str | None = None
+    # The reverse proxy (an address, or `*`) whose X-Forwarded-Proto and X-Forwarded-For
+    # `chatbot serve` believes; from anyone else those headers are dropped.
+    techhelp_trusted_proxy: str | None = None
     # Satisfaction figures of a group (a department, a week) with fewer answers are hidden.
     techhelp_min_group: Annotated[int, Field(ge=1)] = 3
     web_threads: Annotated[int, Field(ge=4)] = 48
@@ -380,6 +409,19 @@ class Settings(BaseSettings):
             return (init_settings,)
         return (init_settings, env_settings, dotenv_settings, file_secret_settings)
 
+    @field_validator("techhelp_dashboard_token")
+    @classmethod
+    def _strong_token(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None  # the dashboard is closed
+        if len(value) < MIN_TOKEN_LENGTH or len(set(value)) < MIN_TOKEN_SYMBOLS:
+            raise ValueError(
+                f"TECHHELP_DASHBOARD_TOKEN is too weak: use at least {MIN_TOKEN_LENGTH} random "
+                "characters, e.g. the output of "
+                '`python -c "import secrets; print(secrets.token_urlsafe(32))"`'
+            )
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -398,6 +440,15 @@ class Settings(BaseSettings):
 
     def is_staff(self, user_id: str) -> bool:
         return user_id in self.routing.staff or self.is_admin(user_id)
+
+    def is_service_desk(self, user_id: str, queue: str | None = None) -> bool:
+        """May act on a triage card: staff and admins on every card; a queue's members on the
+        cards of their queue (`queue` None: of any queue)."""
+        if self.is_staff(user_id):
+            return True
+        return any(
+            user_id in q.members for q in self.routing.queues if queue is None or q.name == queue
+        )
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from chatbot.background import Worker
 from chatbot.clock import Clock
-from chatbot.db import Database
+from chatbot.db import Database, rowcount
 from chatbot.db.models import Delivery
 from chatbot.db.upsert import insert_ignore, insert_ignore_many
 from chatbot.messages import Message, Outgoing
@@ -193,7 +193,7 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
             .where(Delivery.key == outgoing.key, Delivery.status == "pending")
             .values(message=outgoing.message.to_json())
         )
-    return session.scalar(select(Delivery.id).where(Delivery.key == outgoing.key))
+    return session.execute(select(Delivery.id).where(Delivery.key == outgoing.key)).scalar_one()
 
 
 def _republish(session: Session, outgoing: Outgoing, now: datetime) -> None:
@@ -245,7 +245,7 @@ def enqueue_many(
     """Store many new posts at once (a broadcast); keys already stored are skipped. Copies
     usually share one message: it is encoded once (the list keeps every message alive, so an
     `id` is not reused while this runs)."""
-    encoded: dict[int, str] = {}
+    encoded: dict[int, dict[str, Any]] = {}
     for out in outgoing:
         if id(out.message) not in encoded:
             encoded[id(out.message)] = out.message.to_json()
@@ -280,7 +280,7 @@ def cancel(session: Session, *, key: str, reason: str) -> bool:
         .where(Delivery.key == key, Delivery.status == "pending")
         .values(status="cancelled", last_error=reason)
     )
-    return result.rowcount > 0
+    return rowcount(result) > 0
 
 
 def reschedule(session: Session, *, key: str, now: datetime, delay_seconds: float) -> bool:
@@ -294,7 +294,7 @@ def reschedule(session: Session, *, key: str, now: datetime, delay_seconds: floa
             not_before=now + timedelta(seconds=delay_seconds),
         )
     )
-    return result.rowcount > 0
+    return rowcount(result) > 0
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def _department(column: Any) -> ColumnElement[str]:
 def open_by_state_and_tier(*, conn: Connection, filters: Filters) -> list[dict[str, Any]]:
     """Requests not resolved now, by state and tier (the date range does not apply: open is
     open, however old)."""
-    where = [Request.state.in_(UNRESOLVED)]
+    where: list[ColumnElement[bool]] = [Request.state.in_(UNRESOLVED)]
     if filters.department:
         where.append(Request.department == filters.department)
     rows = conn.execute(
@@ -198,7 +198,7 @@ def response_times(
     result = []
     for urgency in URGENCIES:
         row = found.get(urgency)
-        goal = routing.service_targets.get(urgency)  # type: ignore[call-overload]
+        goal = routing.service_targets.get(urgency)
         target_minutes = None
         if goal is not None:
             target_minutes = (
@@ -214,7 +214,12 @@ def response_times(
                 "median_minutes": _minutes(row.p50) if row else None,
                 "p90_minutes": _minutes(row.p90) if row else None,
                 "target_minutes": target_minutes,
-                "within_target_pct": round(100 * int(row.met) / n, 1) if n else None,
+                # No target, no share within it (not 0 %: every request would read as late).
+                "within_target_pct": (
+                    round(100 * int(row.met) / n, 1)
+                    if row is not None and n and target_minutes is not None
+                    else None
+                ),
             }
         )
     return result
@@ -590,4 +595,4 @@ def departments(*, conn: Connection, routing: Routing, filters: Filters) -> list
         .distinct()
     ).scalars()
     chosen = {filters.department} if filters.department else set()
-    return sorted({d.name for d in routing.departments} | set(found) | chosen)
+    return sorted({d.name for d in routing.departments} | {d for d in found if d} | chosen)

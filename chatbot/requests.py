@@ -7,6 +7,7 @@ Transitions are conditional, so a double click changes nothing the second time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from chatbot.config import Settings
+from chatbot.db import rowcount
 from chatbot.db.models import Request, RequestEvent
 from chatbot.messages import Refusal
 from chatbot.routing import Triage
@@ -100,7 +102,7 @@ def _transition(
     request: Request,
     *,
     allowed_from: tuple[str, ...],
-    values: dict[str, object],
+    values: Mapping[str, object],
     now: datetime,
 ) -> bool:
     """Apply `values` only if the request is still in an allowed state (race- and retry-safe)."""
@@ -110,9 +112,9 @@ def _transition(
         .values(updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount:
+    if rowcount(result):
         session.refresh(request)
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 def _record(
@@ -122,9 +124,11 @@ def _record(
     actor: str,
     kind: str,
     now: datetime,
-    detail: dict[str, object] | None = None,
+    detail: Mapping[str, object] | None = None,
 ) -> RequestEvent:
-    event = RequestEvent(request_id=request.id, actor=actor, kind=kind, detail=detail or {}, at=now)
+    event = RequestEvent(
+        request_id=request.id, actor=actor, kind=kind, detail=dict(detail or {}), at=now
+    )
     session.add(event)
     session.flush()
     return event
@@ -157,7 +161,7 @@ def escalate(*, session: Session, request: Request, actor: str, now: datetime) -
         .values(tier=tier, updated_at=now, **_first_response(request, now))
         .execution_options(synchronize_session=False)
     )
-    if not result.rowcount:
+    if not rowcount(result):
         raise RequestError(f"{request.ref} changed meanwhile; nothing done.")
     session.refresh(request)
     return Change(

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from chatbot.config import Routing, Settings
+from chatbot.db import rowcount
 from chatbot.db.models import (
     Delivery,
     Person,
@@ -184,7 +185,7 @@ def stop_survey(*, session: Session, survey: Survey) -> int:
         .values(state="cancelled")
         .execution_options(synchronize_session=False)
     )
-    return cancelled.rowcount or 0
+    return rowcount(cancelled) or 0
 
 
 def get_survey(*, session: Session, ref: str) -> Survey:
@@ -510,9 +511,9 @@ def close_run(*, session: Session, run: SurveyRun, now: datetime) -> bool:
         .values(state="closed", closed_at=now)
         .execution_options(synchronize_session=False)
     )
-    if closed.rowcount:
+    if rowcount(closed):
         session.refresh(run)
-    return bool(closed.rowcount)
+    return bool(rowcount(closed))
 
 
 # --- results ----------------------------------------------------------------------------------

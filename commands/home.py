@@ -10,6 +10,9 @@ refresh the homes of its audience: Slack sends `app_home_opened` each time the t
 which builds the home afresh, so the person sees the survey (or no longer sees it) whenever they
 look, while a send to 10,000 people does not queue 10,000 home builds and `views.publish` calls
 beside (and, per person, ahead of) the survey's own messages.
+
+Triage and pulse do not import this module: it reacts to their signals (`request_changed`,
+`survey_clicked`, see `chatbot.signals`) in their transaction.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from chatbot import delivery, surveys
+from chatbot import alerts as alerts_
+from chatbot import delivery, signals, surveys
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Alert, Request
 from chatbot.messages import Block, Button, Message, OpenForm, Outgoing, Response
+from commands.pulse import answer_buttons
+from commands.techhelp import request_form
 
 routes = Routes()
 
@@ -44,8 +50,6 @@ def surveys_awaiting(ctx: Context, user: str) -> list[dict[str, Any]]:
     """Open pulse surveys this person received and has not answered, closing soonest first:
     the question, the closing time, whether it is anonymous, and the same signed one-click
     buttons as the direct message."""
-    from commands.pulse import answer_buttons  # pulse refreshes the home: imported on use
-
     key = surveys.signing_key(session=ctx.session, settings=ctx.settings, now=ctx.now)
     return [
         {
@@ -82,12 +86,15 @@ def build(ctx: Context, user: str) -> Message:
         .order_by(Request.updated_at.desc(), Request.id.desc())
         .limit(MAX_RESOLVED)
     ).all()
-    alerts = session.scalars(
-        select(Alert)
-        .where(Alert.state == "active")
-        .order_by(Alert.created_at.desc())
-        .limit(MAX_ALERTS)
-    ).all()
+    # Only the alerts in this person's audience: a department's alert is not everyone's news.
+    routing = ctx.settings.routing
+    alerts = [
+        alert
+        for alert in session.scalars(
+            select(Alert).where(Alert.state == "active").order_by(Alert.created_at.desc())
+        )
+        if alerts_.in_audience(alert, user=user, routing=routing)
+    ][:MAX_ALERTS]
     waiting = surveys_awaiting(ctx, user)
 
     def when(moment: Any) -> str:
@@ -152,6 +159,18 @@ def refresh(ctx: Context, user: str) -> None:
         ctx.queued = True
 
 
+@routes.connect(signals.request_changed)
+def on_request_changed(ctx: Context, change: signals.RequestChanged) -> None:
+    refresh(ctx, change.requester)
+
+
+@routes.connect(signals.survey_clicked)
+def on_survey_clicked(ctx: Context, click: signals.SurveyClicked) -> None:
+    """Answered, or clicked after the run closed: either way the survey leaves their list (one
+    UPDATE, and only for someone who has a Home)."""
+    refresh(ctx, click.user)
+
+
 @routes.event(OPENED)
 def on_opened(event: Event, ctx: Context) -> Response:
     publish(ctx, event.user)
@@ -160,6 +179,4 @@ def on_opened(event: Event, ctx: Context) -> Response:
 
 @routes.action(NEW_REQUEST)
 def on_new_request(event: Event, ctx: Context) -> Response:
-    from commands.techhelp import request_form
-
     return OpenForm(request_form(ctx))

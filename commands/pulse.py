@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from chatbot import schedules, surveys
+from chatbot import schedules, signals, surveys
 from chatbot.bot import Context, Event, Routes
 from chatbot.config import RECURRENCES
 from chatbot.db.models import ClockState, Survey, SurveyRun
@@ -32,7 +32,6 @@ from chatbot.messages import (
     Response,
     chosen,
 )
-from commands import home
 
 log = logging.getLogger(__name__)
 routes = Routes()
@@ -523,7 +522,8 @@ def on_answer(event: Event, ctx: Context) -> Response:
     if event.name != f"{ANSWER}:{choice}" or not choice.isdigit():
         raise Refusal("That survey button is not valid (it may come from an old message).")
     if run.state != "open":
-        home.refresh(ctx, event.user)  # clicked on their App Home, it drops the closed survey
+        # Clicked on their App Home, say: whatever showed the buttons drops the closed survey.
+        signals.survey_clicked.send(ctx, signals.SurveyClicked(run.id, event.user, answered=False))
         return _closed(ctx, survey, run)
     department = ctx.settings.routing.department_of(event.user)
     answered = surveys.record_answer(
@@ -536,9 +536,8 @@ def on_answer(event: Event, ctx: Context) -> Response:
         option=int(choice),
         now=ctx.now,
     )
-    # Their App Home lists the surveys awaiting an answer: no longer this one (one enqueue, and
-    # only for someone who has a Home).
-    home.refresh(ctx, event.user)
+    # Their App Home lists the surveys awaiting an answer: no longer this one.
+    signals.survey_clicked.send(ctx, signals.SurveyClicked(run.id, event.user, answered=True))
     return ReplaceMessage(_thanks(ctx, key, answered))
 
 
@@ -601,8 +600,8 @@ def sync_config_surveys(ctx: Context) -> list[Survey]:
     existing = {
         s.name: s for s in ctx.session.scalars(select(Survey).where(Survey.source == "config"))
     }
-    for survey in existing.values():
-        survey.active = survey.name in names
+    for stored in existing.values():
+        stored.active = stored.name in names
     for config, name in zip(configured, names, strict=True):
         survey = existing.get(name)
         options = list(config.options) or list(surveys.SCALE)

@@ -67,13 +67,16 @@ def withdraw(ctx: Context, request: Request) -> None:
 
 
 def _rateable(ctx: Context, user: str, value: str, *, field: str | None = None) -> Request:
-    """The request a rating button or form refers to, if `user` asked it."""
+    """The request a rating button or form refers to, if `user` asked it and it is resolved:
+    a forged click on an open request rates nothing."""
     try:
         request = requests.get(session=ctx.session, request_id=int(value))
     except (ValueError, RequestError):
         raise Refusal("That rating button is not valid.", field=field) from None
     if user != request.requester:
         raise Refusal(ctx.render("rating/not_yours.md.j2", ref=request.ref), field=field)
+    if request.state != "resolved":
+        raise Refusal(ctx.render("rating/not_resolved.md.j2", ref=request.ref), field=field)
     return request
 
 

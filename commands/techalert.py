@@ -30,6 +30,7 @@ from chatbot.messages import (
     Response,
     chosen,
 )
+from chatbot.text import escape
 
 routes = Routes()
 
@@ -195,7 +196,10 @@ def card(ctx: Context, alert: Alert) -> Message:
     blocks = [Block("section", text=text), Block("context", text=context)]
     if not resolved:
         blocks.append(Block("actions", buttons=(Button("I'm affected", AFFECTED, str(alert.id)),)))
-    summary = f"{LABELS[alert.severity]}: {alert.message[:200]}"
+    # The notification and fallback text: the admin's words escaped like every other value, so
+    # a `<!channel>` or a link typed into an alert (through the CLI or the console, where no
+    # platform turned it into text) is not made live there either.
+    summary = f"{LABELS[alert.severity]}: {escape(alert.message[:200])}"
     if resolved:
         summary = f"Resolved: {summary}"
     return Message(text=summary, blocks=tuple(blocks))
@@ -366,7 +370,8 @@ def post_scheduled(ctx: Context) -> int:
     )
     for alert in ctx.session.scalars(starting).all():
         alert.window_noted_at = ctx.now
-        if ctx.now - alert.starts_at > schedules.CATCH_UP:
+        started = alert.starts_at  # never None here: the query asks for starts_at <= now
+        if started is None or ctx.now - started > schedules.CATCH_UP:
             continue  # the clock was down: a "starting now" hours late would mislead
         note = Message.plain(ctx.render("techalert/window_starts.md.j2", alert=alert))
         copies = alerts.copies(session=ctx.session, alert=alert)
@@ -428,9 +433,18 @@ def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
     )
 
 
+def _alert_for(ctx: Context, event: Event) -> Alert:
+    """The alert an "I'm affected" or "Follow" button names, if the person is in its
+    audience: a department's alert cannot be reported on by someone it was not sent to."""
+    alert = alerts.get(session=ctx.session, ref=event.value)
+    if not alerts.in_audience(alert, user=event.user, routing=ctx.settings.routing):
+        raise Refusal(ctx.render("techalert/not_in_audience.md.j2", alert=alert))
+    return alert
+
+
 @routes.action(AFFECTED)
 def on_affected(event: Event, ctx: Context) -> Response:
-    alert = alerts.get(session=ctx.session, ref=event.value)
+    alert = _alert_for(ctx, event)
     counted = alerts.mark_affected(session=ctx.session, alert=alert, user=event.user, now=ctx.now)
     if counted:
         _refresh_counts(ctx, alert)
@@ -463,7 +477,7 @@ def _refresh_counts(ctx: Context, alert: Alert) -> None:
 @routes.action(FOLLOW)
 def on_follow(event: Event, ctx: Context) -> Response:
     """A request that matched an active alert follows it instead of becoming a duplicate."""
-    alert = alerts.get(session=ctx.session, ref=event.value)
+    alert = _alert_for(ctx, event)
     if alerts.mark_affected(
         session=ctx.session, alert=alert, user=event.user, now=ctx.now, source="techhelp"
     ):

@@ -26,6 +26,7 @@ from chatbot.messages import (
 )
 from chatbot.routing import for_category, guess
 from commands import triage
+from commands.techalert import FOLLOW
 
 routes = Routes()
 
@@ -59,8 +60,13 @@ def techhelp(event: Event, ctx: Context) -> Response:
         return text_reply(ctx, "techhelp/status.md.j2", requests=mine)
     if word == "for":
         return log_for_someone(event, ctx, text)
+    routing = ctx.settings.routing
     known = alerts.matching(
-        session=ctx.session, text=text, service_keywords=ctx.settings.routing.service_keywords
+        session=ctx.session,
+        text=text,
+        service_keywords=routing.service_keywords,
+        user=event.user,
+        routing=routing,
     )
     if known and len(text) <= SEPARATE_MAX:
         return known_issue(ctx, known, text)
@@ -70,8 +76,6 @@ def techhelp(event: Event, ctx: Context) -> Response:
 def known_issue(ctx: Context, alert: Alert, text: str) -> Reply:
     """Offer to follow the active alert instead of opening a duplicate; the text rides in the
     "separate request" button, so nothing is stored unless they ask for it."""
-    from commands.techalert import FOLLOW
-
     body = ctx.render("techhelp/known_issue.md.j2", alert=alert)
     buttons = (
         Button(f"Follow {alert.ref}", FOLLOW, str(alert.id), style="primary"),

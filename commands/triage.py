@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from chatbot import requests
+from chatbot import requests, signals
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Request
 from chatbot.messages import (
@@ -22,7 +22,7 @@ from chatbot.messages import (
 )
 from chatbot.requests import Change, RequestError
 from chatbot.text import Trusted, cut, escape, mention
-from commands import home, rating
+from commands import rating
 
 log = logging.getLogger(__name__)
 routes = Routes()
@@ -163,7 +163,9 @@ def tell_requester(
             message=Message(text=text, blocks=tuple(blocks)),
         )
     )
-    home.refresh(ctx, request.requester)
+    signals.request_changed.send(
+        ctx, signals.RequestChanged(request_id=request.id, requester=request.requester, change=kind)
+    )
 
 
 def publish(ctx: Context, change: Change, **values: object) -> None:
@@ -214,6 +216,20 @@ def _request(ctx: Context, value: str, *, field: str | None = None) -> Request:
         raise RequestError(str(exc), field=field) from None
 
 
+def _card_request(ctx: Context, event: Event, value: str, *, field: str | None = None) -> Request:
+    """The request a card's button or form refers to, if `event.user` is on the service desk:
+    staff and admins for every card, a queue's members for their queue's. Anyone else is told
+    so and nothing changes, whatever request id the button or the form carries."""
+    settings = ctx.settings
+    refusal = ctx.render("triage/service_desk_only.md.j2")
+    if not settings.is_service_desk(event.user):
+        raise Refusal(refusal, field=field)  # before any lookup: ids are not probed
+    request = _request(ctx, value, field=field)
+    if not settings.is_service_desk(event.user, request.queue):
+        raise Refusal(refusal, field=field)
+    return request
+
+
 def _text(event: Event, missing: str) -> str:
     """The form's one text field, which must not be empty."""
     text = event.values.get("text", "").strip()
@@ -224,7 +240,7 @@ def _text(event: Event, missing: str) -> str:
 
 @routes.action(CLAIM)
 def on_claim(event: Event, ctx: Context) -> Response:
-    request = _request(ctx, event.value)
+    request = _card_request(ctx, event, event.value)
     publish(
         ctx, requests.claim(session=ctx.session, request=request, actor=event.user, now=ctx.now)
     )
@@ -233,7 +249,7 @@ def on_claim(event: Event, ctx: Context) -> Response:
 
 @routes.action(ESCALATE)
 def on_escalate(event: Event, ctx: Context) -> Response:
-    request = _request(ctx, event.value)
+    request = _card_request(ctx, event, event.value)
     change = requests.escalate(session=ctx.session, request=request, actor=event.user, now=ctx.now)
     publish(ctx, change)
     return None
@@ -242,9 +258,12 @@ def on_escalate(event: Event, ctx: Context) -> Response:
 @routes.action(REOPEN)
 @routes.action(REQUESTER_REOPEN)
 def on_reopen(event: Event, ctx: Context) -> Response:
-    request = _request(ctx, event.value)
-    if event.name == REQUESTER_REOPEN and event.user != request.requester:
-        raise RequestError(f"Only the person who asked can reopen {request.ref} from here.")
+    if event.name == REOPEN:
+        request = _card_request(ctx, event, event.value)
+    else:
+        request = _request(ctx, event.value)
+        if event.user != request.requester:
+            raise RequestError(f"Only the person who asked can reopen {request.ref} from here.")
     publish(
         ctx, requests.reopen(session=ctx.session, request=request, actor=event.user, now=ctx.now)
     )
@@ -267,7 +286,7 @@ def _text_form(
 
 @routes.action(RESOLVE)
 def on_resolve(event: Event, ctx: Context) -> Response:
-    request = _request(ctx, event.value)
+    request = _card_request(ctx, event, event.value)
     if request.state == "resolved":
         raise RequestError(f"{request.ref} is already resolved.")
     return OpenForm(
@@ -284,8 +303,8 @@ def on_resolve(event: Event, ctx: Context) -> Response:
 
 @routes.form(RESOLVE_FORM)
 def on_resolve_form(event: Event, ctx: Context) -> Response:
+    request = _card_request(ctx, event, event.context, field="text")
     note = _text(event, "Please say what was done: the requester reads this note.")
-    request = _request(ctx, event.context, field="text")
     change = requests.resolve(
         session=ctx.session, request=request, actor=event.user, note=note, now=ctx.now
     )
@@ -295,7 +314,7 @@ def on_resolve_form(event: Event, ctx: Context) -> Response:
 
 @routes.action(ASK)
 def on_ask(event: Event, ctx: Context) -> Response:
-    request = _request(ctx, event.value)
+    request = _card_request(ctx, event, event.value)
     return OpenForm(
         _text_form(
             ASK_FORM,
@@ -310,8 +329,8 @@ def on_ask(event: Event, ctx: Context) -> Response:
 
 @routes.form(ASK_FORM)
 def on_ask_form(event: Event, ctx: Context) -> Response:
+    request = _card_request(ctx, event, event.context, field="text")
     question = _text(event, "Please write the question for the requester.")
-    request = _request(ctx, event.context, field="text")
     change = requests.ask(
         session=ctx.session, request=request, actor=event.user, question=question, now=ctx.now
     )

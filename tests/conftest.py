@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
+# A dashboard token as the README says to make one (a weak one stops `chatbot serve`).
+DASHBOARD_TOKEN = "Qx7vN2kLp9Wz4mRt8HcY3bJf6Dg5Sa1EuKo0Ti-_eXrZ"
 TRIAGE = "CTRIAGE"
 ADMIN = "UADMIN"
 STAFF = "USTAFF"

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from chatbot.app import attach_worker, build_bot
+from chatbot.app import build_bot
 from chatbot.bot import Bot, Capabilities, Event
 from chatbot.clock import FixedClock
 from chatbot.config import Settings
@@ -142,7 +142,7 @@ class TestPlatform:
         self.transcript: list[Seen] = []
         self.forms: dict[str, Form] = {}  # the form open for each person
         self.sent_keys: dict[str, Sent] = {}
-        self.worker = attach_worker(bot, {name: RecordingSender(self)}, start=False)
+        self.worker = bot.attach_worker({name: RecordingSender(self)}, start=False)
         self._step: Step | None = None
 
     # --- what a person does ---

@@ -89,3 +89,25 @@ def test_invalid_file_stops_start_up_with_the_field_named(tmp_path: Path) -> Non
     )
     assert result.returncode != 0
     assert "categories.0.tier" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_queue_members_are_optional_and_act_on_their_queue(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text(
+        "categories:\n  - {name: Printing, keywords: [toner], queue: Print Team}\n"
+        "staff: [UDESK]\n"
+        "queues:\n  - {name: Print Team, members: [UPRINT]}\n  - {name: Service Desk}\n"
+    )
+    settings = Settings(routing=load_routing(path), techhelp_admins=["UADMIN"])
+    assert settings.is_service_desk("UPRINT", "Print Team")
+    assert not settings.is_service_desk("UPRINT", "Service Desk")
+    for desk in ("UDESK", "UADMIN"):
+        assert settings.is_service_desk(desk, "Print Team")
+    assert not settings.is_service_desk("UALICE") and not Settings().is_service_desk("U1")
+
+
+def test_a_queue_no_category_routes_to_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text("queues:\n  - {name: Print Teem, members: [U1]}\n")
+    with pytest.raises(ConfigError, match="queues: no category is routed to queue 'Print Teem'"):
+        load_routing(path)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import DASHBOARD_TOKEN, Server
 from tests.reporting_data import (
     LAPTOP_QUESTION,
     PEOPLE,
@@ -24,7 +24,7 @@ from tests.reporting_data import (
     seeded_server,
 )
 
-TOKEN = "dash-token-5b8e1c"
+TOKEN = DASHBOARD_TOKEN
 TABLES = (
     "open-requests",
     "volume-by-category",

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Server
+from tests.conftest import DASHBOARD_TOKEN, ROOT, Server
 from tests.reporting_data import PEOPLE, SECRET_TEXT, seeded_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-TOKEN = "browser-token-42"
+TOKEN = DASHBOARD_TOKEN
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')"

@@ -160,7 +160,9 @@ def test_rating_once_per_request_and_changeable(server: Server) -> None:
 
 
 def test_reopen_before_the_delay_withdraws_the_rating_prompt(make_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(TECHHELP_RATING_DELAY="2").start()
+    config = tmp_path / "techhelp.yml"
+    config.write_text("staff: [USTAFF]\n")  # the card's buttons are the service desk's
+    server = make_server(TECHHELP_RATING_DELAY="2", TECHHELP_CONFIG=str(config)).start()
     ref = ref_of(server.command("monitor flickers"))
     server.click("triage.resolve", str(ref))
     server.submit("triage.resolve_form", {"text": "New cable"}, private_metadata=str(ref))

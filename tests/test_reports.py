@@ -91,6 +91,30 @@ def test_response_times_against_targets(db: Database) -> None:
     )
 
 
+def test_no_target_no_share_within_it(db: Database) -> None:
+    """An urgency without a service target (the YAML may set only some) has no "within target"
+    share: not 0 %, which would read as every request missing it."""
+    from chatbot.config import ServiceTarget
+
+    only_critical = ROUTING.model_copy(
+        update={
+            "service_targets": {
+                "critical": ServiceTarget(first_response_minutes=15, resolution_hours=4)
+            }
+        }
+    )
+    with db.reading() as conn:
+        first = {
+            r["urgency"]: r
+            for r in reports.response_times(
+                conn=conn, filters=_default(), routing=only_critical, kind="first_response"
+            )
+        }
+    assert first["normal"]["requests"] == 6 and first["normal"]["median_minutes"] == 90.0
+    assert (first["normal"]["target_minutes"], first["normal"]["within_target_pct"]) == (None, None)
+    assert first["high"]["within_target_pct"] is None
+
+
 def test_overdue_lists_unanswered_requests_without_their_text(db: Database) -> None:
     with db.reading() as conn:
         rows = reports.overdue(conn=conn, filters=_default(), routing=ROUTING, now=NOW)

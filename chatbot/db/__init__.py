@@ -6,14 +6,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE run through `Session.execute` matched. The session types its
+    result as a plain `Result`, though for these statements it is the DBAPI cursor's
+    (SQLAlchemy's advice is this cast)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def make_engine(url: str, *, pool_size: int = 64, writer: bool = True) -> Engine:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -50,6 +51,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+    if TYPE_CHECKING:
+        # Every model here is mapped to a Table (SQLAlchemy allows any FromClause): Core
+        # statements on `Model.__table__` (the outbox's, the inbox's) type-check as such.
+        __table__: ClassVar[Table]
 
 
 class Person(Base):

@@ -8,14 +8,16 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from chatbot.db.models import Base
 
-def insert_ignore(session: Session, model: type, **values: Any) -> Any:
+
+def insert_ignore(session: Session, model: type[Base], **values: Any) -> Any:
     """Insert a row unless one with the same unique key exists; its primary key, or None."""
     connection = session.connection()  # Core on the session's connection: no ORM overhead
     return connection.execute(_statement(connection.dialect.name, model), values).scalar()
 
 
-def insert_ignore_many(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+def insert_ignore_many(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """`insert_ignore` for many rows in one executemany (a broadcast's thousands of copies)."""
     if rows:
         connection = session.connection()
@@ -23,7 +25,7 @@ def insert_ignore_many(session: Session, model: type, rows: list[dict[str, Any]]
 
 
 @cache
-def _statement(dialect: str, model: type, *, returning: bool = True) -> Any:
+def _statement(dialect: str, model: type[Base], *, returning: bool = True) -> Any:
     """Built once per model: constructing statements per call costs more than running them."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = model.__table__  # Core, not the ORM's bulk path: several times cheaper per row

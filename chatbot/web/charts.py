@@ -112,7 +112,8 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, u
     parts, words = [], []
     for n, item in enumerate(series[: len(PALETTE)]):
         colour, dash = PALETTE[n % len(PALETTE)], DASHES[n % len(DASHES)]
-        points, segment = [], []
+        points: list[list[tuple[float, float]]] = []
+        segment: list[tuple[float, float]] = []
         for i, value in enumerate(item.values):
             if value is None:
                 if segment:

@@ -5,8 +5,11 @@ the Slack mrkdwn one), charts drawn here as SVG with the same figures in tables,
 downloadable as CSV with the page's filters. No script on the pages.
 
 Access: `TECHHELP_DASHBOARD_TOKEN` as `Authorization: Bearer <token>`, or typed once into the
-sign-in form, which sets a signed, expiring, HttpOnly cookie (SameSite=Strict). With no token
-configured the dashboard is closed. `/report` is public and shows only organisation-wide
+sign-in form, which starts a session: stored server-side (table `secrets`, by the hash of its id)
+and named by a signed, expiring, HttpOnly cookie (SameSite=Strict; Secure when the request came
+over HTTPS, as told by a trusted proxy). Signing out deletes the session, so a copy of the cookie
+opens nothing. Wrong tokens are throttled per client and overall (429 with Retry-After). With no
+token configured the dashboard is closed. `/report` is public and shows only organisation-wide
 aggregates: no names, user ids, request text, nor any group smaller than the minimum.
 """
 
@@ -17,8 +20,11 @@ import hashlib
 import hmac
 import io
 import logging
+import secrets
+import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -27,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import delete, select
 
 from chatbot import reports, surveys
 from chatbot.clock import Clock
 from chatbot.config import Settings
 from chatbot.db import Database
+from chatbot.db.models import Secret
 from chatbot.reports import Filters
 from chatbot.text import templates_dir
 from chatbot.web.charts import Series, bar_chart, line_chart
@@ -40,6 +48,12 @@ log = logging.getLogger(__name__)
 
 COOKIE = "techhelp_dashboard"
 SESSION_SECONDS = 12 * 3600
+SESSION_PREFIX = "dashboard-session:"
+# Wrong tokens (sign-in form or Bearer header) allowed per window, per client and overall
+# (per process); past either, token checks answer 429 until the window has room again.
+GUESSES_PER_CLIENT = 20
+GUESSES_OVERALL = 100
+GUESS_WINDOW = 15 * 60
 MAX_FORM = 4096
 MAX_RANGE = timedelta(days=3 * 366)
 Start = Callable[..., Any]
@@ -211,13 +225,62 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+class Throttle:
+    """Failed token checks in a sliding window, per client and overall. `wait` is the number of
+    seconds before the client may try again (0: now)."""
+
+    def __init__(
+        self,
+        *,
+        per_client: int = GUESSES_PER_CLIENT,
+        overall: int = GUESSES_OVERALL,
+        window: float = GUESS_WINDOW,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_client, self.overall, self.window, self.now = per_client, overall, window, now
+        self.clients: dict[str, deque[float]] = {}
+        self.everyone: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def wait(self, client: str) -> int:
+        with self.lock:
+            now = self.now()
+            self._expire(now)
+            waits = [
+                times[0] + self.window - now
+                for times, limit in (
+                    (self.clients.get(client, deque()), self.per_client),
+                    (self.everyone, self.overall),
+                )
+                if len(times) >= limit
+            ]
+            return max(1, int(max(waits)) + 1) if waits else 0
+
+    def failed(self, client: str) -> None:
+        with self.lock:
+            now = self.now()
+            self.clients.setdefault(client, deque()).append(now)
+            self.everyone.append(now)
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.window
+        while self.everyone and self.everyone[0] <= horizon:
+            self.everyone.popleft()
+        for client in [c for c, times in self.clients.items() if times[-1] <= horizon]:
+            del self.clients[client]
+        for times in self.clients.values():
+            while times[0] <= horizon:
+                times.popleft()
+
+
 class Web:
-    """The dashboard and report routes, mounted by `chatbot serve`."""
+    """The dashboard and report routes, mounted on the web host (`chatbot.web.host`)."""
 
     def __init__(self, *, settings: Settings, db: Database, clock: Clock) -> None:
         self.settings = settings
         self.db = db
         self.clock = clock
+        self.throttle = Throttle()
         self.env = html_environment()
         self.css = (templates_dir() / "dashboard" / "style.css").read_bytes()
 
@@ -254,11 +317,25 @@ class Web:
                 return self.sign_in(environ, start_response, token)
             return self._sign_in_page(start_response, "200 OK", next_url="/dashboard")
         if path == "/dashboard/signout" and method == "POST":
+            session = self._session(environ, token)
+            if session is not None:
+                self._end_session(session)
             headers = [("Set-Cookie", self._cookie("", environ, max_age=0))]
             return self._redirect(start_response, "/dashboard/signin", headers)
         if method not in ("GET", "HEAD"):
             return self._text(start_response, "405 Method Not Allowed", "GET only\n")
-        if not self._authorised(environ, token):
+        client = environ.get("REMOTE_ADDR", "")
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if header[:7].lower() == "bearer ":
+            wait = self.throttle.wait(client)
+            if wait:
+                return self._throttled(start_response, wait)
+            authorised = hmac.compare_digest(header[7:].strip().encode(), token.encode())
+            if not authorised:
+                self.throttle.failed(client)
+        else:
+            authorised = self._session(environ, token) is not None
+        if not authorised:
             if path.startswith("/dashboard/csv/"):
                 return self._text(
                     start_response,
@@ -281,28 +358,57 @@ class Web:
 
     # --- access ----------------------------------------------------------------------------
 
-    def _authorised(self, environ: dict[str, Any], token: str) -> bool:
-        header = environ.get("HTTP_AUTHORIZATION", "")
-        if header[:7].lower() == "bearer ":
-            return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    def _session(self, environ: dict[str, Any], token: str) -> str | None:
+        """The id of the live session the cookie names, or None."""
         cookies = SimpleCookie()
         try:
             cookies.load(environ.get("HTTP_COOKIE", ""))
         except Exception:
-            return False
+            return None
         morsel = cookies.get(COOKIE)
         if morsel is None:
-            return False
-        expires, _, signature = morsel.value.partition(".")
-        if not expires.isdigit() or int(expires) < time.time():
-            return False
-        return hmac.compare_digest(signature, _sign(token, expires))
+            return None
+        session, _, rest = morsel.value.partition(".")
+        expires, _, signature = rest.partition(".")
+        if not session or not expires.isdigit() or int(expires) < time.time():
+            return None
+        if not hmac.compare_digest(signature, _sign(token, f"{session}.{expires}")):
+            return None
+        with self.db.reading() as conn:
+            stored = conn.execute(
+                select(Secret.value).where(Secret.name == _session_key(session))
+            ).scalar()
+        return session if stored is not None and int(stored) >= time.time() else None
+
+    def _start_session(self) -> tuple[str, str]:
+        session, now = secrets.token_urlsafe(24), self.clock.now()
+        expires = str(int(time.time()) + SESSION_SECONDS)
+        with self.db.transaction() as tx:
+            # Sessions past their end go as new ones start.
+            tx.execute(
+                delete(Secret).where(
+                    Secret.name.startswith(SESSION_PREFIX), Secret.value < str(int(time.time()))
+                )
+            )
+            tx.add(Secret(name=_session_key(session), value=expires, created_at=now))
+        return session, expires
+
+    def _end_session(self, session: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(delete(Secret).where(Secret.name == _session_key(session)))
+
+    def _throttled(self, start_response: Start, wait: int) -> list[bytes]:
+        return self._text(
+            start_response,
+            "429 Too Many Requests",
+            "too many wrong tokens: try again later\n",
+            [("Retry-After", str(wait))],
+        )
 
     def _cookie(self, value: str, environ: dict[str, Any], *, max_age: int) -> str:
-        secure = (
-            environ.get("wsgi.url_scheme") == "https"
-            or environ.get("HTTP_X_FORWARDED_PROTO", "") == "https"
-        )
+        # The scheme the client used: waitress sets it from X-Forwarded-Proto only for a
+        # request from TECHHELP_TRUSTED_PROXY, and drops that header from anyone else.
+        secure = environ.get("wsgi.url_scheme") == "https"
         parts = [
             f"{COOKIE}={value}",
             "Path=/dashboard",
@@ -320,13 +426,19 @@ class Web:
         form = urllib.parse.parse_qs(environ["wsgi.input"].read(length).decode(errors="replace"))
         given = (form.get("token") or [""])[0].strip()
         next_url = _local((form.get("next") or ["/dashboard"])[0])
+        client = environ.get("REMOTE_ADDR", "")
+        wait = self.throttle.wait(client)
+        if wait:
+            log.warning("dashboard sign-in throttled for %s", client)
+            return self._throttled(start_response, wait)
         if not hmac.compare_digest(given.encode(), token.encode()):
-            log.warning("dashboard sign-in refused from %s", environ.get("REMOTE_ADDR"))
+            self.throttle.failed(client)
+            log.warning("dashboard sign-in refused from %s", client)
             return self._sign_in_page(
                 start_response, "401 Unauthorized", next_url=next_url, error=True
             )
-        expires = str(int(time.time()) + SESSION_SECONDS)
-        value = f"{expires}.{_sign(token, expires)}"
+        session, expires = self._start_session()
+        value = f"{session}.{expires}.{_sign(token, f'{session}.{expires}')}"
         headers = [("Set-Cookie", self._cookie(value, environ, max_age=SESSION_SECONDS))]
         return self._redirect(start_response, next_url, headers)
 
@@ -581,8 +693,13 @@ class Web:
         )
 
 
-def _sign(token: str, expires: str) -> str:
-    return hmac.new(token.encode(), f"dashboard:{expires}".encode(), hashlib.sha256).hexdigest()
+def _sign(token: str, session: str) -> str:
+    return hmac.new(token.encode(), f"dashboard:{session}".encode(), hashlib.sha256).hexdigest()
+
+
+def _session_key(session: str) -> str:
+    """The stored name of a session: a hash, so the table alone opens nothing."""
+    return SESSION_PREFIX + hashlib.sha256(session.encode()).hexdigest()
 
 
 def _local(url: str) -> str:

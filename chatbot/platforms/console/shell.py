@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from chatbot.bot import Bot, Capabilities, Event
+from chatbot.bot import Bot, Capabilities, Event, EventKind
 from chatbot.delivery import Job, Outcome, Sent
 from chatbot.messages import (
     Button,
@@ -92,14 +92,12 @@ class ConsoleSender:
 
 class Console:
     def __init__(self, bot: Bot, *, user: str, out: Callable[[str], None]) -> None:
-        from chatbot.app import attach_worker
-
         self.bot = bot
         self.user = user
         self.out = out
         self.shown: list[Shown] = []
         bot.declare(PLATFORM, CAPABILITIES)
-        self.worker = attach_worker(bot, {PLATFORM: ConsoleSender(out, self.shown)}, start=False)
+        self.worker = bot.attach_worker({PLATFORM: ConsoleSender(out, self.shown)}, start=False)
 
     def drain(self) -> None:
         """What is due now: the clock's jobs (scheduled alerts, outreach), then the outbox."""
@@ -142,18 +140,21 @@ class Console:
         self._show(self.bot.handle(event), ask)
         self.drain()
 
-    def _event(self, kind: str, name: str, **values: str) -> Event:
+    def _event(
+        self, kind: EventKind, name: str, *, text: str = "", value: str = "", context: str = ""
+    ) -> Event:
         """A typed `@U123` mentions that person (the console knows people by their ids)."""
-        text = values.get("text", "")
         mentions = {f"@{m}": m.upper() for m in _TYPED_MENTION.findall(text)}
         return Event(
             platform=PLATFORM,
             kind=kind,
             name=name,
-            user=self.user,  # type: ignore[arg-type]
+            user=self.user,
             key=f"console:{uuid.uuid4()}",
+            text=text,
+            value=value,
+            context=context,
             mentions=mentions,
-            **values,
         )
 
     def _find_button(self, line: str) -> Button | None:

@@ -1,70 +1,81 @@
-"""`chatbot serve`: a WSGI app on waitress (a production server; Bolt's own is for development).
+"""Slack's endpoint on the web host (`chatbot.web.host`): `POST /slack/events`.
 
-Routes: POST /slack/events (Bolt, signature checked), GET /healthz (200 when the database
-answers), and the web pages of `chatbot.web.dashboard`: /dashboard (token or sign-in) and the
-public /report.
-"""
+Order matters: the body is read within the cap, the signature is checked on the raw bytes, and
+only then is anything parsed; a body that does not parse, or a payload without the parts the bot
+needs (who, what), is a 400 with a short message before Bolt or the core sees it, so nothing is
+stored. No body is logged, whatever happens."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 import logging
-from collections.abc import Callable, Iterable
+import time
 from typing import Any
 
+from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import text
+from slack_bolt.request.internals import parse_body
 
-from chatbot.db import Database
-from chatbot.web.dashboard import Web
+from chatbot.platforms.slack import translate
+from chatbot.web.host import MAX_BODY, BodyTooLarge, Endpoint, Start, plain, read_body
 
 log = logging.getLogger(__name__)
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-def _plain(start_response: Callable[..., Any], status: str, body: str) -> list[bytes]:
-    data = body.encode()
-    start_response(
-        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))]
-    )
-    return [data]
+PATH = "/slack/events"
+MAX_AGE = 5 * 60  # Slack's advice: refuse requests older than five minutes (replays)
 
 
-def make_wsgi(slack: SlackRequestHandler, db: Database, web: Web | None = None) -> WSGIApp:
-    def healthz(start_response: Callable[..., Any]) -> list[bytes]:
+class SlackEndpoint:
+    """The WSGI app of `POST /slack/events`: checks, then Bolt."""
+
+    def __init__(self, app: App, signing_secret: str, *, max_body: int = MAX_BODY) -> None:
+        self.bolt = SlackRequestHandler(app)
+        self.secret = signing_secret.encode()
+        self.max_body = max_body
+
+    def __call__(self, environ: dict[str, Any], start_response: Start) -> Any:
         try:
-            with db.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception as exc:
-            log.warning("health check: database does not answer: %s", exc)
-            return _plain(start_response, "503 Service Unavailable", "database unavailable\n")
-        return _plain(start_response, "200 OK", "ok\n")
+            raw = read_body(environ, self.max_body)
+        except BodyTooLarge:
+            return plain(start_response, "413 Content Too Large", "body too large\n")
+        refused = self.refusal(environ, raw)
+        if refused is not None:
+            status, reason = refused
+            log.info("slack request refused (%s): %s", status.split()[0], reason)
+            return plain(start_response, status, reason + "\n")
+        environ = {**environ, "wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw))}
+        return self.bolt(environ, start_response)
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        if path == "/slack/events":
-            if method != "POST":
-                return _plain(start_response, "405 Method Not Allowed", "POST only\n")
-            return slack(environ, start_response)
-        if path == "/healthz" and method in ("GET", "HEAD"):
-            return healthz(start_response)
-        if web is not None and web.handles(path):
-            return web(environ, start_response)
-        return _plain(start_response, "404 Not Found", "not found\n")
+    def refusal(self, environ: dict[str, Any], raw: bytes) -> tuple[str, str] | None:
+        """Why the request is refused (status, a short reason), or None to hand it to Bolt."""
+        stamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+        if not stamp or not signature:
+            return "401 Unauthorized", "unsigned"
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            return "400 Bad Request", "bad X-Slack-Request-Timestamp"
+        if abs(time.time() - int(stamp)) > MAX_AGE:
+            return "401 Unauthorized", "stale timestamp"
+        base = b"v0:" + stamp.encode() + b":" + raw
+        expected = "v0=" + hmac.new(self.secret, base, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), signature.encode(errors="replace")):
+            return "401 Unauthorized", "invalid signature"
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return "400 Bad Request", "body is not UTF-8"
+        content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0] or None
+        try:
+            parsed = parse_body(body, content_type)  # exactly what Bolt will parse
+        except ValueError:
+            return "400 Bad Request", "body does not parse"
+        problem = translate.problem(parsed)
+        if problem is not None:
+            return "400 Bad Request", problem
+        return None
 
-    return app
 
-
-def serve(app: WSGIApp, *, port: int, threads: int, host: str = "0.0.0.0") -> None:
-    import waitress
-
-    log.info("listening on http://%s:%d", host, port)
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        connection_limit=1000,
-        channel_timeout=30,
-        ident="techhelp",
-    )
+def slack_endpoint(app: App, signing_secret: str, *, max_body: int = MAX_BODY) -> Endpoint:
+    """`POST /slack/events`, to mount on the web host."""
+    return Endpoint(PATH, SlackEndpoint(app, signing_secret, max_body=max_body), ("POST",))

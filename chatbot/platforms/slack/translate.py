@@ -129,3 +129,171 @@ def home_opened(body: dict[str, Any]) -> Event:
         user=event.get("user", ""),
         key=f"event:{body.get('event_id') or event.get('event_ts', '')}",
     )
+
+
+# --- what a payload must hold before Bolt or the core sees it ----------------------------------
+
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Either text, or an object whose `id` is text (Bolt reads both forms).
+_OWNERS = ("enterprise", "team", "user", "channel")
+_TEXT = (
+    "type",
+    "command",
+    "text",
+    "user_id",
+    "team_id",
+    "channel_id",
+    "enterprise_id",
+    "trigger_id",
+    "response_url",
+    "thread_ts",
+    "event_id",
+    "event_ts",
+    "callback_id",
+    "private_metadata",
+    "hash",
+    "app_installed_team_id",
+    "function_execution_id",
+    "bot_access_token",
+    "tab",
+    "challenge",
+)
+_NESTED = (
+    "event",
+    "message",
+    "previous_message",
+    "item",
+    "assistant_thread",
+    "function_data",
+    "container",
+    "view",
+    "state",
+)
+HANDLED = ("block_actions", "view_submission", "view_closed", "event_callback")
+
+
+def problem(body: Any) -> str | None:
+    """What makes a parsed Slack payload unusable (a short reason), or None. Checked before
+    Bolt routes it, so a payload of the wrong shape is refused instead of failing a listener;
+    every payload that reaches the core names the person it comes from."""
+    if not isinstance(body, dict):
+        return "payload is not an object"
+    shape = _shape(body, depth=0)
+    if shape:
+        return shape
+    kind = body.get("type")
+    if kind is None and "command" in body:
+        if not (body["command"] or "").startswith("/"):
+            return "command is not a slash command"
+        return None if _ID.match(body.get("user_id") or "") else "no user_id"
+    if kind is None and body.get("ssl_check") == "1":
+        return None
+    if kind == "url_verification":
+        return None if isinstance(body.get("challenge"), str) else "no challenge"
+    if kind not in HANDLED:
+        return "unsupported payload type"
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "event is not an object with a type"
+        if event["type"] == "app_home_opened" and not _ID.match(_text(event.get("user"))):
+            return "event without user"
+        return None
+    user = body.get("user")
+    if not isinstance(user, dict) or not _ID.match(_text(user.get("id"))):
+        return "no user"
+    if kind == "block_actions":
+        return _actions_problem(body.get("actions"))
+    view = body.get("view")
+    if not isinstance(view, dict) or not all(
+        isinstance(view.get(key), str) for key in ("type", "callback_id")
+    ):
+        return "view without type or callback_id"
+    return _values_problem(((view.get("state") or {}).get("values")) or {})
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _shape(obj: dict[str, Any], depth: int) -> str | None:
+    for key in _OWNERS:
+        value = obj.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        if not isinstance(value, dict):
+            return f"{key} is neither text nor an object"
+        for inner in ("id", "team_id", "enterprise_id"):
+            if not isinstance(value.get(inner), str | None):
+                return f"{key}.{inner} is not text"
+    for key in _TEXT:
+        if not isinstance(obj.get(key), str | None):
+            return f"{key} is not text"
+    for key in _NESTED:
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return f"{key} is not an object"
+        if depth < 4:
+            nested = _shape(value, depth + 1)
+            if nested:
+                return f"{key}.{nested}"
+    for key in ("authorizations", "response_urls"):
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            return f"{key} is not a list of objects"
+        if value and depth < 4:
+            nested = _shape(value[0], depth + 1)
+            if nested:
+                return f"{key}.{nested}"
+    if obj.get("is_ext_shared_channel") is True and not isinstance(obj.get("event"), dict | None):
+        return "event is not an object"
+    return None
+
+
+def _actions_problem(actions: Any) -> str | None:
+    if not isinstance(actions, list) or not actions:
+        return "no actions"
+    for act in actions:
+        if not isinstance(act, dict) or not isinstance(act.get("action_id"), str):
+            return "action without action_id"
+        for key in ("value", "action_ts", "block_id", "type"):
+            if not isinstance(act.get(key), str | None):
+                return f"action {key} is not text"
+        option = act.get("selected_option")
+        if option is not None and not (
+            isinstance(option, dict) and isinstance(option.get("value"), str)
+        ):
+            return "selected_option without value"
+    return None
+
+
+def _values_problem(values: Any) -> str | None:
+    if not isinstance(values, dict):
+        return "state.values is not an object"
+    for elements in values.values():
+        if not isinstance(elements, dict):
+            return "state block is not an object"
+        for element in elements.values():
+            if not isinstance(element, dict):
+                return "state element is not an object"
+            option = element.get("selected_option")
+            if option is not None and not (
+                isinstance(option, dict) and isinstance(option.get("value"), str)
+            ):
+                return "selected_option without value"
+            options = element.get("selected_options")
+            if options is not None and not (
+                isinstance(options, list)
+                and all(isinstance(o, dict) and isinstance(o.get("value"), str) for o in options)
+            ):
+                return "selected_options without values"
+            stamp = element.get("selected_date_time")
+            if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int)):
+                return "selected_date_time is not a number"
+            if not isinstance(element.get("value"), str | None):
+                return "value is not text"
+    return None

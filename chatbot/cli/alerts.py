@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from chatbot.cli.common import local_bot, settings, slack_bot
+
 if TYPE_CHECKING:
     from chatbot.bot import Bot, Context
     from chatbot.db.models import Alert
@@ -115,7 +117,6 @@ def send(
 ) -> None:
     """Send an alert to its audience and follow its delivery."""
     from chatbot import alerts, schedules
-    from chatbot.cli import _slack_bot
     from commands import techalert
 
     parts = [p.strip() for p in audience.split(",") if p.strip()]
@@ -123,7 +124,7 @@ def send(
         if part not in AUDIENCES and not part.startswith("department:"):
             raise click.BadParameter(f"unknown audience {part!r}", param_hint="--audience")
     audience = "\n".join(parts)
-    with _slack_bot(ctx, "slack_bot_token") as (bot, _app, _sender):
+    with slack_bot(ctx, "slack_bot_token") as (bot, _parts):
         zone = ZoneInfo(bot.settings.routing.timezone)
         try:
             post, start = (schedules.parse_when(v, zone) for v in (post_at, starts_at))
@@ -158,10 +159,9 @@ def send(
 def update(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | None) -> None:
     """Add an update to every copy's thread."""
     from chatbot import alerts
-    from chatbot.cli import _slack_bot
     from commands import techalert
 
-    with _slack_bot(ctx, "slack_bot_token") as (bot, _app, _sender):
+    with slack_bot(ctx, "slack_bot_token") as (bot, _parts):
         _run(
             bot,
             "update",
@@ -179,10 +179,9 @@ def update(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | N
 def resolve(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | None) -> None:
     """Resolve an alert everywhere (or cancel a scheduled one)."""
     from chatbot import alerts
-    from chatbot.cli import _slack_bot
     from commands import techalert
 
-    with _slack_bot(ctx, "slack_bot_token") as (bot, _app, _sender):
+    with slack_bot(ctx, "slack_bot_token") as (bot, _parts):
         _run(
             bot,
             "resolve",
@@ -216,12 +215,7 @@ def _drain(bot: Bot, timeout: float = 30) -> None:
 
 
 def _bot() -> Bot:
-    from chatbot.app import build_bot
-    from chatbot.cli import _settings
-
-    bot = build_bot(_settings())
-    bot.db.upgrade()
-    return bot
+    return local_bot(settings())
 
 
 @alert.command("list")

@@ -1,0 +1,5 @@
+"""`python -m chatbot.cli`: the same as the `chatbot` console script."""
+
+from chatbot.cli import main
+
+main()

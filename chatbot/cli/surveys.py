@@ -1,0 +1,146 @@
+"""`chatbot survey …`: pulse checks from the command line, through the same handlers and checks
+as `/pulse`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import click
+
+from chatbot.cli.common import local_bot, settings
+
+if TYPE_CHECKING:
+    from chatbot.bot import EventKind
+
+
+@click.group()
+@click.option("--as", "actor", default=None, help="Admin user id to act as (default: the first).")
+@click.pass_context
+def survey(ctx: click.Context, actor: str | None) -> None:
+    """Pulse checks from the command line: the same handlers and checks as `/pulse`. Messages are
+    stored in the outbox and sent by a running `chatbot serve` or `chatbot clock`."""
+    ctx.ensure_object(dict)
+    ctx.obj["actor"] = actor
+
+
+def _survey_run(
+    ctx: click.Context,
+    kind: EventKind,
+    name: str,
+    *,
+    text: str = "",
+    values: dict[str, str] | None = None,
+) -> None:
+    from chatbot.bot import Event
+    from chatbot.messages import FormErrors, Reply
+
+    current = settings()
+    actor = ctx.obj.get("actor") or next(iter(current.techhelp_admins), "UCLI")
+    if actor not in current.techhelp_admins:
+        # Whoever can run the CLI can reach the database: they act as an administrator.
+        current = current.model_copy(update={"techhelp_admins": [*current.techhelp_admins, actor]})
+    bot = local_bot(current)
+    try:
+        response = bot.handle(
+            Event(
+                platform="slack",
+                kind=kind,
+                name=name,
+                user=actor,
+                key=f"cli:{uuid.uuid4()}",
+                text=text,
+                values=values or {},
+            )
+        )
+    finally:
+        bot.db.dispose()
+    if isinstance(response, FormErrors):
+        raise click.ClickException(
+            "; ".join(f"{field}: {error}" for field, error in response.errors.items())
+        )
+    if isinstance(response, Reply):
+        texts = [b.text for b in response.message.blocks if b.text] or [response.message.text]
+        click.echo("\n".join(texts))
+    else:
+        click.echo("done")
+
+
+@survey.command("send")
+@click.argument("question")
+@click.pass_context
+def survey_send(ctx: click.Context, question: str) -> None:
+    """A one-off 1–5 pulse to everyone, now."""
+    _survey_run(ctx, "command", "pulse", text=f"send {question}")
+
+
+@survey.command("create")
+@click.option("--question", required=True)
+@click.option("--option", "options", multiple=True, help="2–10 custom options (default 1–5).")
+@click.option(
+    "--department", "departments", multiple=True, help="Only these departments (repeatable)."
+)
+@click.option("--staff", is_flag=True, help="IT staff (alone, or with --department).")
+@click.option("--user", "users", multiple=True, help="Only these people (user ids).")
+@click.option(
+    "--schedule",
+    type=click.Choice(["now", "at", "weekly", "monthly", "quarterly", "cron"]),
+    default="now",
+    show_default=True,
+)
+@click.option("--at", default="", help="YYYY-MM-DD HH:MM (at), HH:MM (recurring) or a crontab.")
+@click.option("--named", is_flag=True, help="Not anonymous: answers keep the person's id.")
+@click.option("--reminder-hours", default="24", show_default=True, help="Empty: no reminder.")
+@click.option("--close-hours", default="72", show_default=True)
+@click.pass_context
+def survey_create(
+    ctx: click.Context,
+    question: str,
+    options: tuple[str, ...],
+    departments: tuple[str, ...],
+    staff: bool,
+    users: tuple[str, ...],
+    schedule: str,
+    at: str,
+    named: bool,
+    reminder_hours: str,
+    close_hours: str,
+) -> None:
+    """Define a survey: question, options, audience, schedule, anonymity, reminder, closing."""
+    picked = [f"department:{d}" for d in departments] + (["staff"] if staff else [])
+    audience = "\n".join(picked) or "everyone"
+    values = {
+        "question": question,
+        "options": "\n".join(options),
+        "audience": audience,
+        "users": ",".join(users),
+        "schedule": schedule,
+        "at": at,
+        "anonymous": "no" if named else "yes",
+        "reminder": reminder_hours,
+        "closing": close_hours,
+    }
+    _survey_run(ctx, "form", "pulse.define", values=values)
+
+
+@survey.command("list")
+@click.pass_context
+def survey_list(ctx: click.Context) -> None:
+    """The surveys and their latest runs."""
+    _survey_run(ctx, "command", "pulse", text="list")
+
+
+@survey.command("results")
+@click.argument("survey_id", required=False, default="")
+@click.pass_context
+def survey_results(ctx: click.Context, survey_id: str) -> None:
+    """Results of a survey's latest run (of the latest survey when no id is given)."""
+    _survey_run(ctx, "command", "pulse", text=f"results {survey_id}".strip())
+
+
+@survey.command("close")
+@click.argument("survey_id")
+@click.pass_context
+def survey_close(ctx: click.Context, survey_id: str) -> None:
+    """Close a survey's open run and post its results to the IT channel."""
+    _survey_run(ctx, "command", "pulse", text=f"close {survey_id}")
