@@ -32,3 +32,4 @@ def test_only_what_a_person_types_in_the_messages_tab_is_a_message() -> None:
     assert translate.direct_message(body(subtype="message_changed")) is None
     assert translate.direct_message(body(channel_type="channel")) is None
     assert translate.direct_message(body(text="  ")) is None
+    assert translate.direct_message(body(user={"id": "UALICE"})) is None  # not a person's id

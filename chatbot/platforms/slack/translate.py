@@ -59,23 +59,25 @@ def direct_message(body: dict[str, Any]) -> Event | None:
     """A message to the bot in its Messages tab (`message.im`), for the core's grammar; None
     for what is not a person typing: the bot's own posts, edits, joins and other subtypes."""
     event = body.get("event") or {}
+    user, text = _text(event.get("user")), _text(event.get("text")).strip()
     if (
         event.get("channel_type") != "im"
         or event.get("subtype")
         or event.get("bot_id")
-        or not event.get("user")
-        or not (event.get("text") or "").strip()
+        or not _ID.match(user)
+        or not text
     ):
         return None
-    text, mentions = plain_text_and_mentions(event["text"].strip())
+    text, mentions = plain_text_and_mentions(text)
+    key = body.get("event_id") or _text(event.get("client_msg_id")) or _text(event.get("ts"))
     return Event(
         platform=PLATFORM,
         kind="message",
         name="",
-        user=event["user"],
-        key=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts', '')}",
+        user=user,
+        key=f"event:{key}",
         text=text,
-        channel=event.get("channel"),
+        channel=_text(event.get("channel")) or None,
         mentions=mentions,
     )
 
