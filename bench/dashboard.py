@@ -29,6 +29,7 @@ import tempfile
 import time
 import tracemalloc
 import urllib.parse
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -140,8 +141,8 @@ RUN_COLUMNS = (
     "id, survey_id, scheduled_for, state, sent_at, closes_at, closed_at, recipients, "
     "recipients_by_department, held_back"
 )
-ANSWER_COLUMNS = "run_id, respondent_key, user_id, department, option, answered_at"
-SURVEY_TABLES = ("surveys", "survey_runs", "survey_answers")
+ANSWER_COLUMNS = "run_id, department, option, count"
+SURVEY_TABLES = ("surveys", "survey_runs")
 
 
 def survey_rows(answers: int, span: timedelta, seed: int = 7) -> tuple[list, list, Iterator]:
@@ -182,19 +183,15 @@ def survey_rows(answers: int, span: timedelta, seed: int = 7) -> tuple[list, lis
         run_rows.append((*row, json.dumps(asked), 0))
 
     def generate() -> Iterator[tuple[Any, ...]]:
-        for run_id, _survey_id, sent, anonymous, scale, options in runs:
-            day = sent.replace(hour=0) if anonymous else sent + timedelta(hours=2)
-            for n in range(per_run):
+        """The answers as stored: counts per run, department and option (`survey_tallies`)."""
+        for run_id, _survey_id, _sent, _anonymous, scale, options in runs:
+            counted: Counter[tuple[str, int]] = Counter()
+            for _ in range(per_run):
                 option = rng.choice((4, 4, 3, 3, 3, 2, 1, 0)) if scale else rng.randrange(options)
-                user = f"U{n:05d}"
-                yield (
-                    run_id,
-                    f"{run_id}:{user}",
-                    None if anonymous else user,
-                    rng.choice(DEPARTMENTS),
-                    option,
-                    day,
-                )
+                counted[(rng.choice(DEPARTMENTS), option)] += 1
+            for department in ("", *DEPARTMENTS):
+                for option in range(options):
+                    yield (run_id, department, option, counted[(department, option)])
 
     return surveys, run_rows, generate()
 
@@ -272,7 +269,7 @@ def _seed_surveys_sqlite(cursor: Any, count: int, span: timedelta) -> None:
         f"INSERT INTO survey_runs ({RUN_COLUMNS}) VALUES ({marks})", [local(r) for r in runs]
     )
     batch: list[tuple[Any, ...]] = []
-    statement = f"INSERT INTO survey_answers ({ANSWER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+    statement = f"INSERT INTO survey_tallies ({ANSWER_COLUMNS}) VALUES (?, ?, ?, ?)"
     for answer in answers:
         batch.append(local(answer))
         if len(batch) >= 20_000:
@@ -300,7 +297,7 @@ def _seed_postgres(cursor: Any, count: int, span: timedelta) -> None:
     for table, columns, rows_ in (
         ("surveys", SURVEY_COLUMNS, surveys),
         ("survey_runs", RUN_COLUMNS, runs),
-        ("survey_answers", ANSWER_COLUMNS, answers),
+        ("survey_tallies", ANSWER_COLUMNS, answers),
     ):
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows_:

@@ -107,12 +107,17 @@ def seed_people(engine: Engine, users: list[str]) -> None:
     """Active people in the directory, as `chatbot clock` would have synced them."""
     now = datetime.now(UTC).isoformat(sep=" ")
     with engine.begin() as conn:
+        first = (conn.execute(text("select max(id) from people")).scalar() or 0) + 1
+        conn.execute(
+            text("insert into people (id, name, first_seen) values (:id, :u, :now)"),
+            [{"id": first + i, "u": user, "now": now} for i, user in enumerate(users)],
+        )
         conn.execute(
             text(
-                "insert into people (platform, user_id, name, first_seen, active) "
-                "values ('slack', :u, :u, :now, true)"
+                "insert into accounts (person_id, platform, account_id, name, first_seen, active) "
+                "values (:id, 'slack', :u, :u, :now, true)"
             ),
-            [{"u": user, "now": now} for user in users],
+            [{"id": first + i, "u": user, "now": now} for i, user in enumerate(users)],
         )
 
 

@@ -6,21 +6,27 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+import sqlalchemy as sa
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from chatbot.addresses import Address
 from chatbot.config import Routing
 from chatbot.db import rowcount
-from chatbot.db.models import AffectedVote, Alert, Delivery
+from chatbot.db.models import AffectedVote, Alert, AlertCopy, Delivery
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import Refusal
+from chatbot.text import literal
 
 SEVERITIES = ("outage", "degraded", "maintenance", "info")
 MAX_MESSAGE = 3000
 
 
-def copy_key(alert: Alert, channel: str) -> str:
-    return f"alert:{alert.id}:copy:{channel}"
+def copy_key(alert: Alert, to: Address) -> str:
+    """The delivery key of the copy for `to`. A Slack copy keeps the key it always had
+    (`alert:7:copy:C123`), so a copy stored before an upgrade is never posted twice."""
+    where = to.id if to.platform == "slack" else f"{to.platform}:{to.kind}:{to.id}"
+    return f"alert:{alert.id}:copy:{where}"
 
 
 def batch(alert: Alert) -> str:
@@ -87,7 +93,7 @@ def get(*, session: Session, ref: str) -> Alert:
     number = ref.upper().removeprefix("AL-")
     alert = session.get(Alert, int(number)) if number.isdigit() else None
     if alert is None:
-        raise Refusal(f"There is no alert {ref}. `/techalert list` shows the active ones.")
+        raise Refusal(f"There is no alert {literal(ref)}. `/techalert list` shows the active ones.")
     return alert
 
 
@@ -125,14 +131,35 @@ def start_posting(*, session: Session, alert: Alert) -> bool:
     return bool(rowcount(result))
 
 
-def copies(*, session: Session, alert: Alert) -> list[Delivery]:
-    """Every copy of the alert that was (or will be) posted, edits and replies excluded."""
-    prefix = f"alert:{alert.id}:copy:"
+def record_copies(*, session: Session, alert: Alert) -> int:
+    """Record the copies just queued for the alert (its batch's posts not recorded yet), in
+    one INSERT … SELECT however many there are; returns how many were recorded."""
+    table = AlertCopy.__table__
+    outbox = Delivery.__table__
+    new = select(
+        sa.literal(alert.id),
+        outbox.c.id,
+        outbox.c.platform,
+        outbox.c.address_kind,
+        outbox.c.address_id,
+    ).where(
+        outbox.c.batch == batch(alert),
+        outbox.c.action == "post",
+        outbox.c.id.not_in(select(table.c.delivery_id).where(table.c.alert_id == alert.id)),
+    )
+    result = session.execute(
+        insert(table).from_select(
+            ["alert_id", "delivery_id", "platform", "kind", "address_id"], new
+        )
+    )
+    return rowcount(result)
+
+
+def copies(*, session: Session, alert: Alert) -> list[AlertCopy]:
+    """Every copy of the alert that was (or will be) posted."""
     return list(
         session.scalars(
-            select(Delivery)
-            .where(Delivery.key.startswith(prefix, autoescape=True), Delivery.action == "post")
-            .order_by(Delivery.id)
+            select(AlertCopy).where(AlertCopy.alert_id == alert.id).order_by(AlertCopy.id)
         )
     )
 

@@ -8,6 +8,7 @@ the delivery worker is woken. The handler's return value is the immediate reply.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -19,6 +20,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 from sqlalchemy.orm import Session
 
 from chatbot import delivery, grammar
+from chatbot.addresses import Address
 from chatbot.clock import Clock
 from chatbot.config import Settings
 from chatbot.db import Database
@@ -36,7 +38,7 @@ from chatbot.messages import (
     Response,
 )
 from chatbot.signals import Signal
-from chatbot.text import Templates
+from chatbot.text import Neutral, Templates, plain_text
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,6 +71,7 @@ class Capabilities:
 
 # A platform that declares nothing gets its replies handed back as they are.
 EVERYTHING = Capabilities(ephemeral_replies=True, modals=True, home_view=True, message_lookup=True)
+PRIVATE_USER = "-"  # the logged user of a private route: nobody in particular
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ class Event:
 
 @dataclass
 class Context:
-    """What a handler may use. `send` queues a message in the handler's own transaction."""
+    """What a handler may use. `send` queues a message in the handler's own transaction; it goes
+    to its address's platform (`Outgoing.to`), whichever platform the event came from."""
 
     session: Session
     settings: Settings
@@ -129,14 +133,12 @@ class Context:
 
     def send(self, outgoing: Outgoing) -> int:
         self.queued = True
-        return delivery.enqueue(
-            self.session, platform=self.platform, outgoing=outgoing, now=self.now
-        )
+        return delivery.enqueue(self.session, outgoing=outgoing, now=self.now)
 
     def send_many(self, outgoing: list[Outgoing]) -> None:
         """Queue many new posts in one statement (a broadcast's copies)."""
         self.queued = self.queued or bool(outgoing)
-        delivery.enqueue_many(self.session, platform=self.platform, outgoing=outgoing, now=self.now)
+        delivery.enqueue_many(self.session, outgoing=outgoing, now=self.now)
 
     def render(self, template: str, **values: Any) -> str:
         return self.templates.render(template, **values)
@@ -148,8 +150,8 @@ Handler = Callable[[Event, Context], Response]
 Tick = Callable[[Context], int]
 # Told where a fan-out stands after its copies were delivered (or failed): a live count.
 Progress = Callable[[Context, str, "delivery.Tally"], None]
-# Builds a view (e.g. App Home) for a channel when its delivery is sent (`delivery.rebuild_later`).
-Builder = Callable[[Context, str], Message]
+# Builds a view (e.g. App Home) for a person when its delivery is sent (`delivery.rebuild_later`).
+Builder = Callable[[Context, Address], Message]
 # Reacts to a signal, in the sender's transaction (`chatbot.signals`).
 Receiver: TypeAlias = Callable[["Context", P], None]
 
@@ -351,7 +353,7 @@ class Bot:
         by the capability that owns its action in a transaction of its own."""
         with self.db.transaction() as session:
             ctx = self.context(session, platform=job.platform, now=self.clock.now())
-            return self.builders[job.action](ctx, job.channel)
+            return self.builders[job.action](ctx, job.to)
 
     def report_progress(self, batches: dict[str, str]) -> None:
         """Called by the delivery worker with the batches (and their platform) that moved."""
@@ -410,7 +412,11 @@ class Bot:
             or (response.visibility == "private" and not caps.ephemeral_replies)
         ):
             ctx.send(
-                Outgoing(key=f"reply:{event.key}", channel=event.user, message=response.message)
+                Outgoing(
+                    key=f"reply:{event.key}",
+                    to=Address.person(event.platform, event.user),
+                    message=response.message,
+                )
             )
             return None
         return response
@@ -444,7 +450,12 @@ class Bot:
                     self._log(session, event, now, private=self.route_of(event) in self.private)
                     is None
                 ):
-                    log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
+                    if self.route_of(event) in self.private:
+                        log.info("duplicate %s %s ignored", *self.route_of(event))
+                    else:
+                        log.info(
+                            "duplicate %s %s (key %s) ignored", event.kind, event.name, event.key
+                        )
                     return None
                 ctx = self.context(session, platform=event.platform, now=now)
                 response: Response
@@ -464,12 +475,13 @@ class Bot:
                     session,
                     event,
                     now,
-                    refused=str(refusal),
+                    refused=plain_text(str(refusal)),
                     private=self.route_of(event) in self.private,
                 )
                 if event.kind == "form" and refusal.field:
                     return FormErrors({refusal.field: str(refusal)})
-                text = self.templates.render("common/error.md.j2", message=str(refusal))
+                # A refusal's words are neutral markup: a template's, or the bot's own.
+                text = self.templates.render("common/error.md.j2", message=Neutral(str(refusal)))
                 ctx = self.context(session, platform=event.platform, now=now)
                 response = self._adapt(ctx, event, Reply(Message.plain(text)))
                 queued = ctx.queued
@@ -489,17 +501,24 @@ class Bot:
         private: bool = False,
     ) -> int | None:
         """Record the interaction; None when its key was seen before (a retry). A private
-        route's log says who acted, never what they chose."""
-        payload = {"private": True} if private else event.log_payload()
+        route's log (an anonymous survey's click or comment) says that someone used it, on that
+        day: not who, not what, and not the platform's key, which holds the time of the click
+        (a hash of it still tells a retry)."""
+        if private:
+            payload: dict[str, Any] = {"private": True}
+            key = "private:" + hashlib.sha256(event.key.encode()).hexdigest()
+            user, at = PRIVATE_USER, now.replace(hour=0, minute=0, second=0, microsecond=0)
+        else:
+            payload, key, user, at = event.log_payload(), event.key[:255], event.user, now
         payload |= {"refused": refused[:500]} if refused else {}
         return insert_ignore(
             session,
             Interaction,
-            key=event.key[:255],
+            key=key,
             platform=event.platform,
             kind=event.kind,
             name=(Bot.route_of(event)[1] if private else event.name)[:100],
-            user_id=event.user,
+            user_id=user,
             payload=payload,
-            at=now,
+            at=at,
         )

@@ -34,7 +34,6 @@ from chatbot.directory import Member
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "slack"  # the platform the clock sends on
 LEASE_NAME = "lease"
 LEASE = timedelta(seconds=150)  # a tick a minute renews it; a dead clock is replaced within it
 
@@ -63,9 +62,14 @@ DIRECTORY_EVERY = timedelta(hours=1)
 
 
 def sync_directory(
-    bot: Bot, members: Callable[[], Iterable[Member]], *, force: bool = False
+    bot: Bot,
+    members: Callable[[], Iterable[Member]],
+    *,
+    force: bool = False,
+    platform: str | None = None,
 ) -> bool:
-    """Refresh the cached directory when it is older than `DIRECTORY_EVERY`."""
+    """Refresh the cached directory of `platform` (the one TECHHELP_* names ids on, unless
+    told) from its member list, when it is older than `DIRECTORY_EVERY`."""
     now = bot.clock.now()
     with bot.db.sessions() as session:
         state = session.get(ClockState, DIRECTORY)
@@ -75,7 +79,7 @@ def sync_directory(
     with bot.db.transaction() as session:
         reachable, skipped = directory.sync(
             session=session,
-            platform=PLATFORM,
+            platform=platform or bot.settings.techhelp_platform,
             members=listed,
             routing=bot.settings.routing,
             now=now,
@@ -91,9 +95,11 @@ def tick(
     *,
     holder: str,
     members: Callable[[], Iterable[Member]] | None = None,
-    platform: str = PLATFORM,
+    platform: str | None = None,
 ) -> int:
-    """One round of the clock; returns how many deliveries it stored (for `platform`)."""
+    """One round of the clock; returns how many deliveries it stored. Each job addresses what
+    it sends; `platform` is only the context's (default: `techhelp_platform`)."""
+    platform = platform or bot.settings.techhelp_platform
     now = bot.clock.now()
     with bot.db.transaction() as session:
         if not take_lease(session, holder=holder, now=now):

@@ -29,6 +29,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from chatbot.addresses import Address
+
 Urgency = Literal["low", "normal", "high", "critical"]
 URGENCIES: tuple[Urgency, ...] = ("low", "normal", "high", "critical")
 TIERS: tuple[int, ...] = (1, 2, 3)
@@ -345,6 +347,25 @@ MIN_TOKEN_SYMBOLS = 12
 _EXPLICIT: ContextVar[bool] = ContextVar("explicit_settings", default=False)
 
 
+class PlatformIds(BaseModel):
+    """The channels and admins of one platform, as that platform names them."""
+
+    triage_channel: str | None = None
+    alert_channels: list[str] = []
+    it_channel: str | None = None
+    admins: list[str] = []
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.triage_channel or self.alert_channels or self.it_channel or self.admins)
+
+
+# Platforms configured by variables of their own (`TEAMS_TRIAGE_CHANNEL`, …) beside the
+# TECHHELP_* ones, which name ids on `techhelp_platform`. Adding one is its four settings below
+# and a line here.
+EXTRA_PLATFORMS: tuple[str, ...] = ("teams",)
+
+
 class Settings(BaseSettings):
     """Process settings. Names match the environment variables in the README."""
 
@@ -360,6 +381,16 @@ class Settings(BaseSettings):
     techhelp_alert_channels: CsvList = []
     techhelp_it_channel: str | None = None
     techhelp_admins: CsvList = []
+    # The platform whose ids TECHHELP_TRIAGE_CHANNEL, _ALERT_CHANNELS, _IT_CHANNEL, _ADMINS and
+    # the YAML's staff and departments hold ("console" in `chatbot shell`).
+    techhelp_platform: str = "slack"
+    teams_triage_channel: str | None = None
+    teams_alert_channels: CsvList = []
+    teams_it_channel: str | None = None
+    teams_admins: CsvList = []
+    # Signs survey buttons and keys anonymous respondents; unset: a random key is generated and
+    # stored in the database (`secrets`) on first use.
+    techhelp_secret_key: str | None = None
     techhelp_config: Path | None = None
     techhelp_rating_delay: Annotated[float, Field(ge=0)] = 0
     techhelp_dashboard_token: str | None = None
@@ -382,9 +413,13 @@ class Settings(BaseSettings):
 
     routing: Routing = Field(default_factory=Routing)
 
-    _split = field_validator("techhelp_alert_channels", "techhelp_admins", mode="before")(
-        _split_ids
-    )
+    _split = field_validator(
+        "techhelp_alert_channels",
+        "techhelp_admins",
+        "teams_alert_channels",
+        "teams_admins",
+        mode="before",
+    )(_split_ids)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> Settings:
@@ -431,22 +466,83 @@ class Settings(BaseSettings):
     def slack_configured(self) -> bool:
         return bool(self.slack_bot_token)
 
+    def platform_ids(self) -> dict[str, PlatformIds]:
+        """Channels and admins per platform: TECHHELP_* for `techhelp_platform`, then each
+        platform of `EXTRA_PLATFORMS` with any of its own variables set."""
+        found = {
+            self.techhelp_platform: PlatformIds(
+                triage_channel=self.techhelp_triage_channel,
+                alert_channels=self.techhelp_alert_channels,
+                it_channel=self.techhelp_it_channel,
+                admins=self.techhelp_admins,
+            )
+        }
+        for platform in EXTRA_PLATFORMS:
+            ids = PlatformIds(
+                triage_channel=getattr(self, f"{platform}_triage_channel"),
+                alert_channels=getattr(self, f"{platform}_alert_channels"),
+                it_channel=getattr(self, f"{platform}_it_channel"),
+                admins=getattr(self, f"{platform}_admins"),
+            )
+            if ids.configured and platform != self.techhelp_platform:
+                found[platform] = ids
+        return found
+
+    def triage_channels(self) -> list[Address]:
+        return [
+            Address.channel(platform, ids.triage_channel)
+            for platform, ids in self.platform_ids().items()
+            if ids.triage_channel
+        ]
+
+    def alert_channels(self) -> list[Address]:
+        return [
+            Address.channel(platform, channel)
+            for platform, ids in self.platform_ids().items()
+            for channel in ids.alert_channels
+        ]
+
+    def it_channels(self) -> list[Address]:
+        """Where survey results and digests go: each platform's IT channel, else its triage one."""
+        return [
+            Address.channel(platform, ids.it_channel or ids.triage_channel or "")
+            for platform, ids in self.platform_ids().items()
+            if ids.it_channel or ids.triage_channel
+        ]
+
+    @staticmethod
+    def _prefer(addresses: list[Address], platform: str) -> Address | None:
+        """The one of `platform` if there is one, else the first configured."""
+        return next((a for a in addresses if a.platform == platform), None) or next(
+            iter(addresses), None
+        )
+
+    def triage_channel(self, platform: str) -> Address | None:
+        """The triage channel for a request from `platform`: its own, else the first one."""
+        return self._prefer(self.triage_channels(), platform)
+
+    def it_channel_for(self, platform: str) -> Address | None:
+        return self._prefer(self.it_channels(), platform)
+
     @property
     def it_channel(self) -> str | None:
         return self.techhelp_it_channel or self.techhelp_triage_channel
 
-    def is_admin(self, user_id: str) -> bool:
-        return user_id in self.techhelp_admins
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        ids = self.platform_ids().get(platform)
+        return ids is not None and user_id in ids.admins
 
-    def is_staff(self, user_id: str) -> bool:
-        return user_id in self.routing.staff or self.is_admin(user_id)
+    def is_staff(self, platform: str, user_id: str) -> bool:
+        """The service desk: the YAML's `staff` (ids on `techhelp_platform`) and the admins."""
+        staff = platform == self.techhelp_platform and user_id in self.routing.staff
+        return staff or self.is_admin(platform, user_id)
 
-    def is_service_desk(self, user_id: str, queue: str | None = None) -> bool:
-        """May act on a triage card: staff and admins on every card; a queue's members on the
-        cards of their queue (`queue` None: of any queue)."""
-        if self.is_staff(user_id):
+    def is_service_desk(self, platform: str, user_id: str, queue: str | None = None) -> bool:
+        """May act on a triage card: staff and admins on every card; a queue's members (ids on
+        `techhelp_platform`, like `staff`) on the cards of their queue (`queue` None: any)."""
+        if self.is_staff(platform, user_id):
             return True
-        return any(
+        return platform == self.techhelp_platform and any(
             user_id in q.members for q in self.routing.queues if queue is None or q.name == queue
         )
 

@@ -8,9 +8,15 @@ platform's `Sender`, and records where each landed so later edits are a query.
 Never twice: the key is unique, so the same outgoing is stored once. An attempt that may have
 reached the platform (a time-out, or a process killed mid-send whose lease then expired) is marked
 `in_doubt`; before posting again the sender looks for the copy already posted (Slack: the
-delivery key travels in message metadata). Nothing lost: a 429 stores a not-before time
-(`Retry-After`) instead of sleeping; transient failures back off; rows left by a crash are picked
-up by the next worker when their lease runs out.
+delivery key travels in message metadata).
+
+Each row carries its destination as an address (`chatbot.addresses.Address`: platform, kind,
+id) and, once sent, the platform's `message_id` and the conversation it landed in; it knows
+nothing of what the message is about (an alert's copies are the alert's own records).
+
+Nothing lost: a 429 stores a not-before time (`Retry-After`) instead of sleeping; transient
+failures back off; rows left by a crash are picked up by the next worker when their lease runs
+out.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from chatbot.addresses import Address
 from chatbot.background import Worker
 from chatbot.clock import Clock
 from chatbot.db import Database, rowcount
@@ -47,8 +54,11 @@ MAX_ATTEMPTS = 25
 
 @dataclass(frozen=True)
 class Sent:
-    channel: str
-    ts: str
+    """Delivered: the platform's id of the message, and the conversation it is in (for a
+    direct message, the person's conversation with the bot), which edits and replies use."""
+
+    message_id: str
+    conversation: str
 
 
 @dataclass(frozen=True)
@@ -80,17 +90,19 @@ class Job:
     id: int
     key: str
     platform: str
-    action: str  # post | update
-    channel: str
+    action: str  # post | update | home | upload
+    to: Address
     message: Message
     attempts: int
     in_doubt: bool
     attempt_started: datetime
     created_at: datetime
-    thread_ts: str | None = None
+    thread_id: str | None = None  # the message it replies under (a thread address, or its parent)
     batch: str | None = None
-    edit_channel: str | None = None
-    edit_ts: str | None = None
+    # Where the message it edits or replies under landed (its conversation), and for an edit,
+    # that message's id.
+    conversation: str | None = None
+    edit_message_id: str | None = None
     parent_status: str | None = None  # of the message this one edits or replies under
     rebuild: bool = False  # a view to build afresh before sending (`rebuild_later`)
 
@@ -141,7 +153,29 @@ class Pacer:
 # --- storing ----------------------------------------------------------------------------------
 
 
-def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetime) -> int:
+def _address_columns(to: Address) -> dict[str, Any]:
+    return {
+        "platform": to.platform,
+        "address_kind": to.kind,
+        "address_id": to.id,
+        "thread_id": to.thread,
+    }
+
+
+def address_of(row: Any) -> Address:
+    """The destination of a stored delivery (a `Delivery`, or a row with its columns)."""
+    return Address(row.platform, row.address_kind, row.address_id, thread=row.thread_id)
+
+
+def destination(session: Session, delivery_id: int) -> Address:
+    """Where a stored delivery goes: its edits and thread replies go to the same place."""
+    row = session.get(Delivery, delivery_id)
+    if row is None:
+        raise LookupError(f"no delivery {delivery_id}")
+    return address_of(row)
+
+
+def enqueue(session: Session, *, outgoing: Outgoing, now: datetime) -> int:
     """Store an outgoing message; returns its delivery id. The same key is stored only once.
     A newer edit of the same message makes older pending edits unnecessary: a coalescing edit
     (`replace_pending`) takes the place of the one still waiting, keeping its turn; any other
@@ -170,9 +204,8 @@ def enqueue(session: Session, *, platform: str, outgoing: Outgoing, now: datetim
         session,
         Delivery,
         key=outgoing.key,
-        platform=platform,
         action=action,
-        channel=outgoing.channel,
+        **_address_columns(outgoing.to),
         message=outgoing.message.to_json(),
         thread_of=outgoing.thread_of,
         edit_of=outgoing.edit_of,
@@ -239,9 +272,7 @@ def _rearm_statement(*, with_message: bool) -> Any:
     return update(table).where(table.c.key == bindparam("row_key")).values(values)
 
 
-def enqueue_many(
-    session: Session, *, platform: str, outgoing: list[Outgoing], now: datetime
-) -> None:
+def enqueue_many(session: Session, *, outgoing: list[Outgoing], now: datetime) -> None:
     """Store many new posts at once (a broadcast); keys already stored are skipped. Copies
     usually share one message: it is encoded once (the list keeps every message alive, so an
     `id` is not reused while this runs)."""
@@ -255,9 +286,8 @@ def enqueue_many(
         [
             {
                 "key": out.key,
-                "platform": platform,
                 "action": "post",
-                "channel": out.channel,
+                **_address_columns(out.to),
                 "message": encoded[id(out.message)],
                 "thread_of": None,
                 "edit_of": None,
@@ -396,9 +426,9 @@ class DeliveryWorker(Worker):
         jobs = self._claim()
         if not jobs:
             return 0
-        by_channel: dict[str, list[Job]] = {}
+        by_channel: dict[tuple[str, str], list[Job]] = {}
         for job in jobs:
-            by_channel.setdefault(job.channel, []).append(job)
+            by_channel.setdefault((job.to.platform, job.to.id), []).append(job)
         # One channel's messages go in order; channels go in parallel. What happened is
         # recorded in one transaction per round (a crash before it leaves rows in doubt).
         results = [
@@ -429,16 +459,16 @@ class DeliveryWorker(Worker):
                     key=row.key,
                     platform=row.platform,
                     action=row.action,
-                    channel=row.channel,
+                    to=address_of(row),
                     message=Message.from_json(row.message),
                     attempts=row.attempts,
                     in_doubt=row.in_doubt,
                     attempt_started=row.attempt_started,
                     created_at=row.created_at,
                     batch=row.batch,
-                    thread_ts=row.parent_ts if row.thread_of else None,
-                    edit_channel=row.parent_channel if row.edit_of else None,
-                    edit_ts=row.parent_ts if row.edit_of else None,
+                    thread_id=row.parent_message_id if row.thread_of else row.thread_id,
+                    conversation=row.parent_conversation,
+                    edit_message_id=row.parent_message_id if row.edit_of else None,
                     parent_status=row.parent_status,
                     rebuild=row.rebuild,
                 )
@@ -516,16 +546,16 @@ class DeliveryWorker(Worker):
             "not_before": now,
             "in_doubt": job.in_doubt,
             "last_error": None,
-            "sent_channel": None,
-            "sent_ts": None,
+            "sent_conversation": None,
+            "message_id": None,
             "sent_at": None,
         }
         if isinstance(outcome, Sent):
             return row | {
                 "status": "sent",
                 "in_doubt": False,
-                "sent_channel": outcome.channel,
-                "sent_ts": outcome.ts,
+                "sent_conversation": outcome.conversation,
+                "message_id": outcome.message_id,
                 "sent_at": now,
             }
         if isinstance(outcome, Failed):
@@ -587,8 +617,8 @@ def _statements() -> tuple[Any, Any, Any]:
         select(
             table,
             parent.c.status.label("parent_status"),
-            parent.c.sent_channel.label("parent_channel"),
-            parent.c.sent_ts.label("parent_ts"),
+            parent.c.sent_conversation.label("parent_conversation"),
+            parent.c.message_id.label("parent_message_id"),
         )
         .outerjoin(parent, parent.c.id == func.coalesce(table.c.edit_of, table.c.thread_of))
         .where(table.c.id.in_(bindparam("ids", expanding=True)))
@@ -606,8 +636,8 @@ def _statements() -> tuple[Any, Any, Any]:
                     "not_before",
                     "in_doubt",
                     "last_error",
-                    "sent_channel",
-                    "sent_ts",
+                    "sent_conversation",
+                    "message_id",
                     "sent_at",
                 )
             }

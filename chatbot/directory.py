@@ -1,8 +1,11 @@
-"""The workspace directory, cached in `people`: who can be messaged, and their department.
+"""The directory: people, each with an account per platform, and who can be messaged.
 
-Synced from the platform's member list (Slack: `users.list`, paginated) by `chatbot clock`, so a
+A person is one identity (`people`: name, department) with an `Account` on each platform they
+use (`accounts`: the platform's id for them, and whether it can be messaged now). Each
+platform's member list (Slack: `users.list`, paginated) is synced by `chatbot clock`, so a
 broadcast to everyone is a query, never a per-person API call in the ack path. Departments come
-from the configuration's member lists.
+from the configuration's member lists. An audience ("everyone", a department) resolves to the
+addresses of people across every platform, one per person.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from chatbot.addresses import Address
 from chatbot.config import Routing
-from chatbot.db.models import Person
+from chatbot.db.models import Account, Person
 
 
 @dataclass(frozen=True)
@@ -23,45 +27,111 @@ class Member:
     user_id: str
     name: str | None
     reachable: bool  # a real, current, full member (not a bot, deleted or guest account)
+    # When the platform gives it: the same address on two platforms is the same person.
+    email: str | None = None
+
+
+def add_account(
+    session: Session,
+    *,
+    platform: str,
+    account_id: str,
+    now: datetime,
+    name: str | None = None,
+    department: str | None = None,
+    email: str | None = None,
+    active: bool = True,
+) -> Account:
+    """A new account and, unless its e-mail names someone already known, a new person."""
+    person = session.scalar(select(Person).where(Person.email == email.lower())) if email else None
+    if person is None:
+        person = Person(
+            name=name, email=email.lower() if email else None, department=department, first_seen=now
+        )
+        session.add(person)
+    account = Account(
+        person=person,
+        platform=platform,
+        account_id=account_id,
+        name=name,
+        first_seen=now,
+        active=active,
+        synced_at=now if active else None,
+    )
+    session.add(account)
+    return account
 
 
 def sync(
     *, session: Session, platform: str, members: Iterable[Member], routing: Routing, now: datetime
 ) -> tuple[int, int]:
-    """Bring `people` in line with the directory; returns (reachable, skipped)."""
+    """Bring the platform's accounts in line with its directory; returns (reachable, skipped)."""
     known = {
-        p.user_id: p for p in session.scalars(select(Person).where(Person.platform == platform))
+        a.account_id: a
+        for a in session.scalars(
+            select(Account)
+            .where(Account.platform == platform)
+            .options(selectinload(Account.person).selectinload(Person.accounts))
+        )
     }
     reachable = skipped = 0
     seen: set[str] = set()
     for member in members:
         seen.add(member.user_id)
-        department = routing.department_of(member.user_id)
-        person = known.get(member.user_id)
-        if person is None:
-            person = Person(platform=platform, user_id=member.user_id, first_seen=now)
-            session.add(person)
+        account = known.get(member.user_id)
+        if account is None:
+            account = add_account(
+                session, platform=platform, account_id=member.user_id, now=now, email=member.email
+            )
+        account.name = member.name
+        account.active = member.reachable
+        account.synced_at = now
+        person = account.person
         person.name = member.name
+        # The configuration lists departments' members by their ids on one platform: the
+        # person's department is the one any of their accounts is listed in.
+        listed = (routing.department_of(a.account_id) for a in person.accounts)
+        department = next((d for d in listed if d), None)
         person.department = department.name if department else None
-        person.active = member.reachable
-        person.synced_at = now
         reachable += member.reachable
         skipped += not member.reachable
     gone = [user for user in known if user not in seen]
     if gone:
         session.execute(
-            update(Person)
-            .where(Person.platform == platform, Person.user_id.in_(gone))
+            update(Account)
+            .where(Account.platform == platform, Account.account_id.in_(gone))
             .values(active=False, synced_at=now)
         )
     return reachable, skipped
 
 
-def reachable(
-    *, session: Session, platform: str, departments: list[str] | None = None
-) -> list[str]:
-    """User ids to message: everyone reachable, or those of the given departments."""
-    query = select(Person.user_id).where(Person.platform == platform, Person.active.is_(True))
+def reachable(*, session: Session, departments: list[str] | None = None) -> list[Address]:
+    """Whom to message: everyone reachable, or those of the given departments, on whichever
+    platform they can be reached (one address per person: their first account)."""
+    query = (
+        select(Account.person_id, Account.platform, Account.account_id)
+        .join(Person, Person.id == Account.person_id)
+        .where(Account.active.is_(True))
+    )
     if departments is not None:
         query = query.where(Person.department.in_(departments))
-    return list(session.scalars(query.order_by(Person.user_id)))
+    found: dict[int, Address] = {}
+    for person_id, platform, account_id in session.execute(
+        query.order_by(Account.platform, Account.account_id, Account.id)
+    ):
+        found.setdefault(person_id, Address.person(platform, account_id))
+    return list(found.values())
+
+
+def accounts(
+    *, session: Session, platform: str, departments: list[str] | None = None
+) -> list[tuple[str, str | None]]:
+    """(account id, department) of the reachable accounts on one platform."""
+    query = (
+        select(Account.account_id, Person.department)
+        .join(Person, Person.id == Account.person_id)
+        .where(Account.platform == platform, Account.active.is_(True))
+    )
+    if departments is not None:
+        query = query.where(Person.department.in_(departments))
+    return [(a, d) for a, d in session.execute(query.order_by(Account.account_id))]

@@ -140,8 +140,10 @@ class Inbox(Worker):
         try:
             response = self.bot.handle(event, within=partial(_consume, row_id))
         except Exception as exc:
-            log.exception("handling stored %s %s failed", event.kind, event.name)
-            self._failed(row_id, exc, attempts)
+            log.exception("handling stored %s %s failed", *self.bot.route_of(event))
+            self._failed(
+                row_id, exc, attempts, private=self.bot.route_of(event) in self.bot.private
+            )
             if attempts < MAX_ATTEMPTS:
                 return
             response = Reply(Message.plain(self.bot.templates.render("common/apology.md.j2")))
@@ -157,11 +159,15 @@ class Inbox(Worker):
                 .values(lease_until=None, attempts=InboxEvent.attempts - 1)
             )
 
-    def _failed(self, row_id: int, exc: Exception, attempts: int) -> None:
+    def _failed(self, row_id: int, exc: Exception, attempts: int, *, private: bool) -> None:
         """Try again after a backoff; after the last attempt the row stays, unclaimed, for the
-        operator (`last_error`), and the person is told."""
+        operator (`last_error`), and the person is told. A private route's row (who clicked
+        what on an anonymous survey) is deleted instead: it must not outlive its handling."""
         retry = self.bot.clock.now() + timedelta(seconds=2**attempts)
         with self.bot.db.transaction() as session:
+            if private and attempts >= MAX_ATTEMPTS:
+                session.execute(_CONSUME, {"row_id": row_id})
+                return
             session.execute(
                 update(InboxEvent)
                 .where(InboxEvent.id == row_id)

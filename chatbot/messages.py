@@ -1,15 +1,19 @@
 """Platform-neutral messages, forms and replies.
 
 Handlers build these; each platform renders them (Block Kit, console text, later Adaptive Cards).
-Text fields hold Slack-style mrkdwn that has already been escaped by the template layer, so a
-renderer only has to enforce its own limits. Everything here is plain data and round-trips
-through JSON, because deliveries are stored in the outbox before they are sent.
+Message and block text is *neutral markup* (`chatbot/text.py`): the bot's words with their
+structure, values as literal spans and mentions as tokens, nothing escaped for any platform; a
+renderer escapes, formats and keeps its platform's limits. Button labels, form titles and field
+labels are plain text. Everything here is plain data and round-trips through JSON, because
+deliveries are stored in the outbox before they are sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from chatbot.addresses import Address
 
 
 @dataclass(frozen=True)
@@ -21,13 +25,28 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One line of a fact list: a label (plain words) and its value (neutral markup)."""
+
+    label: str
+    value: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, str] | str) -> Fact:
+        if isinstance(data, str):  # stored before facts were structured: "*Label*\nvalue"
+            label, _, value = data.partition("\n")
+            return cls(label.strip("*"), value)
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Block:
-    """One visual unit: a header, a text section (optionally with fields), a context line,
-    a row of buttons, or a divider."""
+    """One visual unit: a header, a text section (optionally with a fact list), a context
+    line, a row of buttons, or a divider."""
 
     kind: Literal["header", "section", "context", "actions", "divider"]
     text: str = ""
-    fields: tuple[str, ...] = ()
+    fields: tuple[Fact, ...] = ()
     buttons: tuple[Button, ...] = ()
 
 
@@ -44,7 +63,7 @@ class File:
 
 @dataclass(frozen=True)
 class Message:
-    text: str  # plain summary: notifications, accessibility, fallback
+    text: str  # a short summary (neutral markup): notifications, accessibility, fallback
     blocks: tuple[Block, ...] = ()
     file: File | None = None
 
@@ -61,7 +80,7 @@ class Message:
                 {
                     "kind": b.kind,
                     "text": b.text,
-                    "fields": list(b.fields),
+                    "fields": [vars(fact) for fact in b.fields],
                     "buttons": [vars(button) for button in b.buttons],
                 }
                 for b in self.blocks
@@ -74,7 +93,7 @@ class Message:
             Block(
                 kind=b["kind"],
                 text=b.get("text", ""),
-                fields=tuple(b.get("fields", ())),
+                fields=tuple(Fact.from_json(f) for f in b.get("fields", ())),
                 buttons=tuple(Button(**button) for button in b.get("buttons", ())),
             )
             for b in data.get("blocks", ())
@@ -164,7 +183,9 @@ Response = Reply | ReplaceMessage | OpenForm | FormErrors | CloseForm | None
 
 class Refusal(Exception):
     """Raised by a handler or service: nothing changes, and the person is told why (beside
-    `field` when the refusal is about a form's input). The interaction is still logged."""
+    `field` when the refusal is about a form's input). The interaction is still logged.
+    The message is neutral markup: a rendered template, or the bot's own words with any
+    value in them made a `literal` span."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -176,7 +197,7 @@ class Outgoing:
     """A message to deliver later through the outbox."""
 
     key: str  # idempotency key: the same key is never delivered twice
-    channel: str  # a channel id, or a user id for a direct message
+    to: Address  # where it goes; its platform's sender delivers it
     message: Message
     edit_of: int | None = None  # delivery id of the message to edit in place
     thread_of: int | None = None  # delivery id of the message to reply under
@@ -185,8 +206,8 @@ class Outgoing:
     # waiting, replace its message instead: a burst of edits costs one call.
     replace_pending: bool = False
     batch: str | None = None  # the fan-out it belongs to (`alert:7`), for counts and reports
-    # "post" (or an edit, with `edit_of`); "home": publish the message as the person's App Home
-    # (`channel` is their user id); "upload": post the message's file (`Message.file`).
+    # "post" (or an edit, with `edit_of`); "home": publish the message as the person's home view
+    # (`to` is the person); "upload": post the message's file (`Message.file`).
     # A "home" key is delivered again whenever it is enqueued again: the latest content wins,
     # and a burst of refreshes while one is waiting costs one publish.
     action: str = "post"

@@ -21,7 +21,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
-    String,
     and_,
     case,
     cast,
@@ -36,12 +35,13 @@ from chatbot.config import URGENCIES, Routing
 from chatbot.db.models import (
     AffectedVote,
     Alert,
+    AlertCopy,
     Delivery,
     Rating,
     Request,
     Survey,
-    SurveyAnswer,
     SurveyRun,
+    SurveyTally,
 )
 
 SELF_SERVICE = ("techhelp", "form")  # the single point of intake; the rest was logged by staff
@@ -432,18 +432,22 @@ def pulse_trends(
     min_group: int,
     by_department: bool = True,
 ) -> list[dict[str, Any]]:
-    """Pulse survey results as trend lines: per survey, each run sent in the range (oldest
-    first), everyone's row and then one per department of the respondents (or only the chosen
-    department's). Each row: recipients, answers, response rate, and the average (1–5 scale)
-    or the distribution and top option (custom options).
+    """Pulse survey results as trend lines: per survey, each closed run sent in the range
+    (oldest first), everyone's row and then one per department of the respondents (or only the
+    chosen department's). Each row: recipients, answers, response rate, and the average (1–5
+    scale) or the distribution and top option (custom options).
 
-    The answers are counted by the database (per run, department and option, from an index
-    that holds those columns), never loaded into Python. A group with fewer answers than the
-    minimum (the larger of `min_group` and `pulse.min_group_size`, the rule of /pulse results)
-    shows no answers, rate, average nor distribution. No comments and no respondents here."""
+    Only closed runs: the figures are published once, when a run closes, and never change with
+    each click (comparing them before and after one would tell that person's answer). The
+    counts come from `survey_tallies` (per run, department and option). A group with fewer
+    answers than the minimum (the larger of `min_group` and `pulse.min_group_size`, the rule of
+    /pulse results) shows no answers, rate, average nor distribution; nor does any department
+    hidden with it so that everyone's row minus the shown departments cannot reveal it
+    (`surveys.suppressed`), whether or not the page shows everyone's row or one department. No
+    comments and no respondents here."""
     minimum = surveys.min_group_size(routing, at_least=min_group)
     sent = [
-        SurveyRun.state.in_(surveys.SENT),
+        SurveyRun.state == "closed",
         SurveyRun.sent_at >= filters.since,
         SurveyRun.sent_at < filters.until,
     ]
@@ -464,19 +468,15 @@ def pulse_trends(
     ).all()
     if not runs:
         return []
-    department = _department(func.nullif(SurveyAnswer.department, literal(""))).label("department")
-    where = list(sent)
-    if filters.department:
-        where.append(SurveyAnswer.department == filters.department)
+    department = _department(func.nullif(SurveyTally.department, literal(""))).label("department")
     counted = conn.execute(
-        select(SurveyAnswer.run_id, department, SurveyAnswer.option, func.count().label("n"))
-        .join(SurveyRun, SurveyRun.id == SurveyAnswer.run_id)
-        .where(*where)
-        .group_by(SurveyAnswer.run_id, department, SurveyAnswer.option)
+        select(SurveyTally.run_id, department, SurveyTally.option, SurveyTally.count)
+        .join(SurveyRun, SurveyRun.id == SurveyTally.run_id)
+        .where(*sent, SurveyTally.count > 0)
     )
     counts: dict[int, dict[str, Counter[int]]] = {}
-    for row in counted:
-        counts.setdefault(row.run_id, {}).setdefault(row.department, Counter())[row.option] += row.n
+    for run_id, name, option, count in counted:
+        counts.setdefault(run_id, {}).setdefault(name, Counter())[option] += int(count)
     result = []
     for run in runs:
         groups = counts.get(run.id, {})
@@ -484,19 +484,26 @@ def pulse_trends(
             (name or NO_DEPARTMENT): int(n)
             for name, n in (run.recipients_by_department or {}).items()
         }
-        rows: list[tuple[str, int, Counter[int]]] = []
+        names = sorted(set(asked) | set(groups))
+        hidden = surveys.suppressed(
+            {name: groups.get(name, Counter()).total() for name in names}, minimum
+        )
+        rows: list[tuple[str, int, Counter[int], bool]] = []
         if filters.department:
             name = filters.department
-            rows.append((name, asked.get(name, 0), groups.get(name, Counter())))
+            chosen = groups.get(name, Counter())
+            shown = name not in hidden and chosen.total() >= minimum
+            rows.append((name, asked.get(name, 0), chosen, shown))
         else:
-            rows.append((EVERYONE, int(run.recipients), sum(groups.values(), Counter())))
+            everyone = sum(groups.values(), Counter())
+            rows.append((EVERYONE, int(run.recipients), everyone, everyone.total() >= minimum))
             if by_department:
-                for name in sorted(set(asked) | set(groups)):
-                    rows.append((name, asked.get(name, 0), groups.get(name, Counter())))
-        for name, recipients, chosen in rows:
-            result.append(
-                _pulse_row(run, name, recipients, chosen, shown=chosen.total() >= minimum)
-            )
+                for name in names:
+                    rows.append(
+                        (name, asked.get(name, 0), groups.get(name, Counter()), name not in hidden)
+                    )
+        for name, recipients, chosen, shown in rows:
+            result.append(_pulse_row(run, name, recipients, chosen, shown=shown))
     return result
 
 
@@ -533,13 +540,12 @@ def _pulse_row(
 
 def alert_history(*, conn: Connection, filters: Filters, now: datetime) -> list[dict[str, Any]]:
     """Alerts created in the range, newest first: severity, duration, copies delivered (sent
-    deliveries keyed `alert:<id>:copy:…`) and people affected ("I'm affected" and followers)."""
+    copies whose delivery was sent) and people affected ("I'm affected" and followers)."""
     copies = (
         select(func.count())
-        .where(
-            Delivery.key.like(literal("alert:") + cast(Alert.id, String) + literal(":copy:%")),
-            Delivery.status == "sent",
-        )
+        .select_from(AlertCopy)
+        .join(Delivery, Delivery.id == AlertCopy.delivery_id)
+        .where(AlertCopy.alert_id == Alert.id, Delivery.status == "sent")
         .scalar_subquery()
     )
     affected = select(func.count()).where(AffectedVote.alert_id == Alert.id).scalar_subquery()

@@ -1,11 +1,18 @@
 """Pulse checks: surveys, their runs, answers and results. Keyword-only, the caller's transaction.
 
 A survey is sent as runs keyed (survey, scheduled time), so a run is stored once however often
-the clock computes it. Button values are signed (HMAC over run id and option) with a key derived
-from SLACK_SIGNING_SECRET, or generated and stored in `secrets` on first use when none is set.
-Anonymous answers keep no user id: the respondent is an HMAC of run and user, which is enough to
-let a person change their answer and to find non-responders for the reminder, but not to read who
-answered what from the database.
+the clock computes it. Button values are signed (HMAC over run, option, the holder's ballot and
+the person it was sent to) with a key derived from SLACK_SIGNING_SECRET, or generated and stored
+in `secrets` on first use when none is set: a click counts only from the person the button was
+made for, and only if they are one of the run's recipients.
+
+Anonymity (see the README's threat model): an answer is stored as counts per run, department
+and option (`survey_tallies`), and a click rewrites every option of the person's department, so
+nothing in the database says which option one click added. Who answered is kept per recipient
+(`survey_recipients.version`, for the reminder and App Home), never with what. Changing an answer
+needs the previous option: it travels in the person's own thank-you buttons (signed), with a
+random ballot token that keys their comment, so the database holds no link from a person to an
+answer or a comment that anyone, with or without the key, could recompute.
 """
 
 from __future__ import annotations
@@ -20,24 +27,26 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from chatbot import directory
 from chatbot.config import Routing, Settings
 from chatbot.db import rowcount
 from chatbot.db.models import (
     Delivery,
-    Person,
     Rating,
     Request,
     Secret,
     Survey,
-    SurveyAnswer,
+    SurveyCommentBox,
+    SurveyRecipient,
     SurveyRun,
+    SurveyTally,
 )
 from chatbot.db.upsert import insert_ignore
 from chatbot.messages import Refusal
+from chatbot.text import literal
 
 SCALE: tuple[str, ...] = ("1", "2", "3", "4", "5")
 MAX_QUESTION = 500
@@ -54,45 +63,89 @@ SENT = ("open", "closed")  # run states after sending (before: scheduled; never:
 
 
 def signing_key(*, session: Session, settings: Settings, now: datetime) -> bytes:
-    """The HMAC key: derived from the Slack signing secret when set, else stored on first use."""
-    if settings.slack_signing_secret:
-        return key_from_signing_secret(settings.slack_signing_secret)
+    """The key that signs survey buttons and keys anonymous respondents: TechHelp's own, never
+    a platform's. Derived from `TECHHELP_SECRET_KEY` when set; else the one stored in `secrets`.
+    On first use that stored key is the one the Slack signing secret used to give, when there is
+    one, so buttons already sent and respondents' keys stay valid across the upgrade; from then
+    on it no longer depends on it (rotating the Slack secret changes nothing). Else random."""
+    if settings.techhelp_secret_key:
+        return key_from_secret(settings.techhelp_secret_key)
     stored = session.get(Secret, SECRET_NAME)
     if stored is None:
-        insert_ignore(
-            session, Secret, name=SECRET_NAME, value=secrets.token_hex(32), created_at=now
-        )
+        legacy = settings.slack_signing_secret
+        value = key_from_secret(legacy).hex() if legacy else secrets.token_hex(32)
+        insert_ignore(session, Secret, name=SECRET_NAME, value=value, created_at=now)
         stored = session.get(Secret, SECRET_NAME)
         assert stored is not None
     return bytes.fromhex(stored.value)
 
 
-def key_from_signing_secret(signing_secret: str) -> bytes:
-    return hmac.new(signing_secret.encode(), b"techhelp-pulse", hashlib.sha256).digest()
+def key_from_secret(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"techhelp-pulse", hashlib.sha256).digest()
 
 
-def _mac(key: bytes, message: str, length: int = 24) -> str:
+def _mac(key: bytes, message: str, length: int = 32) -> str:
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()[:length]
 
 
-def button_value(key: bytes, run_id: int, choice: str) -> str:
-    """`<run>.<choice>.<signature>`; choice is an option index or "c" (comment)."""
-    return f"{run_id}.{choice}.{_mac(key, f'pulse:{run_id}:{choice}')}"
+INVALID = "That survey button is not valid (it may come from an old message)."
 
 
-def read_button(key: bytes, value: str) -> tuple[int, str]:
-    """(run id, choice) from a signed value; a forged or altered value is refused."""
+@dataclass(frozen=True)
+class Ballot:
+    """What a person's buttons carry besides the run and option, signed with them: how many
+    answers they had given when the message was made (0: none), the option they chose last, and
+    their random ballot token (which keys their comment). It lives only in their own message."""
+
+    version: int = 0
+    previous: int | None = None
+    token: str | None = None
+
+    def state(self) -> str:
+        previous = "-" if self.previous is None else str(self.previous)
+        return f"{self.version}.{previous}.{self.token or '-'}"
+
+
+FRESH = Ballot()
+
+
+def button_value(key: bytes, run_id: int, choice: str, user: str, ballot: Ballot = FRESH) -> str:
+    """`<run>.<choice>.<version>.<previous>.<token>.<signature>`; choice is an option index or
+    "c" (comment). The signature covers the person the button was made for."""
+    state = ballot.state()
+    return f"{run_id}.{choice}.{state}.{_mac(key, f'pulse:{run_id}:{choice}:{state}:{user}')}"
+
+
+def run_of_value(value: str) -> int | None:
+    """The run a value names, unverified (to say why a refused value is refused)."""
+    head = value.split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def read_button(key: bytes, value: str, user: str) -> tuple[int, str, Ballot]:
+    """(run id, choice, ballot) from a value signed for `user`; a forged or altered value, or one
+    made for someone else, is refused."""
     parts = value.split(".")
-    if len(parts) == 3 and parts[0].isdigit():
-        run_id, choice, signature = int(parts[0]), parts[1], parts[2]
-        expected = _mac(key, f"pulse:{run_id}:{choice}")
-        if hmac.compare_digest(signature, expected):
-            return run_id, choice
-    raise Refusal("That survey button is not valid (it may come from an old message).")
+    if len(parts) == 6 and parts[0].isdigit() and parts[2].isdigit():
+        run_id, choice, version, previous, token, signature = parts
+        state = f"{version}.{previous}.{token}"
+        expected = _mac(key, f"pulse:{run_id}:{choice}:{state}:{user}")
+        if hmac.compare_digest(signature, expected) and (previous == "-" or previous.isdigit()):
+            ballot = Ballot(
+                int(version),
+                None if previous == "-" else int(previous),
+                None if token == "-" else token,
+            )
+            return int(run_id), choice, ballot
+    raise Refusal(INVALID)
 
 
-def respondent_key(key: bytes, run_id: int, user: str) -> str:
-    return _mac(key, f"respondent:{run_id}:{user}", 64)
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 # --- defining and scheduling ------------------------------------------------------------------
@@ -192,7 +245,7 @@ def get_survey(*, session: Session, ref: str) -> Survey:
     digits = ref.strip().upper().removeprefix("PS-")
     survey = session.get(Survey, int(digits)) if digits.isdigit() else None
     if survey is None:
-        raise Refusal(f"There is no survey {ref}.")
+        raise Refusal(f"There is no survey {literal(ref)}.")
     return survey
 
 
@@ -225,19 +278,19 @@ def audience_people(
     *, session: Session, settings: Settings, audience: dict[str, Any], platform: str
 ) -> list[tuple[str, str]]:
     """(user id, department) of everyone the audience reaches, from the synced directory."""
-    query = select(Person.user_id, Person.department).where(
-        Person.platform == platform, Person.active.is_(True)
-    )
     if audience.get("everyone"):
-        found = session.execute(query.order_by(Person.user_id)).all()
+        found = directory.accounts(session=session, platform=platform)
         return [(user, department or NO_DEPARTMENT) for user, department in found]
     chosen: dict[str, str] = {}
     if audience.get("departments"):
-        rows = session.execute(query.where(Person.department.in_(audience["departments"])))
+        rows = directory.accounts(
+            session=session, platform=platform, departments=audience["departments"]
+        )
         chosen |= {user: department or NO_DEPARTMENT for user, department in rows}
     named = list(audience.get("users") or [])
     if audience.get("staff"):
-        named += [*settings.routing.staff, *settings.techhelp_admins]
+        admins = settings.platform_ids().get(platform)
+        named += [*settings.routing.staff, *(admins.admins if admins else [])]
     for user in named:
         department = settings.routing.department_of(user)
         chosen.setdefault(user, department.name if department else NO_DEPARTMENT)
@@ -247,13 +300,13 @@ def audience_people(
 def contacts_this_week(*, session: Session, now: datetime) -> Counter[str]:
     """Unsolicited direct messages (survey runs and reminders) per person in the last 7 days."""
     rows = session.execute(
-        select(Delivery.channel, func.count())
+        select(Delivery.address_id, func.count())
         .where(
             Delivery.key.startswith("survey-run:"),
             Delivery.created_at > now - CONTACT_WINDOW,
             Delivery.status != "cancelled",
         )
-        .group_by(Delivery.channel)
+        .group_by(Delivery.address_id)
     )
     return Counter({channel: count for channel, count in rows})
 
@@ -276,7 +329,8 @@ def open_run(
     held_back: int,
     now: datetime,
 ) -> None:
-    """Mark the run sent to `people` (its deliveries are stored by the caller)."""
+    """Mark the run sent to `people` (its deliveries are stored by the caller): one recipient row
+    each, and every count of the run at zero, so that no row is created by an answer."""
     survey = run.survey
     run.state = "open"
     run.sent_at = now
@@ -286,6 +340,24 @@ def open_run(
     run.closes_at = now + timedelta(hours=survey.close_hours)
     if survey.reminder_hours is not None:
         run.remind_at = now + timedelta(hours=survey.reminder_hours)
+    connection = session.connection()
+    if people:
+        connection.execute(
+            insert(SurveyRecipient.__table__),
+            [
+                {"run_id": run.id, "user_id": user, "department": dept, "version": 0}
+                for user, dept in people
+            ],
+        )
+    departments = sorted(set(run.recipients_by_department) | {NO_DEPARTMENT})
+    connection.execute(
+        insert(SurveyTally.__table__),
+        [
+            {"run_id": run.id, "department": dept, "option": option, "count": 0}
+            for dept in departments
+            for option in range(len(survey.options))
+        ],
+    )
 
 
 def copy_key(run_id: int, user: str) -> str:
@@ -297,22 +369,19 @@ def reminder_key(run_id: int, user: str) -> str:
 
 
 def recipients(*, session: Session, run: SurveyRun) -> list[str]:
-    """Who the run was sent to: its deliveries, keyed by person."""
-    prefix = f"survey-run:{run.id}:to:"
-    return [
-        key.removeprefix(prefix)
-        for key in session.scalars(select(Delivery.key).where(Delivery.key.startswith(prefix)))
-    ]
-
-
-def non_responders(*, session: Session, run: SurveyRun, key: bytes) -> list[str]:
-    answered = set(
-        session.scalars(select(SurveyAnswer.respondent_key).where(SurveyAnswer.run_id == run.id))
-    )
+    """Who the run was sent to."""
     return sorted(
-        user
-        for user in recipients(session=session, run=run)
-        if respondent_key(key, run.id, user) not in answered
+        session.scalars(select(SurveyRecipient.user_id).where(SurveyRecipient.run_id == run.id))
+    )
+
+
+def non_responders(*, session: Session, run: SurveyRun) -> list[str]:
+    return sorted(
+        session.scalars(
+            select(SurveyRecipient.user_id).where(
+                SurveyRecipient.run_id == run.id, SurveyRecipient.version == 0
+            )
+        )
     )
 
 
@@ -328,11 +397,10 @@ class Awaiting:
     closes_at: datetime | None
 
 
-def awaiting(*, session: Session, key: bytes, user: str, now: datetime) -> list[Awaiting]:
-    """Open runs sent to `user` and not answered by them, closing soonest first. Three indexed
-    look-ups whatever the audience's size: the open runs, this person's copies of them (keyed by
-    person), and their answers (by respondent key, so anonymous answers are found too)."""
-    runs = session.execute(
+def awaiting(*, session: Session, user: str, now: datetime) -> list[Awaiting]:
+    """Open runs sent to `user` and not answered by them, closing soonest first: one indexed
+    query (the person's recipient rows of the open runs) whatever the audience's size."""
+    rows = session.execute(
         select(
             SurveyRun.id,
             Survey.question,
@@ -342,33 +410,14 @@ def awaiting(*, session: Session, key: bytes, user: str, now: datetime) -> list[
             SurveyRun.closes_at,
         )
         .join(Survey, Survey.id == SurveyRun.survey_id)
-        .where(SurveyRun.state == "open", SurveyRun.closes_at > now)
+        .join(
+            SurveyRecipient,
+            (SurveyRecipient.run_id == SurveyRun.id) & (SurveyRecipient.user_id == user),
+        )
+        .where(SurveyRun.state == "open", SurveyRun.closes_at > now, SurveyRecipient.version == 0)
         .order_by(SurveyRun.closes_at, SurveyRun.id)
     ).all()
-    if not runs:
-        return []
-    received = set(
-        session.scalars(
-            select(Delivery.key).where(
-                Delivery.key.in_([copy_key(run.id, user) for run in runs]),
-                Delivery.status != "cancelled",
-            )
-        )
-    )
-    mine = [run for run in runs if copy_key(run.id, user) in received]
-    if not mine:
-        return []
-    answered = set(
-        session.scalars(
-            select(SurveyAnswer.run_id).where(
-                SurveyAnswer.run_id.in_([run.id for run in mine]),
-                SurveyAnswer.respondent_key.in_(
-                    [respondent_key(key, run.id, user) for run in mine]
-                ),
-            )
-        )
-    )
-    return [Awaiting(*run) for run in mine if run.id not in answered]
+    return [Awaiting(*row) for row in rows]
 
 
 def due(*, session: Session, now: datetime) -> dict[str, list[SurveyRun]]:
@@ -413,6 +462,7 @@ class Answered:
     survey: SurveyView
     option: int
     comment: str | None
+    ballot: Ballot  # what the thank-you's buttons carry
 
 
 @cache
@@ -437,70 +487,140 @@ def _run_statement() -> Any:
 def run_for_answer(*, session: Session, run_id: int) -> tuple[RunView, SurveyView]:
     found = session.connection().execute(_run_statement(), {"run_id": run_id}).first()
     if found is None:
-        raise Refusal("That survey button is not valid (it may come from an old message).")
+        raise Refusal(INVALID)
     return RunView(*found[:4]), SurveyView(*found[4:])
 
 
+NOT_SENT = "This pulse check was not sent to you, so your answer cannot be counted."
+ALREADY = (
+    "You have already answered this pulse check. To change your answer, use the buttons under "
+    "your latest thank-you message."
+)
+
+
+def recipient_version(*, session: Session, run_id: int, user: str) -> int | None:
+    """How many answers `user` gave to the run; None when it was not sent to them."""
+    return session.connection().execute(_version_statement(), {"r": run_id, "u": user}).scalar()
+
+
 @cache
-def _upsert_statement(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(SurveyAnswer.__table__)
-    return statement.on_conflict_do_update(
-        index_elements=["run_id", "respondent_key"],
-        set_={"option": statement.excluded.option, "answered_at": statement.excluded.answered_at},
-    ).returning(SurveyAnswer.__table__.c.comment)
+def _version_statement() -> Any:
+    table = SurveyRecipient.__table__
+    return select(table.c.version).where(
+        table.c.run_id == bindparam("r"), table.c.user_id == bindparam("u")
+    )
 
 
-def answered_at(anonymous: bool, now: datetime) -> datetime:
-    """Anonymous answers keep only the day: a time to the second could be matched to a log."""
-    if anonymous:
-        return now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return now
+@cache
+def _advance_statement() -> Any:
+    """The person's next answer, only from their latest message (the version it carries)."""
+    table = SurveyRecipient.__table__
+    return (
+        update(table)
+        .where(
+            table.c.run_id == bindparam("r"),
+            table.c.user_id == bindparam("u"),
+            table.c.version == bindparam("v"),
+        )
+        .values(version=table.c.version + 1, option=bindparam("named_option"))
+        .returning(table.c.department)
+    )
+
+
+@cache
+def _count_statement() -> Any:
+    """Every option of the department is rewritten, the chosen one +1 and the previous one -1:
+    which row a click changed is not in the database's row versions (PostgreSQL's xmin)."""
+    table = SurveyTally.__table__
+    return (
+        update(table)
+        .where(table.c.run_id == bindparam("r"), table.c.department == bindparam("d"))
+        .values(
+            count=table.c.count
+            + case((table.c.option == bindparam("new"), 1), else_=0)
+            - case((table.c.option == bindparam("old"), 1), else_=0)
+        )
+    )
 
 
 def record_answer(
     *,
     session: Session,
-    key: bytes,
     run: RunView,
     survey: SurveyView,
     user: str,
-    department: str | None,
     option: int,
-    now: datetime,
+    ballot: Ballot,
 ) -> Answered:
-    """One answer per person per run: a second click changes it (one upsert, comment returned)."""
+    """One answer per recipient per run: the first from any fresh button, a change only from the
+    buttons of their latest thank-you (which carry the previous option and their version)."""
     if not 0 <= option < len(survey.options):
-        raise Refusal("That survey button is not valid (it may come from an old message).")
-    values = {
-        "run_id": run.id,
-        "respondent_key": respondent_key(key, run.id, user),
-        "user_id": None if survey.anonymous else user,
-        "department": department,
-        "option": option,
-        "comment": None,
-        "answered_at": answered_at(survey.anonymous, now),
-    }
+        raise Refusal(INVALID)
+    if ballot.version and (ballot.previous is None or ballot.token is None):
+        raise Refusal(INVALID)
     connection = session.connection()
-    comment = connection.execute(_upsert_statement(connection.dialect.name), values).scalar()
-    return Answered(run=run, survey=survey, option=option, comment=comment)
+    department = connection.execute(
+        _advance_statement(),
+        {
+            "r": run.id,
+            "u": user,
+            "v": ballot.version,
+            "named_option": None if survey.anonymous else option,
+        },
+    ).scalar()
+    if department is None:
+        version = recipient_version(session=session, run_id=run.id, user=user)
+        raise Refusal(NOT_SENT if version is None else ALREADY)
+    connection.execute(
+        _count_statement(),
+        {
+            "r": run.id,
+            "d": department,
+            "new": option,
+            "old": -1 if ballot.previous is None else ballot.previous,
+        },
+    )
+    token = ballot.token or new_token()
+    comment = _comments(session, run.id).get(token_hash(token)) if ballot.token else None
+    return Answered(
+        run=run,
+        survey=survey,
+        option=option,
+        comment=comment["text"] if comment else None,
+        ballot=Ballot(ballot.version + 1, option, token),
+    )
+
+
+def _comments(session: Session, run_id: int) -> dict[str, Any]:
+    box = session.connection().execute(
+        select(SurveyCommentBox.comments).where(SurveyCommentBox.run_id == run_id)
+    )
+    return box.scalar() or {}
 
 
 def record_comment(
-    *, session: Session, key: bytes, run: RunView, survey: SurveyView, user: str, comment: str
-) -> Answered:
-    answer = session.scalars(
-        select(SurveyAnswer).where(
-            SurveyAnswer.run_id == run.id,
-            SurveyAnswer.respondent_key == respondent_key(key, run.id, user),
-        )
-    ).first()
-    if answer is None:
+    *, session: Session, run: RunView, survey: SurveyView, user: str, ballot: Ballot, comment: str
+) -> None:
+    """The person's comment (a second one replaces theirs), keyed by their ballot token in the
+    run's one comment row; on named surveys with their user id."""
+    if ballot.token is None or not ballot.version:
         raise Refusal("Please choose an answer first, then add your comment.", field="comment")
     if len(comment) > MAX_COMMENT:
         raise Refusal(f"A comment can hold {MAX_COMMENT:,} characters.", field="comment")
-    answer.comment = comment
-    return Answered(run=run, survey=survey, option=answer.option, comment=comment)
+    box = session.scalars(
+        select(SurveyCommentBox).where(SurveyCommentBox.run_id == run.id).with_for_update()
+    ).first()
+    if box is None:
+        insert_ignore(session, SurveyCommentBox, run_id=run.id, comments={})
+        box = session.scalars(
+            select(SurveyCommentBox).where(SurveyCommentBox.run_id == run.id).with_for_update()
+        ).one()
+    entries = dict(box.comments)
+    entries[token_hash(ballot.token)] = {
+        "text": comment,
+        "user": None if survey.anonymous else user,
+    }
+    box.comments = dict(sorted(entries.items()))  # no order of arrival
 
 
 def close_run(*, session: Session, run: SurveyRun, now: datetime) -> bool:
@@ -534,8 +654,15 @@ class Group:
     responses: int
     rate: float | None
     average: float | None  # None: not a scale, or too few answers to show
-    hidden: bool  # fewer answers than the minimum group size
+    hidden: bool  # not shown: fewer answers than the minimum, or hidden with such a group
     change: float | None = None  # of the average, from the previous run
+
+    @property
+    def complementary(self) -> bool:
+        """Hidden although it has enough answers: so that no smaller group can be worked out."""
+        return self.hidden and self.responses >= self.minimum
+
+    minimum: int = 0
 
 
 @dataclass
@@ -552,6 +679,7 @@ class Figures:
     comments: list[tuple[str | None, str]]  # (user id when not anonymous, text)
     comments_hidden: int  # comments withheld: fewer than the minimum in the group
     held_back: int
+    final: bool = True  # False while the run is open: only how many answered is shown
     previous: Figures | None = None
     satisfaction: list[Satisfaction] = field(default_factory=list)
     trend: Trend | None = None
@@ -617,53 +745,86 @@ def distribution(options: list[str], counts: Mapping[int, int]) -> list[Share]:
     return shares
 
 
+def suppressed(counts: Mapping[str, int], minimum: int) -> set[str]:
+    """The groups (a partition of the respondents) whose figures are not shown beside the total
+    of all of them: those with fewer than `minimum` answers, and then, as statistical agencies
+    do, the smallest of the others until the hidden groups together hold none or at least
+    `minimum` answers, so that the total minus the shown groups never reveals a small group.
+    When the total itself is under the minimum, nothing is shown."""
+    total = sum(counts.values())
+    if total < minimum:
+        return set(counts)
+    hidden = {name for name, n in counts.items() if n < minimum}
+    others = sorted((n, name) for name, n in counts.items() if name not in hidden)
+    while others and 0 < sum(counts[name] for name in hidden) < minimum:
+        hidden.add(others.pop(0)[1])
+    return hidden
+
+
+def tallies(*, session: Session, run_ids: list[int]) -> dict[int, dict[str, Counter[int]]]:
+    """Answers counted per run, department ("" for none) and option."""
+    found: dict[int, dict[str, Counter[int]]] = {run_id: {} for run_id in run_ids}
+    rows = session.execute(
+        select(
+            SurveyTally.run_id, SurveyTally.department, SurveyTally.option, SurveyTally.count
+        ).where(SurveyTally.run_id.in_(run_ids), SurveyTally.count > 0)
+    )
+    for run_id, department, option, count in rows:
+        found[run_id].setdefault(department, Counter())[option] += count
+    return found
+
+
 def figures(
     *, session: Session, routing: Routing, run: SurveyRun, with_previous: bool = True
 ) -> Figures:
+    """The run's results. While it is open only how many answered is given: the figures are
+    published once, when it closes, so that comparing them before and after someone's click
+    cannot tell what they chose."""
     survey = run.survey
     minimum, min_comments = min_group_size(routing), routing.pulse.min_comments
-    answers = list(session.scalars(select(SurveyAnswer).where(SurveyAnswer.run_id == run.id)))
-    counts = Counter(a.option for a in answers)
-    responses = len(answers)
-    average = scale_average(survey.scale, counts)
-    by_department: dict[str, list[SurveyAnswer]] = {}
-    for answer in answers:
-        by_department.setdefault(answer.department or NO_DEPARTMENT, []).append(answer)
+    final = run.state == "closed"
+    by_department = tallies(session=session, run_ids=[run.id])[run.id]
+    counts: Counter[int] = sum(by_department.values(), Counter())
+    responses = counts.total()
     names = sorted(set(run.recipients_by_department) | set(by_department))
+    answered = {name: by_department.get(name, Counter()).total() for name in names}
+    hidden = suppressed(answered, minimum) if final else set(names)
     groups = []
     for name in names:
-        given = by_department.get(name, [])
+        given = by_department.get(name, Counter())
         sent = int(run.recipients_by_department.get(name, 0))
-        hidden = len(given) < minimum
         groups.append(
             Group(
                 name=name or "No department",
                 recipients=sent,
-                responses=len(given),
-                rate=100 * len(given) / sent if sent else None,
-                average=None
-                if hidden
-                else scale_average(survey.scale, Counter(a.option for a in given)),
-                hidden=hidden,
+                responses=given.total(),
+                rate=100 * given.total() / sent if sent else None,
+                average=None if name in hidden else scale_average(survey.scale, given),
+                hidden=name in hidden,
+                minimum=minimum if final else 0,
             )
         )
-    written = [(a.user_id, a.comment) for a in answers if a.comment]
+    written = list(_comments(session, run.id).values()) if final else []
     shown = written if len(written) >= min_comments else []
+    show = final and responses >= minimum
     result = Figures(
         run=run,
         survey=survey,
         recipients=run.recipients,
         responses=responses,
         rate=100 * responses / run.recipients if run.recipients else None,
-        average=average if responses >= minimum else None,
-        average_hidden=survey.scale and 0 < responses < minimum,
-        distribution=distribution(survey.options, counts) if responses >= minimum else [],
+        average=scale_average(survey.scale, counts) if show else None,
+        average_hidden=final and survey.scale and 0 < responses < minimum,
+        distribution=distribution(survey.options, counts) if show else [],
         departments=groups,
-        comments=[(None if survey.anonymous else user, text) for user, text in shown if text],
+        comments=[
+            (None if survey.anonymous else entry.get("user"), entry["text"]) for entry in shown
+        ],
         comments_hidden=len(written) - len(shown),
         held_back=run.held_back,
+        final=final,
     )
-    if with_previous:
+    if with_previous and final:
         before = _previous_run(session=session, run=run)
         if before is not None:
             result.previous = figures(
@@ -711,30 +872,57 @@ class Trend:
 
 
 def _lines(
-    periods: list[Any], scores: list[tuple[Any, str, int]], minimum: int, overall: str
+    periods: list[Any],
+    scores: list[tuple[Any, str, int, int]],
+    minimum: int,
+    overall: str,
+    *,
+    complementary: bool = False,
 ) -> list[Line]:
-    """Averages per period, overall and per department, hiding groups below `minimum`."""
+    """Averages per period, overall and per department, from (period, department, score, how
+    many), hiding groups below `minimum`; with `complementary`, also the groups that would let
+    the overall figure minus the shown ones reveal a hidden group (`suppressed`)."""
 
-    def average(values: list[int]) -> float | None:
-        return sum(values) / len(values) if len(values) >= minimum else None
+    def average(values: list[tuple[int, int]]) -> float | None:
+        n = sum(count for _, count in values)
+        return sum(v * count for v, count in values) / n if n else None
 
-    departments = sorted({d for _, d, _ in scores if d})
-    lines = [Line(overall, [average([v for p, _, v in scores if p == q]) for q in periods])]
+    departments = sorted({d for _, d, _, _ in scores if d})
+    points: dict[str, list[float | None]] = {overall: []}
     for department in departments:
-        points = [average([v for p, d, v in scores if p == q and d == department]) for q in periods]
-        if any(point is not None for point in points):
-            lines.append(Line(department, points))
-    return lines
+        points[department] = []
+    for q in periods:
+        here = [(d, v, n) for p, d, v, n in scores if p == q]
+        sizes: Counter[str] = Counter()
+        for d, _, n in here:
+            sizes[d] += n
+        hidden = (
+            suppressed(sizes, minimum)
+            if complementary
+            else {d for d, n in sizes.items() if n < minimum}
+        )
+        total = sizes.total()
+        points[overall].append(average([(v, n) for _, v, n in here]) if total >= minimum else None)
+        for department in departments:
+            shown = sizes[department] and department not in hidden
+            points[department].append(
+                average([(v, n) for d, v, n in here if d == department]) if shown else None
+            )
+    return [
+        Line(name, line)
+        for name, line in points.items()
+        if name == overall or any(point is not None for point in line)
+    ]
 
 
 def trend(*, session: Session, routing: Routing, run: SurveyRun, runs: int = 6) -> Trend | None:
-    """The survey's last `runs` sent runs up to this one: the trend line per department."""
+    """The survey's last `runs` closed runs up to this one: the trend line per department."""
     series = list(
         session.scalars(
             select(SurveyRun)
             .where(
                 SurveyRun.survey_id == run.survey_id,
-                SurveyRun.state.in_(SENT),
+                SurveyRun.state == "closed",
                 SurveyRun.scheduled_for <= run.scheduled_for,
             )
             .order_by(SurveyRun.scheduled_for.desc())
@@ -743,15 +931,22 @@ def trend(*, session: Session, routing: Routing, run: SurveyRun, runs: int = 6) 
     )[::-1]
     if len(series) < 2:
         return None
-    rows = session.execute(
-        select(SurveyAnswer.run_id, SurveyAnswer.department, SurveyAnswer.option).where(
-            SurveyAnswer.run_id.in_([r.id for r in series])
-        )
-    ).all()
-    scores = [(run_id, department or "", option + 1) for run_id, department, option in rows]
+    counted = tallies(session=session, run_ids=[r.id for r in series])
+    scores = [
+        (run_id, department, option + 1, n)
+        for run_id, groups in counted.items()
+        for department, options in groups.items()
+        for option, n in options.items()
+    ]
     return Trend(
         labels=[(r.sent_at or r.scheduled_for).strftime("%d %b") for r in series],
-        lines=_lines([r.id for r in series], scores, min_group_size(routing), "All respondents"),
+        lines=_lines(
+            [r.id for r in series],
+            scores,
+            min_group_size(routing),
+            "All respondents",
+            complementary=True,
+        ),
     )
 
 
@@ -770,7 +965,7 @@ def satisfaction_trend(
     def period(at: datetime) -> int:
         return min(periods - 1, int((at - start) / SATISFACTION_WINDOW))
 
-    scores = [(period(at), department or "", score) for at, department, score in rows]
+    scores = [(period(at), department or "", score, 1) for at, department, score in rows]
     labels = [(start + (i + 1) * SATISFACTION_WINDOW).strftime("to %d %b") for i in range(periods)]
     return Trend(
         labels=labels,

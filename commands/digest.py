@@ -108,15 +108,13 @@ def post_digest(ctx: Context) -> int:
     runs = schedules.runs_due(ctx.session, name=SCHEDULE, schedule=schedule, zone=zone, now=ctx.now)
     if not runs:
         return 0
-    channel = ctx.settings.it_channel
+    channel = ctx.settings.it_channel_for(ctx.settings.techhelp_platform)
     if not channel:
         log.warning("no TECHHELP_IT_CHANNEL (nor triage channel): the weekly digest is skipped")
         return 0
     run = runs[-1]
     ctx.send(
-        Outgoing(
-            key=f"digest:{week_id(run)}", channel=channel, message=build(ctx, run), action="upload"
-        )
+        Outgoing(key=f"digest:{week_id(run)}", to=channel, message=build(ctx, run), action="upload")
     )
     log.info("weekly digest %s stored for %s", week_id(run), channel)
     return 1

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from chatbot import alerts as alerts_
 from chatbot import delivery, signals, surveys
+from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Alert, Request
 from chatbot.messages import Block, Button, Message, OpenForm, Outgoing, Response
@@ -58,14 +59,19 @@ def surveys_awaiting(ctx: Context, user: str) -> list[dict[str, Any]]:
             "anonymous": run.anonymous,
             "scale": run.scale,
             "buttons": answer_buttons(
-                key, run.run_id, run.options, chosen=None, with_comment=False
+                key, run.run_id, run.options, user, chosen=None, with_comment=False
             ),
         }
-        for run in surveys.awaiting(session=ctx.session, key=key, user=user, now=ctx.now)
+        for run in surveys.awaiting(session=ctx.session, user=user, now=ctx.now)
     ]
 
 
 @routes.builder("home")
+def build_for(ctx: Context, to: Address) -> Message:
+    """The home of the person at `to`, built by the delivery worker when it is sent."""
+    return build(ctx, to.id)
+
+
 def build(ctx: Context, user: str) -> Message:
     """The person's home: only their own requests, newest change first. Also built by the
     delivery worker when a refreshed home is sent."""
@@ -147,7 +153,14 @@ def build(ctx: Context, user: str) -> Message:
 
 def publish(ctx: Context, user: str) -> None:
     """Publish the person's home with its latest content (stored; the outbox sends it)."""
-    ctx.send(Outgoing(key=key(user), channel=user, message=build(ctx, user), action="home"))
+    ctx.send(
+        Outgoing(
+            key=key(user),
+            to=Address.person(ctx.platform, user),
+            message=build(ctx, user),
+            action="home",
+        )
+    )
 
 
 def refresh(ctx: Context, user: str) -> None:

@@ -7,6 +7,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from chatbot import schedules
+from chatbot.addresses import Address
 from chatbot.bot import Context, Routes
 from chatbot.messages import Block, Message, Outgoing
 
@@ -34,7 +35,7 @@ def post_due(ctx: Context) -> int:
                 ctx.send(
                     Outgoing(
                         key=f"{name}:{run.isoformat()}:{channel}",
-                        channel=channel,
+                        to=Address.channel(ctx.settings.techhelp_platform, channel),
                         message=message,
                     )
                 )

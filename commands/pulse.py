@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from chatbot import schedules, signals, surveys
+from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.config import RECURRENCES
 from chatbot.db.models import ClockState, Survey, SurveyRun
@@ -32,6 +34,7 @@ from chatbot.messages import (
     Response,
     chosen,
 )
+from chatbot.text import Neutral, shorten
 
 log = logging.getLogger(__name__)
 routes = Routes()
@@ -60,7 +63,7 @@ def _key(ctx: Context) -> bytes:
 
 @routes.command("pulse")
 def pulse(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.user):
+    if not ctx.settings.is_admin(event.platform, event.user):
         raise Refusal(ctx.render("pulse/admins_only.md.j2"))
     words = event.text.split(maxsplit=1)
     verb = words[0].lower() if words else ""
@@ -289,7 +292,7 @@ def _audience(choice: str, users: str) -> dict[str, Any]:
 
 @routes.form(FORM)
 def submit_form(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.user):
+    if not ctx.settings.is_admin(event.platform, event.user):
         raise Refusal(ctx.render("pulse/admins_only.md.j2"), field="question")
     values = event.values
     zone = ZoneInfo(ctx.settings.routing.timezone)
@@ -341,38 +344,56 @@ def _describe_schedule(survey: Survey) -> str:
     return f"cron {survey.schedule} ({survey.timezone})"
 
 
-def prompt(ctx: Context, key: bytes, run: SurveyRun, survey: Survey, *, reminder: bool) -> Message:
+def prompt(
+    ctx: Context, run: SurveyRun, survey: Survey, *, reminder: bool
+) -> Callable[[str], Message]:
+    """The survey's direct message, for one person: the words are rendered once, the buttons
+    are signed for each person."""
+    key = _key(ctx)
     text = ctx.render("pulse/prompt.md.j2", survey=survey, reminder=reminder)
     privacy = ctx.render(
         "pulse/privacy.md.j2",
         survey=survey,
         minimum=ctx.settings.routing.pulse.min_group_size,
     )
-    return Message(
-        text=text,
-        blocks=(
-            Block("section", text=text),
-            answer_buttons(key, run.id, survey.options, chosen=None, with_comment=False),
-            Block("context", text=privacy),
-        ),
-    )
+
+    def message(user: str) -> Message:
+        return Message(
+            text=text,
+            blocks=(
+                Block("section", text=text),
+                answer_buttons(key, run.id, survey.options, user, chosen=None, with_comment=False),
+                Block("context", text=privacy),
+            ),
+        )
+
+    return message
 
 
 def answer_buttons(
-    key: bytes, run_id: int, options: list[str], *, chosen: int | None, with_comment: bool
+    key: bytes,
+    run_id: int,
+    options: list[str],
+    user: str,
+    *,
+    chosen: int | None,
+    with_comment: bool,
+    ballot: surveys.Ballot = surveys.FRESH,
 ) -> Block:
-    """One signed button per option (the direct message's, and App Home's)."""
+    """One button per option, signed for `user` (the direct message's, and App Home's)."""
     buttons = [
         Button(
             label,
             f"{ANSWER}:{index}",
-            surveys.button_value(key, run_id, str(index)),
+            surveys.button_value(key, run_id, str(index), user, ballot),
             style="primary" if index == chosen else None,
         )
         for index, label in enumerate(options)
     ]
     if with_comment:
-        buttons.append(Button("Add a comment", COMMENT, surveys.button_value(key, run_id, "c")))
+        buttons.append(
+            Button("Add a comment", COMMENT, surveys.button_value(key, run_id, "c", user, ballot))
+        )
     return Block("actions", buttons=tuple(buttons))
 
 
@@ -393,10 +414,14 @@ def send_run(
         session=ctx.session, routing=ctx.settings.routing, people=people, now=ctx.now
     )
     surveys.open_run(session=ctx.session, run=run, people=allowed, held_back=held_back, now=ctx.now)
-    message = prompt(ctx, _key(ctx), run, survey, reminder=False)
+    message = prompt(ctx, run, survey, reminder=False)
     ctx.send_many(
         [
-            Outgoing(key=surveys.copy_key(run.id, user), channel=user, message=message)
+            Outgoing(
+                key=surveys.copy_key(run.id, user),
+                to=Address.person(survey.platform, user),
+                message=message(user),
+            )
             for user, _ in allowed
         ]
     )
@@ -412,8 +437,7 @@ def send_run(
 
 def remind(ctx: Context, run: SurveyRun) -> int:
     """One reminder, to those who have not answered (and still have contact budget)."""
-    key = _key(ctx)
-    waiting = surveys.non_responders(session=ctx.session, run=run, key=key)
+    waiting = surveys.non_responders(session=ctx.session, run=run)
     allowed, held_back = surveys.within_budget(
         session=ctx.session,
         routing=ctx.settings.routing,
@@ -422,10 +446,14 @@ def remind(ctx: Context, run: SurveyRun) -> int:
     )
     run.reminded_at = ctx.now
     run.held_back += held_back
-    message = prompt(ctx, key, run, run.survey, reminder=True)
+    message = prompt(ctx, run, run.survey, reminder=True)
     ctx.send_many(
         [
-            Outgoing(key=surveys.reminder_key(run.id, user), channel=user, message=message)
+            Outgoing(
+                key=surveys.reminder_key(run.id, user),
+                to=Address.person(run.survey.platform, user),
+                message=message(user),
+            )
             for user, _ in allowed
         ]
     )
@@ -436,14 +464,21 @@ def close(ctx: Context, run: SurveyRun) -> int:
     """Close the run and post its results to the IT channel (once: the delivery is keyed)."""
     if not surveys.close_run(session=ctx.session, run=run, now=ctx.now):
         return 0
-    channel = ctx.settings.it_channel
+    channel = ctx.settings.it_channel_for(run.survey.platform)
     if not channel:
         log.warning("survey run %s closed, but TECHHELP_IT_CHANNEL is not set", run.id)
         return 0
-    ctx.send(
-        Outgoing(key=f"survey-results:{run.id}", channel=channel, message=results_message(ctx, run))
-    )
+    message = results_message(ctx, run)
+    ctx.send(Outgoing(key=f"survey-results:{run.id}", to=channel, message=message))
     return 1
+
+
+def quoted(text: str, limit: int = 300) -> Neutral:
+    """User text set apart from the bot's words: a literal (each renderer neutralises its
+    platform's formatting inside it) on one line (" ↵ "), so it can neither format itself nor
+    start a line of its own that reads like the bot's (a fake "*Average:* 4.90")."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return shorten(" ↵ ".join(lines), limit)
 
 
 def results_message(ctx: Context, run: SurveyRun) -> Message:
@@ -451,10 +486,12 @@ def results_message(ctx: Context, run: SurveyRun) -> Message:
     figures = surveys.figures(session=ctx.session, routing=routing, run=run)
     values: dict[str, Any] = {
         "f": figures,
+        "quoted": quoted,
         "survey": run.survey,
         "minimum": routing.pulse.min_group_size,
         "min_comments": routing.pulse.min_comments,
         "closed": run.state == "closed",
+        "closes_on": run.closes_at.strftime("%d %b %Y %H:%M UTC") if run.closes_at else "",
         "closed_on": (run.closed_at or ctx.now).strftime("%d %b %Y"),
         "sent_on": (run.sent_at or run.scheduled_for).strftime("%d %b %Y"),
     }
@@ -473,18 +510,31 @@ def results_message(ctx: Context, run: SurveyRun) -> Message:
 
 def _answerable(
     ctx: Context, event: Event, value: str
-) -> tuple[bytes, surveys.RunView, surveys.SurveyView, str]:
+) -> tuple[bytes, surveys.RunView, surveys.SurveyView, str, surveys.Ballot]:
+    """The run and choice of a button made for this person; a value made for someone else, or
+    a run not sent to them, is refused, saying which."""
     key = _key(ctx)
-    run_id, choice = surveys.read_button(key, value)
+    try:
+        run_id, choice, ballot = surveys.read_button(key, value, event.user)
+    except Refusal:
+        named = surveys.run_of_value(value)
+        if (
+            named is not None
+            and ctx.session.get(SurveyRun, named) is not None
+            and surveys.recipient_version(session=ctx.session, run_id=named, user=event.user)
+            is None
+        ):
+            raise Refusal(surveys.NOT_SENT) from None
+        raise
     run, survey = surveys.run_for_answer(session=ctx.session, run_id=run_id)
-    return key, run, survey, choice
+    return key, run, survey, choice, ballot
 
 
 def _closed(ctx: Context, survey: surveys.SurveyView, run: surveys.RunView) -> Reply:
     return _reply(ctx, "pulse/closed.md.j2", survey=survey, run=run)
 
 
-def _thanks(ctx: Context, key: bytes, answered: surveys.Answered) -> Message:
+def _thanks(ctx: Context, key: bytes, user: str, answered: surveys.Answered) -> Message:
     survey, run = answered.survey, answered.run
     text = ctx.render(
         "pulse/thanks.md.j2",
@@ -501,8 +551,10 @@ def _thanks(ctx: Context, key: bytes, answered: surveys.Answered) -> Message:
                 key,
                 run.id,
                 survey.options,
+                user,
                 chosen=answered.option,
                 with_comment=not answered.comment,
+                ballot=answered.ballot,
             ),
             Block(
                 "context",
@@ -518,34 +570,33 @@ def _thanks(ctx: Context, key: bytes, answered: surveys.Answered) -> Message:
 
 @routes.action(ANSWER, private=True, deferred=True)
 def on_answer(event: Event, ctx: Context) -> Response:
-    key, run, survey, choice = _answerable(ctx, event, event.value)
+    key, run, survey, choice, ballot = _answerable(ctx, event, event.value)
     if event.name != f"{ANSWER}:{choice}" or not choice.isdigit():
-        raise Refusal("That survey button is not valid (it may come from an old message).")
+        raise Refusal(surveys.INVALID)
     if run.state != "open":
         # Clicked on their App Home, say: whatever showed the buttons drops the closed survey.
         signals.survey_clicked.send(ctx, signals.SurveyClicked(run.id, event.user, answered=False))
         return _closed(ctx, survey, run)
-    department = ctx.settings.routing.department_of(event.user)
     answered = surveys.record_answer(
         session=ctx.session,
-        key=key,
         run=run,
         survey=survey,
         user=event.user,
-        department=department.name if department else None,
         option=int(choice),
-        now=ctx.now,
+        ballot=ballot,
     )
-    # Their App Home lists the surveys awaiting an answer: no longer this one.
-    signals.survey_clicked.send(ctx, signals.SurveyClicked(run.id, event.user, answered=True))
-    return ReplaceMessage(_thanks(ctx, key, answered))
+    # Their App Home lists the surveys awaiting an answer: no longer this one (only the first
+    # answer changes that list; a change of mind does not).
+    if ballot.version == 0:
+        signals.survey_clicked.send(ctx, signals.SurveyClicked(run.id, event.user, answered=True))
+    return ReplaceMessage(_thanks(ctx, key, event.user, answered))
 
 
-@routes.action(COMMENT)
+@routes.action(COMMENT, private=True)
 def on_comment(event: Event, ctx: Context) -> Response:
-    _, run, survey, choice = _answerable(ctx, event, event.value)
+    _, run, survey, choice, _ballot = _answerable(ctx, event, event.value)
     if choice != "c":
-        raise Refusal("That survey button is not valid (it may come from an old message).")
+        raise Refusal(surveys.INVALID)
     if run.state != "open":
         return _closed(ctx, survey, run)
     return OpenForm(
@@ -576,8 +627,13 @@ def on_comment_form(event: Event, ctx: Context) -> Response:
     comment = event.values.get("comment", "").strip()
     if not comment:
         raise Refusal("Please write a comment, or close this form.", field="comment")
+    named = surveys.run_of_value(event.context)
+    if named is not None and (
+        surveys.recipient_version(session=ctx.session, run_id=named, user=event.user) == 0
+    ):
+        raise Refusal("Please choose an answer first, then add your comment.", field="comment")
     try:
-        key, run, survey, choice = _answerable(ctx, event, event.context)
+        _, run, survey, choice, ballot = _answerable(ctx, event, event.context)
     except Refusal as refusal:
         raise Refusal(str(refusal), field="comment") from None
     if choice != "c":
@@ -585,7 +641,12 @@ def on_comment_form(event: Event, ctx: Context) -> Response:
     if run.state != "open":
         raise Refusal(ctx.render("pulse/closed.md.j2", survey=survey, run=run), field="comment")
     surveys.record_comment(
-        session=ctx.session, key=key, run=run, survey=survey, user=event.user, comment=comment
+        session=ctx.session,
+        run=run,
+        survey=survey,
+        user=event.user,
+        ballot=ballot,
+        comment=comment,
     )
     return CloseForm()
 
@@ -619,7 +680,8 @@ def sync_config_surveys(ctx: Context) -> list[Survey]:
                 reminder_hours=config.reminder_hours,
                 close_hours=config.close_hours,
                 author="config",
-                platform="slack",
+                # The YAML's audience (staff, users, departments) names ids on this platform.
+                platform=ctx.settings.techhelp_platform,
                 source="config",
                 now=ctx.now,
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from chatbot import delivery, requests
+from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Rating, Request, RequestEvent
 from chatbot.db.upsert import insert_ignore
@@ -52,7 +53,7 @@ def schedule(ctx: Context, request: Request) -> None:
     ctx.send(
         Outgoing(
             key=_key(request),
-            channel=request.requester,
+            to=Address.person(request.platform, request.requester),
             message=Message(
                 text=text,
                 blocks=(Block("section", text=text), _buttons(request, with_comment=False)),

@@ -1,7 +1,8 @@
 """Service targets: on every clock tick, requests past their first-response or resolution target
 (per urgency, `service_targets:` in the configuration) are escalated with a notice in the triage
 channel, mentioning the department's service delivery manager. Once per request per target: the
-notice is a keyed delivery, and the request records an `overdue` event beside it."""
+request records an `overdue` event naming the target, which is what later ticks look at (the
+notice itself is a keyed delivery, so a second clock stores it once)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from chatbot.bot import Context, Routes
-from chatbot.db.models import Delivery, Request, RequestEvent
+from chatbot.db.models import Request, RequestEvent
 from chatbot.messages import Message, Outgoing
 
 log = logging.getLogger(__name__)
@@ -56,20 +57,31 @@ def overdue(ctx: Context) -> list[tuple[Request, str, timedelta]]:
     return found
 
 
+def escalated(ctx: Context, request_ids: set[int]) -> set[tuple[int, str]]:
+    """(request id, target) of the escalations already made: the requests' `overdue` events."""
+    found = ctx.session.execute(
+        select(RequestEvent.request_id, RequestEvent.detail).where(
+            RequestEvent.kind == "overdue", RequestEvent.request_id.in_(request_ids)
+        )
+    )
+    return {(request_id, (detail or {}).get("target", "")) for request_id, detail in found}
+
+
 @routes.tick
 def check_service_targets(ctx: Context) -> int:
-    channel = ctx.settings.techhelp_triage_channel
-    if not channel:
+    if not ctx.settings.triage_channels():
         return 0
     candidates = overdue(ctx)
     if not candidates:
         return 0
-    keys = [notice_key(request.id, target) for request, target, _ in candidates]
-    done = set(ctx.session.scalars(select(Delivery.key).where(Delivery.key.in_(keys))))
+    done = escalated(ctx, {request.id for request, _, _ in candidates})
     stored = 0
-    for (request, target, limit), key in zip(candidates, keys, strict=True):
-        if key in done:
+    for request, target, limit in candidates:
+        if (request.id, target) in done:
             continue
+        channel = ctx.settings.triage_channel(request.platform)
+        assert channel is not None
+        key = notice_key(request.id, target)
         department = next(
             (d for d in ctx.settings.routing.departments if d.name == request.department), None
         )
@@ -80,7 +92,7 @@ def check_service_targets(ctx: Context) -> int:
             limit=_limit(limit),
             manager=department.manager if department else None,
         )
-        ctx.send(Outgoing(key=key, channel=channel, message=Message.plain(text)))
+        ctx.send(Outgoing(key=key, to=channel, message=Message.plain(text)))
         ctx.session.add(
             RequestEvent(
                 request_id=request.id,

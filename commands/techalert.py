@@ -3,16 +3,16 @@ thread, and resolve it everywhere at once."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from chatbot import alerts, directory, schedules
+from chatbot import alerts, delivery, directory, schedules
+from chatbot.addresses import LOCAL, Address
 from chatbot.bot import Context, Event, Routes
-from chatbot.db.models import Alert, Delivery
+from chatbot.db.models import Alert, AlertCopy, Delivery
 from chatbot.delivery import Tally
 from chatbot.messages import (
     Block,
@@ -30,7 +30,7 @@ from chatbot.messages import (
     Response,
     chosen,
 )
-from chatbot.text import escape
+from chatbot.text import Neutral, literal
 
 routes = Routes()
 
@@ -41,12 +41,7 @@ AUDIENCE_CHANNELS = "channels"
 AUDIENCE_EVERYONE = "everyone"
 AUDIENCE_BOTH = "channels+everyone"
 DEPARTMENT = "department:"
-ICONS = {
-    "outage": ":red_circle:",
-    "degraded": ":large_orange_circle:",
-    "maintenance": ":wrench:",
-    "info": ":information_source:",
-}
+ICONS = {"outage": "🔴", "degraded": "🟠", "maintenance": "🔧", "info": "ℹ️"}
 LABELS = {
     "outage": "Outage",
     "degraded": "Degraded service",
@@ -60,7 +55,6 @@ def _reply(ctx: Context, template: str, **values: object) -> Reply:
 
 
 PROGRESS_EVERY = 5  # seconds between edits of the admin's live delivery count
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 def _zone(ctx: Context) -> ZoneInfo:
@@ -74,7 +68,7 @@ def when(ctx: Context, moment: datetime) -> str:
 
 @routes.command("techalert")
 def techalert(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.user):
+    if not ctx.settings.is_admin(event.platform, event.user):
         raise Refusal(ctx.render("techalert/admins_only.md.j2"))
     words = event.text.split(maxsplit=2)
     verb = words[0].lower() if words else ""
@@ -159,7 +153,7 @@ def _time_field(ctx: Context, event: Event, name: str) -> datetime | None:
 
 @routes.form(FORM)
 def submit_form(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.user):
+    if not ctx.settings.is_admin(event.platform, event.user):
         raise Refusal(ctx.render("techalert/admins_only.md.j2"), field="message")
     send(
         ctx,
@@ -180,7 +174,7 @@ def card(ctx: Context, alert: Alert) -> Message:
     text = ctx.render(
         "techalert/card.md.j2",
         alert=alert,
-        icon=ICONS[alert.severity],
+        icon=Neutral(ICONS[alert.severity]),
         severity_label=LABELS[alert.severity],
     )
     resolved = alert.resolved_at
@@ -196,10 +190,10 @@ def card(ctx: Context, alert: Alert) -> Message:
     blocks = [Block("section", text=text), Block("context", text=context)]
     if not resolved:
         blocks.append(Block("actions", buttons=(Button("I'm affected", AFFECTED, str(alert.id)),)))
-    # The notification and fallback text: the admin's words escaped like every other value, so
-    # a `<!channel>` or a link typed into an alert (through the CLI or the console, where no
-    # platform turned it into text) is not made live there either.
-    summary = f"{LABELS[alert.severity]}: {escape(alert.message[:200])}"
+    # The notification and fallback text: the admin's words are a literal like every other
+    # value, so a `<!channel>` or a link typed into an alert (through the CLI or the console,
+    # where no platform turned it into text) is not made live there either.
+    summary = f"{LABELS[alert.severity]}: {literal(alert.message[:200])}"
     if resolved:
         summary = f"Resolved: {summary}"
     return Message(text=summary, blocks=tuple(blocks))
@@ -218,15 +212,13 @@ def _audience(choice: str) -> dict[str, Any]:
     }
 
 
-def _recipients(ctx: Context, alert: Alert) -> tuple[list[str], list[str]]:
-    """The channels and the people (user ids) the alert's audience names, as of now."""
+def _recipients(ctx: Context, alert: Alert) -> tuple[list[Address], list[Address]]:
+    """The channels and the people the alert's audience names, as of now, on every platform."""
     chosen = alert.audience
-    channels = list(ctx.settings.techhelp_alert_channels) if chosen.get("channels") else []
-    people: list[str] = []
+    channels = ctx.settings.alert_channels() if chosen.get("channels") else []
+    people: list[Address] = []
     if chosen.get("everyone") or chosen.get("departments"):
-        people = directory.reachable(
-            session=ctx.session, platform=alert.platform, departments=chosen.get("departments")
-        )
+        people = directory.reachable(session=ctx.session, departments=chosen.get("departments"))
     return channels, people
 
 
@@ -249,7 +241,7 @@ def broadcast(
     """Store the alert and, unless it is scheduled for later, one delivery per copy, in the same
     transaction; returns the alert and how many channels and people it goes to."""
     chosen = _audience(audience)
-    if chosen["channels"] and not ctx.settings.techhelp_alert_channels:
+    if chosen["channels"] and not ctx.settings.alert_channels():
         raise Refusal("TECHHELP_ALERT_CHANNELS is not set, so there is nowhere to send alerts.")
     alert = alerts.create_alert(
         session=ctx.session,
@@ -289,12 +281,13 @@ def sent_reply(ctx: Context, alert: Alert, channels: int, people: int) -> Reply:
         alert=alert,
         channels=channels,
         people=people,
-        live=bool(people) and _is_user(alert.author),
+        live=bool(people) and _author(alert) is not None,
     )
 
 
-def _is_user(author: str) -> bool:
-    return bool(_USER_ID.match(author))
+def _author(alert: Alert) -> Address | None:
+    """Where the author's live count goes: none for an operator at the command line."""
+    return None if alert.platform == LOCAL else Address.person(alert.platform, alert.author)
 
 
 def _progress_key(alert: Alert) -> str:
@@ -306,11 +299,12 @@ def post_copies(ctx: Context, alert: Alert) -> tuple[int, int]:
     messages), in one statement; returns (channels, people). A broadcast by direct message
     also gets its author a live delivery count, queued first so it arrives before the copies."""
     channels, people = _recipients(ctx, alert)
-    if people and _is_user(alert.author):
+    author = _author(alert)
+    if people and author:
         ctx.send(
             Outgoing(
                 key=_progress_key(alert),
-                channel=alert.author,
+                to=author,
                 message=progress_message(ctx, alert, Tally(pending=len(channels) + len(people))),
             )
         )
@@ -319,13 +313,14 @@ def post_copies(ctx: Context, alert: Alert) -> tuple[int, int]:
         [
             Outgoing(
                 key=alerts.copy_key(alert, target),
-                channel=target,
+                to=target,
                 message=copy,
                 batch=alerts.batch(alert),
             )
             for target in [*channels, *people]
         ]
     )
+    alerts.record_copies(session=ctx.session, alert=alert)
     return len(channels), len(people)
 
 
@@ -346,7 +341,7 @@ def on_progress(ctx: Context, batch: str, tally: Tally) -> None:
     ctx.send(
         Outgoing(
             key=f"{key}:{window}",
-            channel=alert.author,
+            to=delivery.destination(ctx.session, post),
             message=progress_message(ctx, alert, tally),
             edit_of=post,
             delay_seconds=(window + 1) * PROGRESS_EVERY - ctx.now.timestamp(),
@@ -380,17 +375,17 @@ def post_scheduled(ctx: Context) -> int:
 
 
 def _reply_in_threads(
-    ctx: Context, alert: Alert, copies: list[Delivery], note: Message, *, key: str
+    ctx: Context, alert: Alert, copies: list[AlertCopy], note: Message, *, key: str
 ) -> int:
     """`note` in each copy's thread, once per copy (`key` names the note within the alert).
     Returns how many were stored."""
     for copy in copies:
         ctx.send(
             Outgoing(
-                key=f"alert:{alert.id}:{key}:{copy.id}",
-                channel=copy.sent_channel or copy.channel,
+                key=f"alert:{alert.id}:{key}:{copy.delivery_id}",
+                to=copy.address,
                 message=note,
-                thread_of=copy.id,
+                thread_of=copy.delivery_id,
             )
         )
     return len(copies)
@@ -421,10 +416,10 @@ def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
     for copy in copies:
         ctx.send(
             Outgoing(
-                key=f"alert:{alert.id}:resolved:{copy.id}",
-                channel=copy.channel,
+                key=f"alert:{alert.id}:resolved:{copy.delivery_id}",
+                to=copy.address,
                 message=edited,
-                edit_of=copy.id,
+                edit_of=copy.delivery_id,
             )
         )
     _reply_in_threads(ctx, alert, copies, note, key="resolved-note")
@@ -460,14 +455,14 @@ def _refresh_counts(ctx: Context, alert: Alert) -> None:
     delay = (window + 1) * interval - ctx.now.timestamp()
     edited = card(ctx, alert)
     for copy in alerts.copies(session=ctx.session, alert=alert):
-        if copy.channel[:1] in ("U", "W"):
+        if copy.kind == "person":
             continue  # direct-message copies keep their count: editing thousands is too slow
         ctx.send(
             Outgoing(
-                key=f"alert:{alert.id}:count:{window}:{copy.id}",
-                channel=copy.channel,
+                key=f"alert:{alert.id}:count:{window}:{copy.delivery_id}",
+                to=copy.address,
                 message=edited,
-                edit_of=copy.id,
+                edit_of=copy.delivery_id,
                 delay_seconds=delay,
                 replace_pending=True,
             )

@@ -107,7 +107,7 @@ def help_message(ctx: Context) -> Message:
 
 
 def log_for_someone(event: Event, ctx: Context, text: str) -> Response:
-    if not ctx.settings.is_staff(event.user):
+    if not ctx.settings.is_staff(event.platform, event.user):
         return text_reply(ctx, "techhelp/staff_only.md.j2")
     match = _FOR.match(text)
     requester = event.mentions.get(match["who"]) if match else None

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 
-from chatbot import requests, signals
+from chatbot import delivery, requests, signals
+from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Request
 from chatbot.messages import (
     Block,
     Button,
     CloseForm,
+    Fact,
     Field,
     Form,
     Message,
@@ -21,7 +23,7 @@ from chatbot.messages import (
     Response,
 )
 from chatbot.requests import Change, RequestError
-from chatbot.text import Trusted, cut, escape, mention
+from chatbot.text import Neutral, literal, mention, shorten
 from commands import rating
 
 log = logging.getLogger(__name__)
@@ -39,12 +41,7 @@ REQUESTER_ANSWER = "requester.answer"
 ANSWER_FORM = "requester.answer_form"
 
 TIER_NAMES = {1: "I", 2: "II", 3: "III"}
-URGENCY_ICONS = {
-    "low": ":white_circle:",
-    "normal": ":large_blue_circle:",
-    "high": ":large_orange_circle:",
-    "critical": ":red_circle:",
-}
+URGENCY_ICONS = {"low": "⚪", "normal": "🔵", "high": "🟠", "critical": "🔴"}
 LAST_CHANGE = {
     "created": "new",
     "claimed": "claimed by {actor}",
@@ -64,28 +61,26 @@ def _when(ctx: Context) -> str:
 def card(ctx: Context, request: Request, last: str) -> Message:
     """The triage card, from the request's current state."""
     fields = [
-        f"*Requester*\n{mention(request.requester)}",
-        f"*State*\n{request.state}",
-        f"*Category*\n{request.category}",
-        f"*Urgency*\n{URGENCY_ICONS[request.urgency]} {request.urgency}",
-        f"*Queue*\n{request.queue} · Tier {TIER_NAMES[request.tier]}",
-        f"*Assignee*\n{mention(request.assignee) if request.assignee else '—'}",
+        Fact("Requester", mention(request.requester)),
+        Fact("State", literal(request.state)),
+        Fact("Category", literal(request.category)),
+        Fact("Urgency", f"{URGENCY_ICONS[request.urgency]} {literal(request.urgency)}"),
+        Fact("Queue", f"{literal(request.queue)} · Tier {TIER_NAMES[request.tier]}"),
+        Fact("Assignee", mention(request.assignee) if request.assignee else "—"),
     ]
     if request.department:
-        fields.append(f"*Department*\n{escape(request.department)}")
+        fields.append(Fact("Department", literal(request.department)))
     if request.service:
-        fields.append(f"*Service*\n{escape(request.service)}")
+        fields.append(Fact("Service", literal(request.service)))
     buttons = _buttons(request)
     blocks = [
-        Block("header", text=f"{request.ref} · {request.category} · {request.urgency}"),
+        Block("header", text=f"{request.ref} · {literal(request.category)} · {request.urgency}"),
         Block(
             "section", text=ctx.render("triage/card.md.j2", request=request), fields=tuple(fields)
         ),
     ]
     if request.state == "resolved" and request.resolution:
-        blocks.append(
-            Block("section", text=f"*Resolution:* {cut(escape(request.resolution), 2500)}")
-        )
+        blocks.append(Block("section", text=f"**Resolution:** {shorten(request.resolution, 2500)}"))
     blocks.append(
         Block("context", text=ctx.render("triage/card_context.md.j2", request=request, last=last))
     )
@@ -108,7 +103,7 @@ def _buttons(request: Request) -> list[Button]:
 
 def announce(ctx: Context, request: Request) -> None:
     """A new request: its card in the triage channel, a receipt to the requester."""
-    channel = ctx.settings.techhelp_triage_channel
+    channel = ctx.settings.triage_channel(request.platform)
     if channel:
         message = card(ctx, request, last=f"new at {_when(ctx)}")
         manager = _manager(ctx, request)
@@ -118,7 +113,7 @@ def announce(ctx: Context, request: Request) -> None:
                 text=message.text, blocks=(*message.blocks, Block("section", text=note))
             )
         request.card_delivery_id = ctx.send(
-            Outgoing(key=f"request:{request.id}:card", channel=channel, message=message)
+            Outgoing(key=f"request:{request.id}:card", to=channel, message=message)
         )
     else:
         log.warning("TECHHELP_TRIAGE_CHANNEL is not set: %s has no triage card", request.ref)
@@ -159,7 +154,7 @@ def tell_requester(
     ctx.send(
         Outgoing(
             key=f"request:{request.id}:dm:{kind}:{event_id or 0}",
-            channel=request.requester,
+            to=Address.person(request.platform, request.requester),
             message=Message(text=text, blocks=tuple(blocks)),
         )
     )
@@ -172,7 +167,7 @@ def publish(ctx: Context, change: Change, **values: object) -> None:
     """A change: edit the card in place, tell the requester, look after the rating prompt."""
     request, event = change.request, change.event
     # Only bot-made parts go into this line (a mention, a tier, a score), so it is trusted.
-    last = Trusted(
+    last = Neutral(
         LAST_CHANGE[event.kind].format(
             actor=mention(event.actor),
             tier=TIER_NAMES[request.tier],
@@ -183,8 +178,8 @@ def publish(ctx: Context, change: Change, **values: object) -> None:
         ctx.send(
             Outgoing(
                 key=f"request:{request.id}:card:edit:{event.id}",
-                channel=ctx.settings.techhelp_triage_channel or "",
-                message=card(ctx, request, last=Trusted(f"{last} at {_when(ctx)}")),
+                to=delivery.destination(ctx.session, request.card_delivery_id),
+                message=card(ctx, request, last=Neutral(f"{last} at {_when(ctx)}")),
                 edit_of=request.card_delivery_id,
             )
         )
@@ -222,10 +217,10 @@ def _card_request(ctx: Context, event: Event, value: str, *, field: str | None =
     so and nothing changes, whatever request id the button or the form carries."""
     settings = ctx.settings
     refusal = ctx.render("triage/service_desk_only.md.j2")
-    if not settings.is_service_desk(event.user):
+    if not settings.is_service_desk(event.platform, event.user):
         raise Refusal(refusal, field=field)  # before any lookup: ids are not probed
     request = _request(ctx, value, field=field)
-    if not settings.is_service_desk(event.user, request.queue):
+    if not settings.is_service_desk(event.platform, event.user, request.queue):
         raise Refusal(refusal, field=field)
     return request
 
@@ -348,7 +343,7 @@ def _thread_note(
     ctx.send(
         Outgoing(
             key=f"request:{request.id}:thread:{change.event.id}",
-            channel=ctx.settings.techhelp_triage_channel or "",
+            to=delivery.destination(ctx.session, request.card_delivery_id),
             message=Message.plain(text),
             thread_of=request.card_delivery_id,
         )

@@ -39,10 +39,10 @@ from chatbot.messages import (
     Reply,
     Response,
 )
+from chatbot.text import plain_text
 
 FULL = Capabilities(ephemeral_replies=True, modals=True, home_view=True, message_lookup=True)
 PLAIN = Capabilities()  # a bare chat: no ephemeral replies, no modals, no home, no lookup
-_MENTION = re.compile(r"<@([A-Za-z0-9]+)>")
 _TYPED_MENTION = re.compile(r"@([A-Za-z0-9]+)")
 _MARKUP = re.compile(r"[*_`\ue000-\uf8ff]")
 
@@ -51,22 +51,16 @@ How = Literal["reply", "post", "thread", "update", "replaced", "home"]
 
 def text_of(message: Message) -> str:
     """A neutral message as the words a person reads: headers, sections, fact lists, and the
-    buttons in brackets. The one place a scenario's view of a message is made."""
+    buttons in brackets, with no markup left (`chatbot.text.plain_text`). The one place a
+    scenario's view of a message is made."""
     lines: list[str] = []
     for block in message.blocks:
         if block.kind == "actions":
             lines.append(" ".join(f"[{button.label}]" for button in block.buttons))
         elif block.kind != "divider":
-            lines.append(block.text)
-            lines.extend(_fact(fact) for fact in block.fields)
-    return _MENTION.sub(r"@\1", "\n".join(lines) if lines else message.text)
-
-
-def _fact(fact: Any) -> str:
-    """A field as `Label: value`, whether a fact (label, value) or "label\\nvalue" text."""
-    if isinstance(fact, str):
-        return fact.replace("\n", ": ", 1)
-    return f"{fact.label}: {fact.value}"
+            lines.append(plain_text(block.text))
+            lines.extend(f"{fact.label}: {plain_text(fact.value)}" for fact in block.fields)
+    return "\n".join(lines) if lines else plain_text(message.text)
 
 
 def words(text: str) -> str:
@@ -112,16 +106,16 @@ class RecordingSender:
 
     def send(self, job: Job) -> Outcome:
         if job.action == "update":
-            edited = self.platform.by_id(job.edit_ts or "")
-            self.platform.record(
-                edited.to if edited else job.channel, "update", job.message, job.edit_ts or ""
-            )
-            return Sent(channel=job.edit_channel or job.channel, ts=job.edit_ts or "")
-        how: How = "home" if job.action == "home" else "thread" if job.thread_ts else "post"
+            edited = self.platform.by_id(job.edit_message_id or "")
+            to = edited.to if edited else job.to.id
+            self.platform.record(to, "update", job.message, job.edit_message_id or "")
+            return Sent(message_id=job.edit_message_id or "", conversation=job.conversation or to)
+        how: How = "home" if job.action == "home" else "thread" if job.thread_id else "post"
         message_id = f"m{next(self.ids)}"
-        self.platform.record(job.channel, how, job.message, message_id)
-        self.platform.sent_keys[job.key] = Sent(channel=job.channel, ts=message_id)
-        return Sent(channel=job.channel, ts=message_id)
+        self.platform.record(job.to.id, how, job.message, message_id)
+        sent = Sent(message_id=message_id, conversation=job.to.id)
+        self.platform.sent_keys[job.key] = sent
+        return sent
 
     def find_sent(self, job: Job) -> Sent | None:
         if not self.platform.capabilities.message_lookup:
@@ -268,12 +262,12 @@ class TestPlatform:
 
     def _is_channel(self, address: str) -> bool:
         settings = self.bot.settings
-        channels = {
-            settings.techhelp_triage_channel,
-            settings.it_channel,
-            *settings.techhelp_alert_channels,
-        }
-        return address in channels
+        channels = [
+            *settings.triage_channels(),
+            *settings.alert_channels(),
+            *settings.it_channels(),
+        ]
+        return address in {channel.id for channel in channels}
 
 
 def replace_channel(event: Event, channel: str | None) -> Event:
@@ -289,7 +283,7 @@ def build(
 ) -> TestPlatform:
     """The bot from an explicit configuration (settings by their names, `routing` as the YAML's
     mapping), never from the environment; its database migrated; on a test platform."""
-    settings = Settings.from_values(config)
+    settings = Settings.from_values({"techhelp_platform": name, **config})
     bot = build_bot(settings, clock=clock or FixedClock())
     bot.db.upgrade()
     return TestPlatform(bot, name=name, capabilities=capabilities)

@@ -30,17 +30,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatbot import directory
 from chatbot.db import Database
 from chatbot.db.models import (
     AffectedVote,
     Alert,
+    AlertCopy,
     Delivery,
-    Person,
     Rating,
     Request,
     Survey,
-    SurveyAnswer,
+    SurveyCommentBox,
+    SurveyRecipient,
     SurveyRun,
+    SurveyTally,
 )
 
 if TYPE_CHECKING:
@@ -86,15 +89,14 @@ def seed(database_url: str, now: datetime) -> Seeded:
     with db.transaction() as session:
         for user, name in PEOPLE.items():
             department = "Finance" if user in ("UALICE", "UBOB", "UCAROL", "UDAN") else "Parks"
-            session.add(
-                Person(
-                    platform="slack",
-                    user_id=user,
-                    name=name,
-                    department=department,
-                    first_seen=old,
-                    active=True,
-                )
+            directory.add_account(
+                session,
+                platform="slack",
+                account_id=user,
+                name=name,
+                department=department,
+                now=old,
+                active=True,
             )
 
         def request(
@@ -180,17 +182,27 @@ def seed(database_url: str, now: datetime) -> Seeded:
         session.add(alert)
         session.flush()
         for n, status in enumerate(("sent", "sent", "sent", "failed")):
+            copy = Delivery(
+                key=f"alert:{alert.id}:copy:C{n}",
+                platform="slack",
+                action="post",
+                address_kind="channel",
+                address_id=f"C{n}",
+                message={"text": "x", "blocks": []},
+                status=status,
+                attempts=1,
+                not_before=day,
+                created_at=day,
+            )
+            session.add(copy)
+            session.flush()
             session.add(
-                Delivery(
-                    key=f"alert:{alert.id}:copy:C{n}",
+                AlertCopy(
+                    alert_id=alert.id,
+                    delivery_id=copy.id,
                     platform="slack",
-                    action="post",
-                    channel=f"C{n}",
-                    message={"text": "x", "blocks": []},
-                    status=status,
-                    attempts=1,
-                    not_before=day,
-                    created_at=day,
+                    kind="channel",
+                    address_id=f"C{n}",
                 )
             )
         for user in ("UALICE", "UERIN"):
@@ -245,17 +257,35 @@ def seed_surveys(session: Any, day: datetime, old: datetime) -> None:
         )
         session.add(row)
         session.flush()
+        counts: dict[tuple[str, int], int] = {}
         for department, given in answers.items():
             for user, option in given:
+                key = (department or "", option)
+                counts[key] = counts.get(key, 0) + 1
                 session.add(
-                    SurveyAnswer(
+                    SurveyRecipient(
                         run_id=row.id,
-                        respondent_key=f"{row.id}:{user}",
-                        user_id=None if of.anonymous else user,
+                        user_id=user,
+                        department=department or "",
+                        version=1,
+                        option=None if of.anonymous else option,
+                    )
+                )
+                if (user, of.anonymous) == ("UBOB", False):
+                    session.add(
+                        SurveyCommentBox(
+                            run_id=row.id,
+                            comments={"t": {"text": SURVEY_COMMENT, "user": user}},
+                        )
+                    )
+        for department in set(recipients) | {d for d, _ in counts} | {""}:
+            for option in range(len(of.options)):
+                session.add(
+                    SurveyTally(
+                        run_id=row.id,
                         department=department,
                         option=option,
-                        comment=SURVEY_COMMENT if (user, of.anonymous) == ("UBOB", False) else None,
-                        answered_at=sent.replace(hour=0) if of.anonymous else sent,
+                        count=counts.get((department, option), 0),
                     )
                 )
 

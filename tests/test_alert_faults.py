@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, select
 
-from chatbot.db.models import Person
+from chatbot.db.models import Account, Person
 from tests.conftest import ADMIN, ROOT, Server
 from tests.test_intake import rows
 from tests.test_techalert import copies_sent
@@ -32,17 +32,25 @@ def seed_people(server: Server, count: int, departments: dict[str, str] | None =
         server.env["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://")
     )
     with engine.begin() as conn:
+        first = (conn.execute(select(func.max(Person.id))).scalar() or 0) + 1
         conn.execute(
             Person.__table__.insert(),
             [
+                {"id": first + i, "first_seen": now, "department": (departments or {}).get(u)}
+                for i, u in enumerate(people)
+            ],
+        )
+        conn.execute(
+            Account.__table__.insert(),
+            [
                 {
+                    "person_id": first + i,
                     "platform": "slack",
-                    "user_id": u,
+                    "account_id": u,
                     "first_seen": now,
                     "active": True,
-                    "department": (departments or {}).get(u),
                 }
-                for u in people
+                for i, u in enumerate(people)
             ],
         )
     engine.dispose()

@@ -14,6 +14,7 @@ from chatbot.clock_process import tick
 from chatbot.config import Routing, Settings
 from chatbot.db.models import Alert, Delivery
 from chatbot.messages import CloseForm, FormErrors, Reply
+from tests.rendered import slack_json, slack_texts
 
 ADMIN = "UADMIN"
 CHANNELS = ["CALERTS1", "CALERTS2"]
@@ -49,7 +50,7 @@ def command(bot: Bot, key: str, text: str) -> str:
         Event(platform="slack", kind="command", name="techalert", user=ADMIN, key=key, text=text)
     )
     assert isinstance(reply, Reply)
-    return reply.message.text
+    return slack_texts(reply.message)
 
 
 def deliveries(bot: Bot) -> list[Delivery]:
@@ -61,7 +62,11 @@ def mark_sent(bot: Bot) -> None:
     """What the worker records after posting: where each copy landed."""
     with bot.db.transaction() as session:
         for row in session.scalars(select(Delivery).where(Delivery.status == "pending")):
-            row.status, row.sent_channel, row.sent_ts = "sent", row.channel, f"{row.id}.000100"
+            row.status, row.sent_conversation, row.message_id = (
+                "sent",
+                row.address_id,
+                f"{row.id}.000100",
+            )
 
 
 def at(hour: int, minute: int = 0) -> datetime:
@@ -88,9 +93,9 @@ def test_posted_at_its_time_and_reminded_when_the_window_starts(database_url: st
     assert tick(bot, holder="a") == 2  # one copy per alert channel
     assert tick(bot, holder="a") == 0  # the same minute again: nothing twice
     copies = deliveries(bot)
-    assert sorted(c.channel for c in copies) == CHANNELS
+    assert sorted(c.address_id for c in copies) == CHANNELS
     assert all(
-        c.batch == "alert:1" and "window starts Mon 05 Jan 11:00 EST" in str(c.message)
+        c.batch == "alert:1" and "window starts Mon 05 Jan 11:00 EST" in slack_json(c.message)
         for c in copies
     )
     mark_sent(bot)
@@ -100,7 +105,7 @@ def test_posted_at_its_time_and_reminded_when_the_window_starts(database_url: st
     assert tick(bot, holder="a") == 0
     notes = deliveries(bot)[2:]
     assert sorted(n.thread_of for n in notes) == sorted(c.id for c in copies)
-    assert all("maintenance window of AL-1 starts now" in str(n.message) for n in notes)
+    assert all("maintenance window of AL-1 starts now" in slack_json(n.message) for n in notes)
     bot.db.dispose()
 
 
@@ -119,7 +124,7 @@ def test_two_clocks_post_a_scheduled_notice_once(database_url: str) -> None:
     with one.db.transaction() as session:
         session.execute(update(Alert).values(state="scheduled"))
     tick(one, holder="one")
-    assert sorted(d.channel for d in deliveries(one)) == CHANNELS
+    assert sorted(d.address_id for d in deliveries(one)) == CHANNELS
     one.db.dispose()
     two.db.dispose()
 

@@ -37,7 +37,7 @@ def make_bot(database_url: str, clock: FixedClock) -> Bot:
 def outreach_rows(bot: Bot) -> list[tuple[str, str]]:
     with bot.db.sessions() as session:
         rows = session.execute(
-            select(Delivery.key, Delivery.channel).where(Delivery.key.startswith("outreach:"))
+            select(Delivery.key, Delivery.address_id).where(Delivery.key.startswith("outreach:"))
         )
         return sorted(tuple(r) for r in rows)
 

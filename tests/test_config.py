@@ -23,7 +23,7 @@ def test_defaults_guess_category_and_urgency() -> None:
 
 def test_csv_environment_lists() -> None:
     settings = Settings(techhelp_admins="U1, U2", techhelp_alert_channels="C1")
-    assert settings.techhelp_admins == ["U1", "U2"] and settings.is_admin("U2")
+    assert settings.techhelp_admins == ["U1", "U2"] and settings.is_admin("slack", "U2")
     assert settings.slack_api_url.endswith("/")
 
 
@@ -39,7 +39,7 @@ def test_settings_from_values_read_neither_the_environment_nor_dotenv(
     settings = Settings.from_values(
         {"techhelp_admins": "U1, U2", "routing": {"staff": ["USTAFF"]}, "slack_api_url": "http://x"}
     )
-    assert settings.techhelp_admins == ["U1", "U2"] and settings.is_staff("USTAFF")
+    assert settings.techhelp_admins == ["U1", "U2"] and settings.is_staff("slack", "USTAFF")
     assert settings.techhelp_triage_channel is None and settings.slack_bot_token is None
     assert settings.slack_api_url == "http://x/"  # validated as from the environment
     assert Settings().techhelp_triage_channel == "CFROMENV"  # the environment still counts
@@ -99,11 +99,14 @@ def test_queue_members_are_optional_and_act_on_their_queue(tmp_path: Path) -> No
         "queues:\n  - {name: Print Team, members: [UPRINT]}\n  - {name: Service Desk}\n"
     )
     settings = Settings(routing=load_routing(path), techhelp_admins=["UADMIN"])
-    assert settings.is_service_desk("UPRINT", "Print Team")
-    assert not settings.is_service_desk("UPRINT", "Service Desk")
+    assert settings.is_service_desk("slack", "UPRINT", "Print Team")
+    assert not settings.is_service_desk("slack", "UPRINT", "Service Desk")
     for desk in ("UDESK", "UADMIN"):
-        assert settings.is_service_desk(desk, "Print Team")
-    assert not settings.is_service_desk("UALICE") and not Settings().is_service_desk("U1")
+        assert settings.is_service_desk("slack", desk, "Print Team")
+    assert not settings.is_service_desk("slack", "UALICE")
+    assert not Settings().is_service_desk("slack", "U1")
+    # The ids are Slack's (`techhelp_platform`): the same id on another platform is someone else.
+    assert not settings.is_service_desk("teams", "UPRINT", "Print Team")
 
 
 def test_a_queue_no_category_routes_to_is_named(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from chatbot.addresses import Address
 from chatbot.clock import FixedClock
 from chatbot.db import Database
 from chatbot.db.models import Delivery
@@ -29,7 +30,7 @@ class ScriptedSender:
             if outcome is not None:
                 return outcome
         self.sent.append(job)
-        return Sent(channel=job.edit_channel or job.channel, ts=f"{len(self.sent)}.0")
+        return Sent(message_id=f"{len(self.sent)}.0", conversation=job.conversation or job.to.id)
 
     def find_sent(self, job: Job) -> Sent | None:
         self.lookups.append(job.key)
@@ -52,9 +53,13 @@ def put(db: Database, clock: FixedClock, key: str, channel: str = "C1", **kw) ->
     with db.transaction() as session:
         return enqueue(
             session,
-            platform="test",
             now=clock.now(),
-            outgoing=Outgoing(key=key, channel=channel, message=Message.plain(key), **kw),
+            outgoing=Outgoing(
+                key=key,
+                to=Address("test", kw.pop("kind", "channel"), channel),
+                message=Message.plain(key),
+                **kw,
+            ),
         )
 
 
@@ -71,7 +76,7 @@ def test_same_key_is_stored_and_sent_once(setup) -> None:  # type: ignore[no-unt
     worker.run_once()
     assert [j.key for j in sender.sent] == ["a"]
     row = status(db, "a")
-    assert (row.status, row.sent_channel, row.sent_ts) == ("sent", "C1", "1.0")
+    assert (row.status, row.sent_conversation, row.message_id) == ("sent", "C1", "1.0")
 
 
 def test_rate_limit_waits_for_retry_after_and_keeps_channel_order(setup) -> None:  # type: ignore[no-untyped-def]
@@ -111,11 +116,11 @@ def test_in_doubt_attempt_is_checked_before_posting_again(setup) -> None:  # typ
     put(db, clock, "doubt")
     sender.script = [Retry("network: timed out", in_doubt=True)]
     worker.run_once()
-    sender.already_posted["doubt"] = Sent("C1", "99.0")
+    sender.already_posted["doubt"] = Sent(message_id="99.0", conversation="C1")
     clock.advance(5)
     worker.run_once()
     assert sender.lookups == ["doubt"] and sender.sent == []
-    assert status(db, "doubt").sent_ts == "99.0"
+    assert status(db, "doubt").message_id == "99.0"
 
 
 def test_expired_lease_is_taken_over_as_in_doubt(setup) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +130,7 @@ def test_expired_lease_is_taken_over_as_in_doubt(setup) -> None:  # type: ignore
     clock.advance(10)
     assert worker._claim() == []  # still leased
     clock.advance(25)
-    sender.already_posted["crash"] = Sent("C1", "7.0")
+    sender.already_posted["crash"] = Sent(message_id="7.0", conversation="C1")
     worker.run_once()
     assert sender.lookups == ["crash"] and sender.sent == []
     assert status(db, "crash").status == "sent"
@@ -145,7 +150,7 @@ def test_edit_waits_for_its_message_and_newer_edits_supersede(setup) -> None:  #
     while worker.run_once():
         clock.advance(1)
     assert [j.key for j in sender.sent] == ["card", "edit2"]
-    assert sender.sent[1].edit_ts == "1.0"
+    assert sender.sent[1].edit_message_id == "1.0"
 
 
 def test_pacer_keeps_a_steady_rate() -> None:
@@ -192,14 +197,14 @@ def test_a_view_marked_for_rebuild_is_built_once_when_sent(setup) -> None:  # ty
     builds: list[str] = []
 
     def build(job: Job) -> Message:
-        builds.append(job.channel)
-        return Message.plain(f"fresh home of {job.channel}")
+        builds.append(job.to.id)
+        return Message.plain(f"fresh home of {job.to.id}")
 
     worker = DeliveryWorker(db, {"test": sender}, clock=clock, build=build)
     with db.transaction() as session:
         # Nothing stored for this key (the person never opened their home): nothing to do.
         assert rebuild_later(session, key="home:UALICE", now=clock.now()) is False
-    put(db, clock, "home:UALICE", channel="UALICE", action="home")
+    put(db, clock, "home:UALICE", channel="UALICE", kind="person", action="home")
     worker.run_once()
     assert [j.message.text for j in sender.sent] == ["home:UALICE"] and builds == []
     # Three changes while it waits: one build, with the latest data, when it is sent.

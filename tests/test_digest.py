@@ -21,6 +21,7 @@ from chatbot.text import Templates
 from commands import ROUTES
 from tests.conftest import BOT_TOKEN
 from tests.fakes.slack_api import FakeSlack
+from tests.rendered import slack_texts
 from tests.reporting_data import seed
 
 IT = "CITDESK"
@@ -54,9 +55,9 @@ def test_digest_is_stored_once_per_week_at_local_time(database_url: str) -> None
     clock._now = RUN + timedelta(hours=5)
     assert tick(bot, holder="a") == 0
     rows = digests(bot)
-    assert [(r.key, r.channel, r.action) for r in rows] == [("digest:2026-W03", IT, "upload")]
+    assert [(r.key, r.address_id, r.action) for r in rows] == [("digest:2026-W03", IT, "upload")]
     message = rows[0].message
-    text = " ".join(b["text"] for b in message["blocks"])
+    text = slack_texts(message)
     assert "2026-01-05 to 2026-01-11" in text
     assert "10 received, 8 resolved" in text and "70.0%" in text
     assert "Overdue now:* 2" in text and "Alerts:* 1" in text

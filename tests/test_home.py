@@ -10,9 +10,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chatbot import delivery
+from chatbot import delivery, directory
+from chatbot.addresses import Address
 from chatbot.db import Database
-from chatbot.db.models import Alert, Delivery, Person, Request
+from chatbot.db.models import Alert, Delivery, Request
 from chatbot.messages import Message, Outgoing
 from tests.conftest import ADMIN, Server
 from tests.fakes.payloads import block_actions
@@ -152,9 +153,11 @@ def test_refreshes_coalesce_into_one_publish(database_url: str) -> None:
         with db.transaction() as session:
             delivery.enqueue(
                 session,
-                platform="slack",
                 outgoing=Outgoing(
-                    key="home:UALICE", channel="UALICE", message=Message.plain(text), action="home"
+                    key="home:UALICE",
+                    to=Address.person("slack", "UALICE"),
+                    message=Message.plain(text),
+                    action="home",
                 ),
                 now=at,
             )
@@ -199,14 +202,8 @@ def test_home_lists_surveys_awaiting_my_answer(server: Server, database_url: str
     db = Database(database_url)
     with db.transaction() as session:
         for user in ("UALICE", "UBOB"):
-            session.add(
-                Person(
-                    platform="slack",
-                    user_id=user,
-                    department=None,
-                    first_seen=datetime.now(UTC),
-                    active=True,
-                )
+            directory.add_account(
+                session, platform="slack", account_id=user, now=datetime.now(UTC), active=True
             )
     db.dispose()
     fake = server.fake
@@ -254,8 +251,10 @@ def test_home_lists_surveys_awaiting_my_answer(server: Server, database_url: str
         timeout=10,
     )
     assert "Surveys awaiting your answer" not in json.dumps(again["blocks"])
-    assert [tuple(r) for r in rows(server, "select option, user_id from survey_answers")] == [
-        (3, None)
+    counted = "select option, sum(count) from survey_tallies group by option having sum(count) > 0"
+    assert [tuple(r) for r in rows(server, counted)] == [(3, 1)]
+    assert rows(server, "select option from survey_recipients where user_id = 'UALICE'") == [
+        (None,)
     ]
     assert [c for c in fake.calls("views.publish") if c.body["user_id"] == "UBOB"] == bob_publishes
 

@@ -193,3 +193,47 @@ def test_a_store_that_fails_raises_in_every_waiting_request(setup) -> None:  # t
         session.execute(text("DROP TABLE inbox"))
     with pytest.raises(Exception, match="inbox"):
         inbox.accept(click("k1"))
+
+
+def test_a_private_click_that_keeps_failing_is_not_kept(database_url: str) -> None:
+    """An anonymous survey's click holds who clicked what: it is told like any other, but its
+    row is deleted rather than kept, and the log names the route, never the option."""
+    import logging
+
+    routes = Routes()
+    handler = Flaky()
+    handler.failures = 100
+    routes.action("test.click", private=True, deferred=True)(handler)
+    clock = FixedClock()
+    db = Database(database_url)
+    db.upgrade()
+    bot = Bot(
+        settings=Settings(database_url=database_url),
+        db=db,
+        templates=Templates(),
+        clock=clock,
+        routes=[routes],
+    )
+    replies: list[tuple[Event, Response]] = []
+    inbox = Inbox(bot, {"test": lambda event, response: replies.append((event, response))})
+    seen: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    catcher = Catch()
+    logging.getLogger("chatbot").addHandler(catcher)
+    try:
+        inbox.accept(click("k1"))
+        for _ in range(MAX_ATTEMPTS + 2):
+            inbox.run_once()
+            clock.advance(120)
+    finally:
+        logging.getLogger("chatbot").removeHandler(catcher)
+        db.dispose()
+    assert len(handler.calls) == MAX_ATTEMPTS
+    ((_, response),) = replies
+    assert "not recorded" in response.message.text
+    assert stored(inbox) == []
+    assert seen and not any("test.click:4" in line or "k1" in line for line in seen)

@@ -196,20 +196,21 @@ def test_pulse_trends_per_survey_run_and_department(db: Database) -> None:
     with db.reading() as conn:
         rows = reports.pulse_trends(conn=conn, filters=_default(), routing=ROUTING, min_group=3)
     # The run 20 weeks back is outside the range; Parks and the one person without a
-    # department answered fewer than 3 times: no answers, rate or average shown.
+    # department answered fewer than 3 times: no answers, rate or average shown. Nor Finance's:
+    # everyone minus Finance would be Parks' one or two answers (complementary suppression).
     assert _pulse(rows, "PS-1") == [
         (run1, "Everyone", 6, 4, 66.7, 3.75, None),
-        (run1, "Finance", 4, 3, 75.0, 4.33, None),
+        (run1, "Finance", 4, None, None, None, None),
         (run1, "Parks", 2, None, None, None, None),
         (run2, "Everyone", 7, 6, 85.7, 3.5, None),
         (run2, "(none)", 1, None, None, None, None),
-        (run2, "Finance", 4, 4, 100.0, 4.25, None),
+        (run2, "Finance", 4, None, None, None, None),
         (run2, "Parks", 2, None, None, None, None),
     ]
     # Custom options: no average, the top answer and the distribution instead.
     assert _pulse(rows, "PS-2") == [
         (run2, "Everyone", 6, 4, 66.7, None, "ThinkPad (75%)"),
-        (run2, "Finance", 4, 3, 75.0, None, "ThinkPad (67%)"),
+        (run2, "Finance", 4, None, None, None, None),
         (run2, "Parks", 2, None, None, None, None),
     ]
     laptops = [r for r in rows if r["survey"] == "PS-2"]
@@ -239,15 +240,16 @@ def test_pulse_trends_department_filter_and_minimum(db: Database) -> None:
             routing=ROUTING,
             min_group=3,
         )
+    # Finance alone shows no more than beside everyone: hidden with Parks (see above).
     assert [(r["survey"], r["department"], r["answers"], r["average"]) for r in rows] == [
-        ("PS-1", "Finance", 3, 4.33),
-        ("PS-1", "Finance", 4, 4.25),
-        ("PS-2", "Finance", 3, None),
+        ("PS-1", "Finance", None, None),
+        ("PS-1", "Finance", None, None),
+        ("PS-2", "Finance", None, None),
     ]
     assert [(r["recipients"], r["response_pct"]) for r in rows] == [
-        (4, 75.0),
-        (4, 100.0),
-        (4, 75.0),
+        (4, None),
+        (4, None),
+        (4, None),
     ]
     assert [(r["answers"], r["average"]) for r in strict] == [(None, None)] * 3
     assert [(r["answers"], r["average"]) for r in shown if r["survey"] == "PS-1"] == [

@@ -13,6 +13,7 @@ from chatbot.clock import FixedClock
 from chatbot.clock_process import tick
 from chatbot.config import Department, Routing, Settings
 from chatbot.db.models import Delivery, Request, RequestEvent
+from tests.rendered import slack_json
 
 TRIAGE = "CTRIAGE"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ def notices(bot: Bot) -> list[tuple[str, str]]:
             .where(Delivery.key.startswith("service-target:"))
             .order_by(Delivery.id)
         )
-        return [(key, message["text"]) for key, message in rows]
+        return [(key, slack_json(message)) for key, message in rows]
 
 
 def test_overdue_requests_are_escalated_once_per_target(database_url: str) -> None:
@@ -90,7 +91,7 @@ def test_overdue_requests_are_escalated_once_per_target(database_url: str) -> No
     ]
     with bot.db.sessions() as session:
         with_delivery = session.scalars(
-            select(Delivery.channel).where(Delivery.key.startswith("service-target:"))
+            select(Delivery.address_id).where(Delivery.key.startswith("service-target:"))
         ).all()
         events = session.scalars(select(RequestEvent).where(RequestEvent.kind == "overdue")).all()
     assert set(with_delivery) == {TRIAGE}
@@ -99,4 +100,21 @@ def test_overdue_requests_are_escalated_once_per_target(database_url: str) -> No
         (critical, "resolution"),
         (normal, "resolution"),
     ]
+    bot.db.dispose()
+
+
+def test_an_escalation_is_remembered_by_the_request_not_the_outbox(database_url: str) -> None:
+    """The outbox is a transport: once its rows are purged (sent messages need not be kept),
+    a request already escalated is not escalated again."""
+    from sqlalchemy import delete
+
+    clock = FixedClock(START)
+    bot = make_bot(database_url, clock)
+    add_request(bot, urgency="critical")
+    clock._now = START + timedelta(minutes=15)
+    assert tick(bot, holder="a") == 1
+    with bot.db.transaction() as session:
+        session.execute(delete(Delivery).where(Delivery.key.startswith("service-target:")))
+    clock._now = START + timedelta(minutes=16)
+    assert tick(bot, holder="a") == 0
     bot.db.dispose()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from chatbot.addresses import Address
 from chatbot.bot import Bot, Context, Event, Routes
 from chatbot.clock import FixedClock
 from chatbot.config import Settings
@@ -57,7 +58,7 @@ def _receiver(name: str, seen: list[str]) -> Routes:
         ctx.send(
             Outgoing(
                 key=f"{name}:{ping.text}:{next(_keys)}",
-                channel=ping.user,
+                to=Address.person("test", ping.user),
                 message=Message.plain(f"{name} saw {ping.text}"),
             )
         )

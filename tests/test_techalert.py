@@ -236,7 +236,7 @@ def test_everyone_by_direct_message_exactly_once(server: Server) -> None:
     server.clock_once()
     pages = [c for c in fake.calls("users.list") if not c.status]
     assert len(pages) == 3 and all(int(c.body["limit"]) == 200 for c in pages)
-    assert rows(server, "select count(*) from people where active")[0][0] == 450
+    assert rows(server, "select count(*) from accounts where active")[0][0] == 450
 
     server.submit(
         "techalert.send",

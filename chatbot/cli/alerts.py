@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from chatbot.cli.common import local_bot, settings, slack_bot
+from chatbot.text import plain_text
 
 if TYPE_CHECKING:
     from chatbot.bot import Bot, Context
@@ -33,17 +34,27 @@ def _author(as_user: str | None) -> str:
     return as_user or f"cli:{getpass.getuser()}"
 
 
-def _run(bot: Bot, command: str, user: str, action: Callable[[Context], Response]) -> None:
-    """Run one alert action as a logged interaction; print its answer or refuse clearly."""
+def _run(
+    bot: Bot, command: str, as_user: str | None, action: Callable[[Context], Response]
+) -> None:
+    """Run one alert action as a logged interaction; print its answer or refuse clearly. With
+    `--as`, as that person (on the configured platform: they get the live count); else as a
+    local operator, whom nothing is addressed to."""
+    from chatbot.addresses import LOCAL
     from chatbot.messages import Refusal, Reply
     from chatbot.platforms.console.shell import as_text
 
+    platform = bot.settings.techhelp_platform if as_user else LOCAL
     try:
         response = bot.run(
-            platform="slack", name=f"chatbot alert {command}", user=user, text="", action=action
+            platform=platform,
+            name=f"chatbot alert {command}",
+            user=_author(as_user),
+            text="",
+            action=action,
         )
     except Refusal as refusal:
-        raise click.ClickException(str(refusal)) from None
+        raise click.ClickException(plain_text(str(refusal))) from None
     if isinstance(response, Reply):
         click.echo(as_text(response.message))
 
@@ -146,7 +157,7 @@ def send(
             sent.append(alert)
             return techalert.sent_reply(c, alert, channels, people)
 
-        _run(bot, "send", _author(as_user), action)
+        _run(bot, "send", as_user, action)
         if sent[0].state == "active":
             _follow(bot, alerts.batch(sent[0]), wait=not no_wait)
 
@@ -165,7 +176,7 @@ def update(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | N
         _run(
             bot,
             "update",
-            _author(as_user),
+            as_user,
             lambda c: techalert.update(c, alerts.get(session=c.session, ref=ref), " ".join(text)),
         )
         _drain(bot)
@@ -185,7 +196,7 @@ def resolve(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | 
         _run(
             bot,
             "resolve",
-            _author(as_user),
+            as_user,
             lambda c: techalert.resolve(
                 c, alerts.get(session=c.session, ref=ref), " ".join(text) or None
             ),
@@ -260,7 +271,7 @@ def show(ref: str, csv_path: TextIO | None) -> None:
         try:
             item = alerts.get(session=session, ref=ref)
         except Refusal as refusal:
-            raise click.ClickException(str(refusal)) from None
+            raise click.ClickException(plain_text(str(refusal))) from None
         counts = tally(session, batch=alerts.batch(item))
         affected = alerts.affected_count(session=session, alert=item)
         deflected = alerts.affected_count(session=session, alert=item, source="techhelp")
@@ -285,12 +296,12 @@ def show(ref: str, csv_path: TextIO | None) -> None:
             for row in batch_rows(session, batch=alerts.batch(item)):
                 writer.writerow(
                     [
-                        row.channel,
-                        "direct message" if row.channel[:1] in ("U", "W") else "channel",
+                        row.address_id,
+                        "direct message" if row.address_kind == "person" else "channel",
                         "pending" if row.status == "sending" else row.status,
                         row.attempts,
                         row.sent_at.isoformat() if row.sent_at else "",
-                        row.sent_ts or "",
+                        row.message_id or "",
                         row.last_error if row.status != "sent" else "",
                     ]
                 )

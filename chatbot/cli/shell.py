@@ -18,7 +18,8 @@ def shell(user: str | None) -> None:
     from chatbot.platforms.console.shell import Console
 
     logging.basicConfig(level=logging.WARNING)
-    current = settings()
+    # At the console, the ids of TECHHELP_* (channels, admins) are console names.
+    current = settings().model_copy(update={"techhelp_platform": "console"})
     if not current.techhelp_triage_channel:
         current = current.model_copy(update={"techhelp_triage_channel": "#triage"})
     me = user or current.console_user

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from chatbot.cli.common import local_bot, settings
+from chatbot.text import plain_text
 
 if TYPE_CHECKING:
     from chatbot.bot import EventKind
@@ -44,7 +45,7 @@ def _survey_run(
     try:
         response = bot.handle(
             Event(
-                platform="slack",
+                platform=current.techhelp_platform,
                 kind=kind,
                 name=name,
                 user=actor,
@@ -57,11 +58,11 @@ def _survey_run(
         bot.db.dispose()
     if isinstance(response, FormErrors):
         raise click.ClickException(
-            "; ".join(f"{field}: {error}" for field, error in response.errors.items())
+            "; ".join(f"{field}: {plain_text(error)}" for field, error in response.errors.items())
         )
     if isinstance(response, Reply):
         texts = [b.text for b in response.message.blocks if b.text] or [response.message.text]
-        click.echo("\n".join(texts))
+        click.echo("\n".join(plain_text(text) for text in texts))
     else:
         click.echo("done")
 

@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from chatbot.addresses import Address
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -59,20 +61,40 @@ class Base(DeclarativeBase):
 
 
 class Person(Base):
-    """Someone the bot has met on one platform; department from configuration or directory."""
+    """One identity, whatever the platforms it uses: a name and a department (from configuration
+    or the directory). How to reach them is an `Account` per platform."""
 
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+    # Links a person's accounts on several platforms when the directories give it.
+    __table_args__ = (Index("ix_people_email", "email", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform: Mapped[str] = mapped_column(String(16))
-    user_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
     department: Mapped[str | None] = mapped_column(String(100), index=True)
     first_seen: Mapped[datetime]
-    # From the workspace directory: a person who can be messaged (not a bot, deleted or guest).
+
+    accounts: Mapped[list[Account]] = relationship(back_populates="person", order_by="Account.id")
+
+
+class Account(Base):
+    """A person's account on one platform (Slack user id, Teams user id, console name), as the
+    platform's directory lists it."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str | None] = mapped_column(String(200))
+    first_seen: Mapped[datetime]
+    # From the platform's directory: an account that can be messaged (not a bot, deleted or guest).
     active: Mapped[bool] = mapped_column(default=False, index=True)
     synced_at: Mapped[datetime | None]
+
+    person: Mapped[Person] = relationship(back_populates="accounts")
 
 
 class Request(Base):
@@ -179,7 +201,8 @@ class InboxEvent(Base):
 
 class Delivery(Base):
     """The outbox: one row for everything the bot sends. Stored in the same transaction as the
-    change that caused it; a worker sends it and records where it landed (channel + ts)."""
+    change that caused it; a worker sends it and records where it landed (the conversation and
+    the platform's message id). It knows addresses and messages, not what they are about."""
 
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_due", "status", "not_before"),)
@@ -188,7 +211,10 @@ class Delivery(Base):
     key: Mapped[str] = mapped_column(String(255), unique=True)
     platform: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))  # post|update|home|upload
-    channel: Mapped[str] = mapped_column(String(64))
+    # The destination (`chatbot.addresses.Address`): person, channel or thread, with its id.
+    address_kind: Mapped[str] = mapped_column(String(16))
+    address_id: Mapped[str] = mapped_column(String(512))
+    thread_id: Mapped[str | None] = mapped_column(String(512))  # a thread address's message
     message: Mapped[dict[str, Any]] = mapped_column()
     thread_of: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
     edit_of: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
@@ -197,13 +223,15 @@ class Delivery(Base):
     not_before: Mapped[datetime]
     lease_until: Mapped[datetime | None]
     attempt_started: Mapped[datetime | None]
-    in_doubt: Mapped[bool] = mapped_column(default=False)  # an attempt may have reached Slack
+    in_doubt: Mapped[bool] = mapped_column(default=False)  # an attempt may have been delivered
     # A view (App Home) marked out of date: its owner builds the message when it is sent, so a
     # refresh costs one UPDATE and a burst of refreshes one build (`delivery.rebuild_later`).
     rebuild: Mapped[bool] = mapped_column(default=False)
     last_error: Mapped[str | None] = mapped_column(String(500))
-    sent_channel: Mapped[str | None] = mapped_column(String(64))
-    sent_ts: Mapped[str | None] = mapped_column(String(32))
+    # Where it landed: the conversation (a person's direct-message channel, say) and the
+    # platform's id of the message, which later edits and thread replies use.
+    sent_conversation: Mapped[str | None] = mapped_column(String(512))
+    message_id: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     # The fan-out this copy belongs to (`alert:7`): its delivery count and report are a query.
@@ -211,8 +239,8 @@ class Delivery(Base):
 
 
 class Alert(Base):
-    """An IT alert (`AL-<id>`). Its copies are outbox deliveries keyed `alert:<id>:copy:<channel>`,
-    so updating or resolving every copy is a query on the outbox."""
+    """An IT alert (`AL-<id>`). Each copy posted is an `AlertCopy`, so updating or resolving
+    every copy is a query on the alert's own table."""
 
     __tablename__ = "alerts"
 
@@ -244,6 +272,24 @@ class Alert(Base):
         return self.post_at or self.created_at
 
 
+class AlertCopy(Base):
+    """One copy of an alert: where it went and the delivery that posts it (edits and thread
+    replies refer to that delivery)."""
+
+    __tablename__ = "alert_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # person | channel
+    address_id: Mapped[str] = mapped_column(String(512))
+
+    @property
+    def address(self) -> Address:
+        return Address(self.platform, self.kind, self.address_id)  # type: ignore[arg-type]
+
+
 class AffectedVote(Base):
     """ "I'm affected" on an alert: one per person."""
 
@@ -271,7 +317,8 @@ class ClockState(Base):
 
 
 class Secret(Base):
-    """Server secrets generated on first use (the pulse HMAC key when no signing secret is set)."""
+    """Server secrets generated on first use (the key that signs buttons and hashes anonymous
+    respondents, when `TECHHELP_SECRET_KEY` is not set)."""
 
     __tablename__ = "secrets"
 
@@ -337,24 +384,40 @@ class SurveyRun(Base):
     survey: Mapped[Survey] = relationship()
 
 
-class SurveyAnswer(Base):
-    """One answer per person per run. Anonymous surveys keep no user id: the respondent is a
-    keyed hash (HMAC of run and user), enough to change an answer, not to find who gave it."""
+class SurveyRecipient(Base):
+    """Who a run was sent to, and whether they answered: never what. `version` counts their
+    answers (0: not yet); the buttons they hold carry it signed, so only their latest message can
+    change their answer. The option is kept here only for named surveys."""
 
-    __tablename__ = "survey_answers"
-    __table_args__ = (
-        UniqueConstraint("run_id", "respondent_key"),
-        # The dashboard's pulse trends count answers per run, department and option from this
-        # index alone; it serves every look-up by run too.
-        Index("ix_survey_answers_run_department_option", "run_id", "department", "option"),
-    )
+    __tablename__ = "survey_recipients"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"))
-    respondent_key: Mapped[str] = mapped_column(String(64))
-    user_id: Mapped[str | None] = mapped_column(String(64))  # None on anonymous surveys
-    department: Mapped[str | None] = mapped_column(String(100))
-    option: Mapped[int] = mapped_column(Integer)  # index into the survey's options
-    comment: Mapped[str | None] = mapped_column(Text)
-    # Anonymous answers keep only the day, so the time cannot be matched to a log entry.
-    answered_at: Mapped[datetime]
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), default="")  # "" for none
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    option: Mapped[int | None] = mapped_column(Integer)  # named surveys only
+
+
+class SurveyTally(Base):
+    """The answers of a run as counts per department and option: no row per answer, so there is
+    no order, id or time of an answer to match to a person. Every row of a run is created when it
+    is sent, and a click rewrites every option of the person's department, whichever it chose."""
+
+    __tablename__ = "survey_tallies"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)  # "" for none
+    option: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SurveyCommentBox(Base):
+    """A run's comments in one row: {hash of the ballot token: {"text", "user"}}, keys sorted, so
+    neither storage order nor a row per comment says when a comment came. The ballot token is
+    random, drawn at a person's first answer and kept only in their own message's signed
+    buttons; "user" is set on named surveys only."""
+
+    __tablename__ = "survey_comments"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
+    comments: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -7,7 +7,6 @@ transcript reads in order. Forms are asked field by field.
 
 from __future__ import annotations
 
-import html
 import itertools
 import re
 import uuid
@@ -27,12 +26,12 @@ from chatbot.messages import (
     Reply,
     Response,
 )
+from chatbot.platforms.console import render
 
 PLATFORM = "console"
 # What is shown goes to the one person at the keyboard (replies are theirs alone), and a form is
 # asked field by field; no home view, and nothing sent can be looked up again.
 CAPABILITIES = Capabilities(ephemeral_replies=True, modals=True)
-_MENTION = re.compile(r"<@([A-Z0-9]+)>")
 _TYPED_MENTION = re.compile(r"@([A-Za-z0-9]+)")
 _REF = re.compile(r"\bTH-\d+\b")
 HELP = """Console commands:
@@ -44,21 +43,8 @@ HELP = """Console commands:
 
 
 def as_text(message: Message) -> str:
-    """A message as terminal text: mentions as @id, entities decoded, buttons in brackets."""
-    lines: list[str] = []
-    for block in message.blocks:
-        if block.kind == "header":
-            lines.append(f"== {block.text} ==")
-        elif block.kind == "divider":
-            lines.append("-" * 40)
-        elif block.kind == "actions":
-            lines.append(" ".join(f"[{b.label}]" for b in block.buttons))
-        else:
-            lines.append(block.text)
-            lines.extend(f"  {f.replace(chr(10), ': ', 1)}" for f in block.fields)
-    if not lines:
-        lines.append(message.text)
-    return html.unescape(_MENTION.sub(r"@\1", "\n".join(lines)))
+    """A message as terminal text (for the operators' CLI)."""
+    return render.message(message)
 
 
 @dataclass
@@ -76,15 +62,15 @@ class ConsoleSender:
         self._ts = itertools.count(1)
 
     def send(self, job: Job) -> Outcome:
-        where = f"DM to @{job.channel}" if job.channel[:1] in "UW" else job.channel
+        where = f"DM to @{job.to.id}" if job.to.kind == "person" else job.to.id
         if job.action == "home":
-            where = f"App Home of @{job.channel}"
+            where = f"App Home of @{job.to.id}"
         if job.action == "upload" and job.message.file:
             where += f", with the image {job.message.file.name}"
-        verb = "updated in" if job.action == "update" else "in thread of" if job.thread_ts else ""
-        self.out(f"--- [{(verb + ' ' + where).strip()}] ---\n{as_text(job.message)}")
-        self.shown.append(Shown(job.channel, job.message))
-        return Sent(channel=job.channel, ts=str(next(self._ts)))
+        verb = "updated in" if job.action == "update" else "in thread of" if job.thread_id else ""
+        self.out(f"--- [{(verb + ' ' + where).strip()}] ---\n{render.message(job.message)}")
+        self.shown.append(Shown(job.to.id, job.message))
+        return Sent(message_id=str(next(self._ts)), conversation=job.to.id)
 
     def find_sent(self, job: Job) -> Sent | None:
         return None
@@ -161,7 +147,7 @@ class Console:
         ref = _REF.search(line)
         label = _REF.sub("", line).strip().lower()
         for shown in reversed(self.shown):
-            if ref and ref.group(0) not in as_text(shown.message):
+            if ref and ref.group(0) not in render.message(shown.message):
                 continue
             for block in shown.message.blocks:
                 for button in block.buttons:
@@ -171,7 +157,7 @@ class Console:
 
     def _show(self, response: Response, ask: Callable[[str], str]) -> None:
         if isinstance(response, Reply | ReplaceMessage):
-            self.out(as_text(response.message))
+            self.out(render.message(response.message))
             self.shown.append(Shown("(reply)", response.message))
         elif isinstance(response, OpenForm):
             self._fill(response.form, ask)
@@ -179,7 +165,7 @@ class Console:
     def _fill(self, form: Form, ask: Callable[[str], str]) -> None:
         self.out(f"--- form: {form.title} ---")
         if form.intro:
-            self.out(as_text(Message.plain(form.intro)))
+            self.out(render.text(form.intro))
         values: dict[str, str] = {}
         for field in form.fields:
             choices = ""
@@ -198,6 +184,6 @@ class Console:
         response = self.bot.handle(event)
         if isinstance(response, FormErrors):
             for name, error in response.errors.items():
-                self.out(f"(form not sent: {name}: {error})")
+                self.out(f"(form not sent: {name}: {render.text(error)})")
         elif not isinstance(response, CloseForm | None):
             self._show(response, ask)

@@ -136,7 +136,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
         try:
             return bot.handle(event)
         except Exception:
-            log.exception("handling %s %s failed", event.kind, event.name)
+            log.exception("handling %s %s failed", *bot.route_of(event))
             return apology
 
     def on_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -155,7 +155,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
                 inbox.accept(event)
                 response = None
             except Exception:
-                log.exception("storing %s %s failed", event.kind, event.name)
+                log.exception("storing %s %s failed", *bot.route_of(event))
                 response = apology
         else:
             response = handle(event)
@@ -168,11 +168,11 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
     def on_form(ack: Ack, body: dict[str, Any]) -> None:
         response = handle(translate.form(body))
         if isinstance(response, FormErrors):
-            ack(response_action="errors", errors=response.errors)
+            ack(response_action="errors", errors=render.errors(response.errors))
         elif isinstance(response, Reply):  # an unexpected failure: show it in the form
             ack(
                 response_action="errors",
-                errors={name: response.message.text[:150] for name in _field_names(body)},
+                errors=render.errors({name: response.message.text for name in _field_names(body)}),
             )
         else:
             assert response is None or isinstance(response, CloseForm)

@@ -1,11 +1,21 @@
-"""Neutral messages and forms → Block Kit, within Slack's limits (truncation happens here)."""
+"""Neutral messages and forms → Block Kit, within Slack's limits.
+
+This is where neutral markup (`chatbot/text.py`) becomes Slack mrkdwn, once, when the platform
+is known: the bot's `**bold**` becomes `*bold*`, `- ` items become `•`, emoji their Slack short
+names; `& < >` are escaped everywhere. A literal span (a value: what a person typed) also has
+mrkdwn's formatting characters (asterisk, underscore, tilde, backtick) swapped for look-alikes
+and a `>` opening one of its lines defused, so it can never make bold, italics, a quote, a link
+or a mention beside the bot's own words. A mention token becomes `<@id>`. Every text is cut to
+its limit by its rendered length, with a note (`chatbot.text.fit`).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from chatbot.messages import Block, Button, Field, Form, Message, Option
-from chatbot.text import cut
+from chatbot.messages import Block, Button, Fact, Field, Form, Message, Option
+from chatbot.text import Literal, Markup, Mention, fit, literal, pieces, plain_markup, plain_text
 
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -24,14 +34,110 @@ PLACEHOLDER = 150
 OPTION_TEXT = 75
 PRIVATE_METADATA = 3000
 MAX_ACTIONS = 25
+ERROR_TEXT = 150
+
+# The emoji the templates use, by their Slack names (Slack shows both; the names keep what
+# Slack receives as it was, and read better in its notifications).
+SHORT_NAMES = {
+    "⚠️": "warning",
+    "🚨": "rotating_light",
+    "📊": "bar_chart",
+    "🔒": "lock",
+    "👁️": "eye",
+    "👋": "wave",
+    "🙏": "pray",
+    "❓": "question",
+    "🙋": "raising_hand",
+    "⬆️": "arrow_up",
+    "📥": "inbox_tray",
+    "🔄": "arrows_counterclockwise",
+    "✅": "white_check_mark",
+    "⏰": "alarm_clock",
+    "🚫": "no_entry_sign",
+    "📤": "outbox_tray",
+    "📆": "calendar",
+    "📣": "mega",
+    "🔧": "wrench",
+    "🔍": "mag",
+    "💬": "speech_balloon",
+    "🔴": "red_circle",
+    "🟠": "large_orange_circle",
+    "🔵": "large_blue_circle",
+    "⚪": "white_circle",
+    "ℹ️": "information_source",
+}
+_EMOJI = re.compile("|".join(re.escape(e) for e in sorted(SHORT_NAMES, key=len, reverse=True)))
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# mrkdwn has no escape for its formatting characters: in a value they become look-alikes.
+_DEFUSE = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+_QUOTE_IN_VALUE = re.compile(r"^(\s*)&gt;", re.MULTILINE)
+_USER_ID = re.compile(r"^[A-Z0-9]{2,64}$")
+
+
+def escape(text: str) -> str:
+    """`& < >` as Slack requires them in any text it reads as mrkdwn."""
+    return text.translate(_ESCAPES)
+
+
+def _emoji(text: str) -> str:
+    return _EMOJI.sub(lambda m: f":{SHORT_NAMES[m.group(0)]}:", text)
+
+
+def _markup_line(line: str, *, line_start: bool, formatting: bool) -> str:
+    if not formatting:
+        return _emoji(escape(plain_markup(line, line_start=line_start)))
+    marker = ""
+    if line_start and line.startswith(">"):
+        marker, line = ">", line[1:]
+    elif line_start and line.startswith("- "):
+        marker, line = "• ", line[2:]
+    return marker + _emoji(escape(line).replace("**", "*"))
+
+
+def _value(text: str) -> str:
+    """A literal span: shown as it is, nothing in it live. A `>` opening one of its lines would
+    quote it: a soft hyphen before it keeps it a character."""
+    return _QUOTE_IN_VALUE.sub("\\1\u00ad&gt;", escape(text).translate(_DEFUSE))
+
+
+def mrkdwn(neutral: str, *, formatting: bool = True) -> str:
+    """Neutral markup as Slack mrkdwn (`formatting=False`: no bold, italics, quotes or code,
+    for the notification text; values escaped and mentions live all the same)."""
+    out: list[str] = []
+    line_start = True
+    for piece in pieces(neutral):
+        if isinstance(piece, Markup):
+            lines = piece.text.split("\n")
+            rendered = [
+                _markup_line(line, line_start=line_start or i > 0, formatting=formatting)
+                for i, line in enumerate(lines)
+            ]
+            text = "\n".join(rendered)
+        elif isinstance(piece, Literal):
+            text = _value(piece.text)
+        elif isinstance(piece, Mention):
+            text = f"<@{piece.id}>" if _USER_ID.match(piece.id) else _value(piece.id)
+        else:
+            label = _value(piece.label)
+            text = f"<{escape(piece.url).replace('|', '%7C')}|{label}>"
+        out.append(text)
+        if text:
+            line_start = text.endswith("\n")
+    return "".join(out)
 
 
 def _mrkdwn(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": cut(text, limit) or " ", "verbatim": True}
+    return {"type": "mrkdwn", "text": fit(text, mrkdwn, limit) or " ", "verbatim": True}
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": cut(text, limit) or " ", "emoji": True}
+    """Plain words (a button, a title, a label): shown as they are, cut to the limit."""
+    text = fit(literal(text), plain_text, limit)
+    return {"type": "plain_text", "text": text or " ", "emoji": True}
+
+
+def _fact(fact: Fact) -> dict[str, Any]:
+    return _mrkdwn(f"**{literal(fact.label)}**\n{fact.value}", FIELD_TEXT)
 
 
 def _button(button: Button) -> dict[str, Any]:
@@ -48,7 +154,8 @@ def _button(button: Button) -> dict[str, Any]:
 
 def block(item: Block) -> dict[str, Any]:
     if item.kind == "header":
-        return {"type": "header", "text": _plain(item.text, HEADER_TEXT)}
+        header = fit(item.text, plain_text, HEADER_TEXT) or " "
+        return {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}}
     if item.kind == "divider":
         return {"type": "divider"}
     if item.kind == "context":
@@ -57,7 +164,7 @@ def block(item: Block) -> dict[str, Any]:
         return {"type": "actions", "elements": [_button(b) for b in item.buttons[:MAX_ACTIONS]]}
     section: dict[str, Any] = {"type": "section", "text": _mrkdwn(item.text)}
     if item.fields:
-        section["fields"] = [_mrkdwn(f, FIELD_TEXT) for f in item.fields[:MAX_FIELDS]]
+        section["fields"] = [_fact(f) for f in item.fields[:MAX_FIELDS]]
     return section
 
 
@@ -72,7 +179,13 @@ def _blocks(msg: Message, limit: int) -> list[dict[str, Any]]:
 
 def message(msg: Message) -> dict[str, Any]:
     """Keyword arguments for chat.postMessage / chat.update / respond."""
-    return {"text": cut(msg.text, FALLBACK_TEXT), "blocks": _blocks(msg, MAX_BLOCKS)}
+    fallback = fit(msg.text, lambda text: mrkdwn(text, formatting=False), FALLBACK_TEXT)
+    return {"text": fallback, "blocks": _blocks(msg, MAX_BLOCKS)}
+
+
+def errors(errors: dict[str, str]) -> dict[str, str]:
+    """Errors shown beside a modal's fields: plain text."""
+    return {name: fit(text, plain_text, ERROR_TEXT) for name, text in errors.items()}
 
 
 def home(msg: Message) -> dict[str, Any]:

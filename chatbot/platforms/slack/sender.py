@@ -119,25 +119,26 @@ class SlackSender:
         try:
             if job.action == "home":
                 self.api.call(
-                    "views.publish", json={"user_id": job.channel, "view": render.home(job.message)}
+                    "views.publish", json={"user_id": job.to.id, "view": render.home(job.message)}
                 )
-                return Sent(channel=job.channel, ts="home")
+                return Sent(message_id="home", conversation=job.to.id)
             if job.action == "upload":
                 return self._upload(job, payload)
             if job.action == "update":
                 body = self.api.call(
-                    "chat.update", json={"channel": job.edit_channel, "ts": job.edit_ts, **payload}
+                    "chat.update",
+                    json={"channel": job.conversation, "ts": job.edit_message_id, **payload},
                 )
             else:
                 post: dict[str, Any] = {
-                    "channel": job.channel,
+                    "channel": _channel(job),
                     "metadata": {"event_type": METADATA_EVENT, "event_payload": {"key": job.key}},
                     "unfurl_links": False,
                     "unfurl_media": False,
                     **payload,
                 }
-                if job.thread_ts:
-                    post["thread_ts"] = job.thread_ts
+                if job.thread_id:
+                    post["thread_ts"] = job.thread_id
                 body = self.api.call("chat.postMessage", json=post)
         except SlackCallError as exc:
             return _classify(exc, job)
@@ -145,7 +146,7 @@ class SlackSender:
             return Retry(f"network: {exc}")
         except httpx.TransportError as exc:  # may have reached Slack
             return Retry(f"network: {exc!r}", in_doubt=job.action in SHARES)
-        return Sent(channel=body["channel"], ts=body["ts"])
+        return Sent(message_id=body["ts"], conversation=body["channel"])
 
     def _upload(self, job: Job, payload: dict[str, Any]) -> Outcome:
         """Slack's file upload flow: files.getUploadURLExternal, the bytes POSTed to the upload
@@ -171,42 +172,48 @@ class SlackSender:
             "files.completeUploadExternal",
             json={
                 "files": [{"id": ticket["file_id"], "title": file.title}],
-                "channel_id": job.channel,
+                "channel_id": _channel(job),
                 "blocks": payload["blocks"],
             },
         )
-        return Sent(channel=job.channel, ts=ticket["file_id"])
+        return Sent(message_id=ticket["file_id"], conversation=_channel(job))
 
     def find_sent(self, job: Job) -> Sent | None:
         """After an attempt in doubt, look for our copy by the key carried in its metadata (a
         file share: by its file name, unique per delivery). Raises when it cannot tell, so the
         row stays in doubt rather than being posted blind."""
-        channel = job.channel
+        channel = _channel(job)
         wanted = job.message.file.name if job.action == "upload" and job.message.file else None
-        if channel[:1] in ("U", "W"):
+        if job.conversation is None and job.to.kind == "person":
             channel = self.api.call("conversations.open", form={"users": channel})["channel"]["id"]
-        method = "conversations.replies" if job.thread_ts else "conversations.history"
+        method = "conversations.replies" if job.thread_id else "conversations.history"
         query: dict[str, Any] = {
             "channel": channel,
             "oldest": f"{(job.created_at - timedelta(seconds=5)).timestamp():.6f}",
             "include_all_metadata": "true",
             "limit": 200,
         }
-        if job.thread_ts:
-            query["ts"] = job.thread_ts
+        if job.thread_id:
+            query["ts"] = job.thread_id
         for _page in range(50):
             body = self.api.call(method, form=query)
             for message in body.get("messages", []):
                 metadata = (message.get("metadata") or {}).get("event_payload") or {}
                 if metadata.get("key") == job.key:
-                    return Sent(channel=channel, ts=message["ts"])
+                    return Sent(message_id=message["ts"], conversation=channel)
                 names = [f.get("name") for f in message.get("files") or []]
                 if wanted and wanted in names:
-                    return Sent(channel=channel, ts=message["ts"])
+                    return Sent(message_id=message["ts"], conversation=channel)
             query["cursor"] = (body.get("response_metadata") or {}).get("next_cursor")
             if not query["cursor"]:
                 return None
         raise LookupError(f"{job.key}: history too long to check")
+
+
+def _channel(job: Job) -> str:
+    """The Slack channel to post in: where the message it replies under landed, else the
+    address (a user id posts to the person's direct-message channel with the bot)."""
+    return job.conversation or job.to.id
 
 
 def _classify(exc: SlackCallError, job: Job) -> Outcome:
