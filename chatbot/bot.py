@@ -9,23 +9,34 @@ the delivery worker is woken. The handler's return value is the immediate reply.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias, TypeVar
 
 from sqlalchemy.orm import Session
 
-from chatbot import delivery
+from chatbot import delivery, grammar
 from chatbot.addresses import Address
 from chatbot.clock import Clock
 from chatbot.config import Settings
 from chatbot.db import Database
 from chatbot.db.models import Interaction
 from chatbot.db.upsert import insert_ignore
-from chatbot.messages import FormErrors, Message, Outgoing, Refusal, Reply, Response
+from chatbot.messages import (
+    Block,
+    Button,
+    FormErrors,
+    Message,
+    OpenForm,
+    Outgoing,
+    Refusal,
+    Reply,
+    Response,
+)
 from chatbot.signals import Signal
 from chatbot.text import Neutral, Templates, plain_text
 
@@ -33,26 +44,60 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = TypeVar("P")
 
-EventKind = Literal["command", "action", "form", "event"]
+EventKind = Literal["command", "message", "action", "form", "event"]
+# A button of the core's own: the card shown where a platform cannot open a form at once.
+OPEN_FORM = "core.open_form"
+FORM_CARD_TEXT = 1500  # command text carried in the card's button (a value holds 2,000)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform can do, declared by its adapter (`Bot.declare`). Where one is missing the
+    core falls back, so a handler never asks which platform it runs on."""
+
+    # A reply only the person who acted sees, in the conversation where they acted (Slack's
+    # ephemeral messages). Without: a private reply becomes a one-to-one message to them.
+    ephemeral_replies: bool = False
+    # A form opened at once in answer to a command (Slack: a modal by `trigger_id`). Without:
+    # the core answers with a card whose button opens the form (Teams opens a task module from a
+    # card's button). A free-text message never opens a form at once, on any platform.
+    modals: bool = False
+    # A view of their own for each person, kept up to date by the bot (Slack's App Home).
+    home_view: bool = False
+    # A message sent in doubt (a time-out) can be found again by its delivery key, so it is not
+    # posted twice. Without: the delivery worker posts it again (at least once).
+    message_lookup: bool = False
+
+
+# A platform that declares nothing gets its replies handed back as they are.
+EVERYTHING = Capabilities(ephemeral_replies=True, modals=True, home_view=True, message_lookup=True)
 PRIVATE_USER = "-"  # the logged user of a private route: nobody in particular
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something a person did, on any platform."""
+    """Something a person did, on any platform.
+
+    A command is named neutrally ("techhelp"; the Slack adapter strips the slash). Free text to
+    the bot is a `message` with no name: the core routes it by one grammar (`chatbot.grammar`)
+    to a command, filling in `name` and `text`."""
 
     platform: str
     kind: EventKind
-    name: str  # command ("/techhelp"), action id ("triage.claim") or form id
+    name: str  # command ("techhelp"), action id ("triage.claim") or form id; "" for a message
     user: str
     key: str  # unique per delivery from the platform; a retry carries the same key
-    text: str = ""  # command text
+    text: str = ""  # command or message text, as plain text
     value: str = ""  # button value
     values: dict[str, str] = field(default_factory=dict)  # form fields
     context: str = ""  # form context given back on submit
     channel: str | None = None
     user_name: str | None = None
-    reply_to: str | None = None  # where a reply after the ack goes (Slack: the response_url)
+    # Where an answer after the ack goes: opaque to the core, understood by the adapter that
+    # made it (Slack: the interaction's response_url).
+    reply_to: str | None = None
+    # People mentioned in `text`: the mention as it reads there ("@ann") -> their account id.
+    mentions: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dict(vars(self))  # a shallow copy: `asdict` costs 10× as much (deep copies)
@@ -81,6 +126,7 @@ class Context:
     templates: Templates
     platform: str
     now: datetime
+    capabilities: Capabilities = EVERYTHING  # of the platform the event came from
     queued: bool = False  # something was stored for delivery: the worker is woken after commit
     # Who reacts to a signal sent in this unit of work (`chatbot.signals`): composed by the bot.
     receivers: Mapping[Signal[Any], Sequence[Receiver[Any]]] = field(default_factory=dict)
@@ -203,7 +249,9 @@ class Bot:
         templates: Templates,
         clock: Clock,
         routes: list[Routes],
+        message_command: str = "techhelp",
     ) -> None:
+        """`message_command` takes a free-text message that names no command (a new request)."""
         self.settings = settings
         self.db = db
         self.templates = templates
@@ -232,6 +280,8 @@ class Bot:
                     raise ValueError(f"{route} is registered by two modules")
                 self.handlers[route] = handler
         self.worker: delivery.DeliveryWorker | None = None
+        self.message_command = message_command
+        self.capabilities: dict[str, Capabilities] = {}
 
     def attach_worker(
         self, senders: dict[str, delivery.Sender], *, start: bool = True
@@ -258,6 +308,13 @@ class Bot:
     def commands(self) -> list[str]:
         return sorted(name for kind, name in self.handlers if kind == "command")
 
+    def declare(self, platform: str, capabilities: Capabilities) -> None:
+        """A platform adapter says what its platform can do (see `Capabilities`)."""
+        self.capabilities[platform] = capabilities
+
+    def capabilities_of(self, platform: str) -> Capabilities:
+        return self.capabilities.get(platform, EVERYTHING)
+
     def context(self, session: Session, *, platform: str, now: datetime) -> Context:
         return Context(
             session=session,
@@ -265,6 +322,7 @@ class Bot:
             templates=self.templates,
             platform=platform,
             now=now,
+            capabilities=self.capabilities_of(platform),
             receivers=self.receivers,
         )
 
@@ -313,10 +371,64 @@ class Bot:
 
     @staticmethod
     def route_of(event: Event) -> tuple[EventKind, str]:
+        if event.kind == "message":  # routed by the grammar to a command (`routed`)
+            return "command", event.name
         return event.kind, event.name.split(":", 1)[0] if event.kind == "action" else event.name
 
+    def routed(self, event: Event) -> Event:
+        """A free-text message with its command and text filled in by the one grammar."""
+        if event.kind != "message" or event.name:
+            return event
+        name, text = grammar.parse(event.text, commands=self.commands, default=self.message_command)
+        return replace(event, name=name, text=text)
+
     def handler_for(self, event: Event) -> Handler | None:
+        if self.route_of(event) == ("action", OPEN_FORM):
+            return self._open_form
         return self.handlers.get(self.route_of(event))
+
+    def _open_form(self, event: Event, ctx: Context) -> Response:
+        """The button of a form card (`_adapt`): the command that asked for the form, again,
+        now from a button, which every platform with forms can open one from."""
+        try:
+            asked = json.loads(event.value)
+            handler = self.handlers[("command", asked["command"])]
+        except (ValueError, KeyError, TypeError):
+            return Reply(Message.plain(self.templates.render("common/unknown_action.md.j2")))
+        return handler(replace(event, text=str(asked.get("text", ""))), ctx)
+
+    def _adapt(self, ctx: Context, event: Event, response: Response) -> Response:
+        """Fall back where the platform lacks a capability: a form that cannot open at once
+        becomes a card with a button that opens it; a private reply the platform cannot show
+        to one person alone, or any answer to a free-text message (there is no interaction to
+        answer), becomes a one-to-one message through the outbox."""
+        caps = ctx.capabilities
+        if isinstance(response, OpenForm) and (
+            event.kind == "message" or (event.kind == "command" and not caps.modals)
+        ):
+            response = Reply(self._form_card(ctx, event, response))
+        if isinstance(response, Reply) and (
+            event.kind == "message"
+            or (response.visibility == "private" and not caps.ephemeral_replies)
+        ):
+            ctx.send(
+                Outgoing(
+                    key=f"reply:{event.key}",
+                    to=Address.person(event.platform, event.user),
+                    message=response.message,
+                )
+            )
+            return None
+        return response
+
+    def _form_card(self, ctx: Context, event: Event, opened: OpenForm) -> Message:
+        text = event.text if len(event.text) <= FORM_CARD_TEXT else ""
+        value = json.dumps({"command": event.name, "text": text})
+        body = ctx.render("common/open_form.md.j2", title=opened.form.title)
+        button = Button(opened.form.title, OPEN_FORM, value, style="primary")
+        return Message(
+            text=body, blocks=(Block("section", text=body), Block("actions", buttons=(button,)))
+        )
 
     def defers(self, event: Event) -> bool:
         """Whether the platform should store this event and ack, leaving it to the inbox."""
@@ -327,6 +439,7 @@ class Bot:
     ) -> Response:
         """`within` runs in the same transaction, whatever the outcome (the inbox deletes the
         stored event there, so it is handled once)."""
+        event = self.routed(event)
         handler = self.handler_for(event)
         now = self.clock.now()
         try:
@@ -344,12 +457,14 @@ class Bot:
                             "duplicate %s %s (key %s) ignored", event.kind, event.name, event.key
                         )
                     return None
-                if handler is None:
-                    return Reply(
-                        Message.plain(self.templates.render("common/unknown_action.md.j2"))
-                    )
                 ctx = self.context(session, platform=event.platform, now=now)
-                response = handler(event, ctx)
+                response: Response
+                if handler is None:
+                    text = self.templates.render("common/unknown_action.md.j2")
+                    response = Reply(Message.plain(text))
+                else:
+                    response = handler(event, ctx)
+                response = self._adapt(ctx, event, response)
                 queued = ctx.queued
         except Refusal as refusal:
             # Everything the handler did is rolled back; the interaction is still logged.
@@ -363,11 +478,13 @@ class Bot:
                     refused=plain_text(str(refusal)),
                     private=self.route_of(event) in self.private,
                 )
-            if event.kind == "form" and refusal.field:
-                return FormErrors({refusal.field: str(refusal)})
-            # A refusal's words are neutral markup: a template's, or the bot's own.
-            text = self.templates.render("common/error.md.j2", message=Neutral(str(refusal)))
-            return Reply(Message.plain(text))
+                if event.kind == "form" and refusal.field:
+                    return FormErrors({refusal.field: str(refusal)})
+                # A refusal's words are neutral markup: a template's, or the bot's own.
+                text = self.templates.render("common/error.md.j2", message=Neutral(str(refusal)))
+                ctx = self.context(session, platform=event.platform, now=now)
+                response = self._adapt(ctx, event, Reply(Message.plain(text)))
+                queued = ctx.queued
         if self.worker and queued:
             # Only then: a wake costs the worker a claiming write, and a click that stored
             # nothing to send (a survey answer) must not pay for one.

@@ -1,11 +1,14 @@
 """Settings from the environment (and `.env`), plus the optional YAML file named by TECHHELP_CONFIG.
 
-Everything is built explicitly by `load_settings()`; nothing reads the environment at import time,
-so tests build settings from a dict (`Settings(**values)`) and never patch `os.environ`.
+Everything is built explicitly by `load_settings()`; nothing reads the environment at import time.
+Tests build settings from a dict with `Settings.from_values(values)`, which reads neither the
+environment nor `.env` (Flask's `create_app(test_config)`), and never patch `os.environ`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +22,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from chatbot.addresses import Address
 
@@ -336,6 +344,9 @@ MIN_TOKEN_LENGTH = 32
 MIN_TOKEN_SYMBOLS = 12
 
 
+_EXPLICIT: ContextVar[bool] = ContextVar("explicit_settings", default=False)
+
+
 class PlatformIds(BaseModel):
     """The channels and admins of one platform, as that platform names them."""
 
@@ -409,6 +420,29 @@ class Settings(BaseSettings):
         "teams_admins",
         mode="before",
     )(_split_ids)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Settings:
+        """Settings from these values and the defaults alone: not the environment, not `.env`
+        (a test's configuration, whatever the machine running it has set)."""
+        token = _EXPLICIT.set(True)
+        try:
+            return cls(**values)
+        finally:
+            _EXPLICIT.reset(token)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if _EXPLICIT.get():
+            return (init_settings,)
+        return (init_settings, env_settings, dotenv_settings, file_secret_settings)
 
     @field_validator("techhelp_dashboard_token")
     @classmethod

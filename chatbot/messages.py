@@ -146,9 +146,12 @@ class Form:
 
 @dataclass(frozen=True)
 class Reply:
-    """A message shown at once to the person who acted (ephemeral on Slack)."""
+    """A message shown at once where the person acted: `private`, to them alone (Slack: an
+    ephemeral message; where a platform cannot, the core sends it to them one-to-one), or
+    `public`, to everyone in that conversation."""
 
     message: Message
+    visibility: Literal["private", "public"] = "private"
 
 
 @dataclass(frozen=True)

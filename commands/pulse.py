@@ -61,7 +61,7 @@ def _key(ctx: Context) -> bytes:
 # --- /pulse -------------------------------------------------------------------------------------
 
 
-@routes.command("/pulse")
+@routes.command("pulse")
 def pulse(event: Event, ctx: Context) -> Response:
     if not ctx.settings.is_admin(event.platform, event.user):
         raise Refusal(ctx.render("pulse/admins_only.md.j2"))

@@ -66,7 +66,7 @@ def when(ctx: Context, moment: datetime) -> str:
     return moment.astimezone(_zone(ctx)).strftime("%a %d %b %H:%M %Z")
 
 
-@routes.command("/techalert")
+@routes.command("techalert")
 def techalert(event: Event, ctx: Context) -> Response:
     if not ctx.settings.is_admin(event.platform, event.user):
         raise Refusal(ctx.render("techalert/admins_only.md.j2"))

@@ -34,9 +34,11 @@ FORM = "techhelp.request"
 SEPARATE = "techhelp.separate"
 SEPARATE_MAX = 1900  # the text must fit in a button's value (2,000)
 LONG_TEXT = 2800  # longer descriptions are stored whole but shown cut
+# The on-behalf syntax, parsed here and nowhere else: `for <mention> via <how> <text>`. The
+# person is whoever the platform says the mention names (`Event.mentions`), never a guess from
+# the shape of the typed word.
 _FOR = re.compile(
-    r"^for\s+(?:<@(?P<slack>[UW][A-Z0-9]+)(?:\|[^>]*)?>|@?(?P<plain>[UW][A-Z0-9]+))"
-    r"\s+via\s+(?P<via>phone|email|e-mail|walk-in|walkin)\s+(?P<text>.+)$",
+    r"^for\s+(?P<who>\S+)\s+via\s+(?P<via>phone|email|e-mail|walk-in|walkin)\s+(?P<text>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -45,7 +47,7 @@ def text_reply(ctx: Context, template: str, **values: object) -> Reply:
     return Reply(Message.plain(ctx.render(template, **values)))
 
 
-@routes.command("/techhelp")
+@routes.command("techhelp")
 def techhelp(event: Event, ctx: Context) -> Response:
     text = event.text.strip()
     word = text.split(maxsplit=1)[0].lower() if text else ""
@@ -108,10 +110,10 @@ def log_for_someone(event: Event, ctx: Context, text: str) -> Response:
     if not ctx.settings.is_staff(event.platform, event.user):
         return text_reply(ctx, "techhelp/staff_only.md.j2")
     match = _FOR.match(text)
-    if not match:
+    requester = event.mentions.get(match["who"]) if match else None
+    if not match or not requester:
         return text_reply(ctx, "techhelp/for_usage.md.j2")
     via = match["via"].lower().replace("e-mail", "email").replace("walkin", "walk-in")
-    requester = match["slack"] or match["plain"].upper()
     return create(
         ctx,
         event,

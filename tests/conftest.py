@@ -303,3 +303,26 @@ def server(make_server: Any, tmp_path: Path) -> Server:
         "staff: [USTAFF]\ndepartments:\n  - {name: Finance, manager: UMANAGER, members: [UALICE]}\n"
     )
     return make_server(TECHHELP_CONFIG=str(config)).start()
+
+
+# --- the in-process test platform -------------------------------------------------------------
+
+
+@pytest.fixture
+def make_chat(database_url: str) -> Iterator[Any]:
+    """`make_chat(config, capabilities=...)`: the bot from an explicit configuration dict
+    (nothing from the environment), on a fresh database, on the in-process test platform."""
+    from tests.platform import FULL, TestPlatform, build
+
+    built: list[TestPlatform] = []
+
+    def make(config: dict[str, Any] | None = None, **options: Any) -> TestPlatform:
+        options.setdefault("capabilities", FULL)
+        chat = build({"database_url": database_url, **(config or {})}, **options)
+        built.append(chat)
+        return chat
+
+    yield make
+    for chat in built:
+        chat.worker.stop()
+        chat.bot.db.dispose()

@@ -47,7 +47,7 @@ def submit(bot: Bot, key: str, **values: str):  # type: ignore[no-untyped-def]
 
 def command(bot: Bot, key: str, text: str) -> str:
     reply = bot.handle(
-        Event(platform="slack", kind="command", name="/techalert", user=ADMIN, key=key, text=text)
+        Event(platform="slack", kind="command", name="techalert", user=ADMIN, key=key, text=text)
     )
     assert isinstance(reply, Reply)
     return slack_texts(reply.message)

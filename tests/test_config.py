@@ -27,6 +27,24 @@ def test_csv_environment_lists() -> None:
     assert settings.slack_api_url.endswith("/")
 
 
+def test_settings_from_values_read_neither_the_environment_nor_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test's configuration is what it says, whatever the machine running it has set."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TECHHELP_ADMINS=UFROMDOTENV\nSLACK_BOT_TOKEN=xoxb-leaked\n")
+    monkeypatch.setenv("TECHHELP_TRIAGE_CHANNEL", "CFROMENV")
+    leaky = Settings()
+    assert leaky.techhelp_admins == ["UFROMDOTENV"] and leaky.techhelp_triage_channel == "CFROMENV"
+    settings = Settings.from_values(
+        {"techhelp_admins": "U1, U2", "routing": {"staff": ["USTAFF"]}, "slack_api_url": "http://x"}
+    )
+    assert settings.techhelp_admins == ["U1", "U2"] and settings.is_staff("slack", "USTAFF")
+    assert settings.techhelp_triage_channel is None and settings.slack_bot_token is None
+    assert settings.slack_api_url == "http://x/"  # validated as from the environment
+    assert Settings().techhelp_triage_channel == "CFROMENV"  # the environment still counts
+
+
 def test_yaml_routing(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_text(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -217,3 +220,63 @@ def test_service_desk_logs_a_phone_request(server: Server) -> None:
     assert len(rows(server, "select id from requests")) == 1
     usage = reply_text(server.command("for someone somehow", user=STAFF))
     assert "for @person via phone|email|walk-in" in usage
+
+
+def direct_message(server: Server, text: str, *, user: str = "UALICE", **event: Any) -> str:
+    """A message in the bot's Messages tab (`message.im`), as Slack posts it; its event id."""
+    event_id = event.pop("event_id", f"Ev{uuid.uuid4().hex[:10]}")
+    headers = event.pop("headers", None)
+    body = {
+        "token": "legacy",
+        "team_id": "T0TEST",
+        "api_app_id": "A0TEST",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": {
+            "type": "message",
+            "channel": f"D{user}",
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "ts": f"{time.time():.6f}",
+            **event,
+        },
+    }
+    response = server.post(json.dumps(body), content_type="application/json", headers=headers)
+    assert response.status_code == 200, response.text
+    return event_id
+
+
+def test_a_direct_message_is_a_request_help_or_status(server: Server) -> None:
+    fake = server.fake
+    event_id = direct_message(server, "my <@UBOB|bob> monitor flickers &amp; buzzes")
+    # Slack retries the event: it is handled once.
+    direct_message(server, "x", event_id=event_id, headers={"X-Slack-Retry-Num": "1"})
+    fake.wait_for(lambda: any("is logged" in dm for dm in dms_to(server, "UALICE")))
+    stored = rows(server, "select requester, intake_channel, text from requests")
+    assert [tuple(r) for r in stored] == [
+        ("UALICE", "techhelp", "my @bob monitor flickers & buzzes")
+    ]
+    fake.wait_for(lambda: card_posts(server))
+    # The bot's own posts in the conversation, and edits, are not requests.
+    direct_message(server, "We have your request TH-1", bot_id="B0BOT")
+    direct_message(server, "edited", subtype="message_changed")
+    direct_message(server, "status")
+    fake.wait_for(lambda: any("Your open requests" in dm for dm in dms_to(server, "UALICE")))
+    assert len(rows(server, "select id from requests")) == 1
+    # "techhelp" alone asks for the form: a message cannot open one, so a button does.
+    direct_message(server, "techhelp")
+    fake.wait_for(lambda: any("core.open_form" in dm for dm in dms_to(server, "UALICE")))
+    (button,) = [
+        element
+        for call in fake.calls("chat.postMessage")
+        if call.body.get("channel") == "UALICE"
+        for block in call.body.get("blocks") or []
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "core.open_form"
+    ]
+    assert server.click(button["action_id"], button["value"], user="UALICE").status_code == 200
+    fake.wait_for(lambda: fake.calls("views.open"))
+    assert fake.calls("views.open")[-1].body["view"]["callback_id"] == "techhelp.request"

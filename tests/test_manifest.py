@@ -17,7 +17,7 @@ def test_manifest_declares_every_command_and_the_events_path(tmp_path: Path) -> 
     declared = {c["command"]: c for c in manifest["features"]["slash_commands"]}
     assert {"/techhelp", "/techalert", "/pulse"} <= set(declared)
     bot = build_bot(Settings(database_url=f"sqlite:///{tmp_path}/m.db"))
-    assert set(bot.commands) <= set(declared)
+    assert {f"/{name}" for name in bot.commands} <= set(declared)
     for command in declared.values():
         assert command["url"].endswith("/slack/events") and command["should_escape"] is True
     settings = manifest["settings"]

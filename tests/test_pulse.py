@@ -105,7 +105,7 @@ def command(bot: Bot, text: str, user: str = ADMIN) -> Any:
         Event(
             platform="slack",
             kind="command",
-            name="/pulse",
+            name="pulse",
             user=user,
             key=f"c{next(_keys)}",
             text=text,

@@ -72,7 +72,7 @@ def _survey_run(
 @click.pass_context
 def survey_send(ctx: click.Context, question: str) -> None:
     """A one-off 1–5 pulse to everyone, now."""
-    _survey_run(ctx, "command", "/pulse", text=f"send {question}")
+    _survey_run(ctx, "command", "pulse", text=f"send {question}")
 
 
 @survey.command("create")
@@ -128,7 +128,7 @@ def survey_create(
 @click.pass_context
 def survey_list(ctx: click.Context) -> None:
     """The surveys and their latest runs."""
-    _survey_run(ctx, "command", "/pulse", text="list")
+    _survey_run(ctx, "command", "pulse", text="list")
 
 
 @survey.command("results")
@@ -136,7 +136,7 @@ def survey_list(ctx: click.Context) -> None:
 @click.pass_context
 def survey_results(ctx: click.Context, survey_id: str) -> None:
     """Results of a survey's latest run (of the latest survey when no id is given)."""
-    _survey_run(ctx, "command", "/pulse", text=f"results {survey_id}".strip())
+    _survey_run(ctx, "command", "pulse", text=f"results {survey_id}".strip())
 
 
 @survey.command("close")
@@ -144,4 +144,4 @@ def survey_results(ctx: click.Context, survey_id: str) -> None:
 @click.pass_context
 def survey_close(ctx: click.Context, survey_id: str) -> None:
     """Close a survey's open run and post its results to the IT channel."""
-    _survey_run(ctx, "command", "/pulse", text=f"close {survey_id}")
+    _survey_run(ctx, "command", "pulse", text=f"close {survey_id}")

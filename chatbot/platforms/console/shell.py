@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from chatbot.bot import Bot, Event, EventKind
+from chatbot.bot import Bot, Capabilities, Event, EventKind
 from chatbot.delivery import Job, Outcome, Sent
 from chatbot.messages import (
     Button,
@@ -29,9 +29,14 @@ from chatbot.messages import (
 from chatbot.platforms.console import render
 
 PLATFORM = "console"
+# What is shown goes to the one person at the keyboard (replies are theirs alone), and a form is
+# asked field by field; no home view, and nothing sent can be looked up again.
+CAPABILITIES = Capabilities(ephemeral_replies=True, modals=True)
+_TYPED_MENTION = re.compile(r"@([A-Za-z0-9]+)")
 _REF = re.compile(r"\bTH-\d+\b")
 HELP = """Console commands:
   /techhelp …           any slash command, as in Slack
+  /dm <text>            a direct message to the bot: help, status, a command word, or a request
   <button label> [TH-n] press a button shown above, e.g. "Claim TH-1" or "5"
   /as U123              act as another person (now: {user})
   /quit                 leave"""
@@ -77,6 +82,7 @@ class Console:
         self.user = user
         self.out = out
         self.shown: list[Shown] = []
+        bot.declare(PLATFORM, CAPABILITIES)
         self.worker = bot.attach_worker({PLATFORM: ConsoleSender(out, self.shown)}, start=False)
 
     def drain(self) -> None:
@@ -106,9 +112,11 @@ class Console:
             self.user = line.split(maxsplit=1)[1].strip().lstrip("@").upper()
             self.out(f"(you are now @{self.user})")
             return
-        if line.startswith("/"):
+        if line.startswith("/dm ") or line == "/dm":
+            event = self._event("message", "", text=line.removeprefix("/dm").strip())
+        elif line.startswith("/"):
             name, _, text = line.partition(" ")
-            event = self._event("command", name, text=text)
+            event = self._event("command", name.removeprefix("/"), text=text)
         else:
             button = self._find_button(line)
             if button is None:
@@ -121,6 +129,8 @@ class Console:
     def _event(
         self, kind: EventKind, name: str, *, text: str = "", value: str = "", context: str = ""
     ) -> Event:
+        """A typed `@U123` mentions that person (the console knows people by their ids)."""
+        mentions = {f"@{m}": m.upper() for m in _TYPED_MENTION.findall(text)}
         return Event(
             platform=PLATFORM,
             kind=kind,
@@ -130,6 +140,7 @@ class Console:
             text=text,
             value=value,
             context=context,
+            mentions=mentions,
         )
 
     def _find_button(self, line: str) -> Button | None:

@@ -15,7 +15,7 @@ from slack_bolt import Ack, App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from chatbot.bot import Bot, Event
+from chatbot.bot import Bot, Capabilities, Event
 from chatbot.inbox import Inbox
 from chatbot.messages import (
     CloseForm,
@@ -31,6 +31,15 @@ from chatbot.platforms.slack import render, translate
 log = logging.getLogger(__name__)
 ANY = re.compile(r".+")
 JSON_CONTENT = {"Content-Type": "application/json"}
+# Ephemeral messages, modals by trigger_id, App Home, and history searched by the delivery key
+# in a message's metadata.
+CAPABILITIES = Capabilities(
+    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True
+)
+
+
+def response_type(reply: Reply) -> str:
+    return "ephemeral" if reply.visibility == "private" else "in_channel"
 
 
 def static_authorize(token: str | None) -> Callable[..., AuthorizeResult]:
@@ -83,7 +92,7 @@ class Replies:
         if isinstance(response, ReplaceMessage):
             how: dict[str, Any] = {"replace_original": True}
         elif isinstance(response, Reply):
-            how = {"response_type": "ephemeral", "replace_original": False}
+            how = {"response_type": response_type(response), "replace_original": False}
         else:
             return
         self.pool.submit(self.respond, event.reply_to, **how, **render.message(response.message))
@@ -113,6 +122,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
     need not hold the ack (opening a modal, `respond`) goes to `replies`. A deferred action
     (`Bot.defers`) is only stored in the `inbox` before the ack; its worker handles it."""
     settings = bot.settings
+    bot.declare(translate.PLATFORM, CAPABILITIES)
     app = App(
         client=client,
         authorize=static_authorize(settings.slack_bot_token),
@@ -132,7 +142,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
     def on_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         response = handle(translate.command(body))
         if isinstance(response, Reply):
-            ack(response_type="ephemeral", **render.message(response.message))
+            ack(response_type=response_type(response), **render.message(response.message))
         else:
             ack()
         if isinstance(response, OpenForm):
@@ -172,7 +182,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
     # bursts (a survey's answers), are matched first.
     app.action(ANY)(on_action)
     for name in bot.commands:
-        app.command(name)(on_command)
+        app.command(f"/{name}")(on_command)
     app.view(ANY)(on_form)
 
     @app.event("app_home_opened")
@@ -181,6 +191,14 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
         outbox). The Messages tab opens this event too; it needs nothing."""
         if (body.get("event") or {}).get("tab", "home") == "home":
             handle(translate.home_opened(body))
+
+    @app.event("message")
+    def direct_message(body: dict[str, Any]) -> None:
+        """A message in the bot's Messages tab: the core routes its text by its one grammar and
+        answers through the outbox (an event has nothing to reply to)."""
+        event = translate.direct_message(body)
+        if event is not None:
+            handle(event)
 
     return app
 

@@ -10,17 +10,23 @@ from typing import Any
 from chatbot.bot import Event
 
 PLATFORM = "slack"
-_ON_BEHALF = re.compile(r"^for\s+<@([UW][A-Z0-9]+)(?:\|[^>]*)?>\s*", re.IGNORECASE)
 _ENTITY = re.compile(r"<([@#!])([^>|]*)(?:\|([^>]*))?>|<([^>|]+)(?:\|([^>]*))?>")
 
 
 def plain_text(text: str) -> str:
     """`<@U1|ann>` → `@ann`, `<!channel>` → `@channel`, `<https://x|label>` → `label (https://x)`,
     then Slack's `&amp; &lt; &gt;` back to characters."""
+    return plain_text_and_mentions(text)[0]
+
+
+def plain_text_and_mentions(text: str) -> tuple[str, dict[str, str]]:
+    """The plain text, and the people it mentions: `@ann` as it now reads → `U1`."""
+    mentions: dict[str, str] = {}
 
     def replace(match: re.Match[str]) -> str:
         sigil, ident, label, url, url_label = match.groups()
         if sigil == "@":
+            mentions[f"@{label or ident}"] = ident
             return f"@{label or ident}"
         if sigil == "#":
             return f"#{label or ident}"
@@ -28,26 +34,51 @@ def plain_text(text: str) -> str:
             return f"@{(label or ident).split('^')[0]}"
         return f"{url_label} ({url})" if url_label else url
 
-    return html.unescape(_ENTITY.sub(replace, text)) if "<" in text or "&" in text else text
+    if "<" not in text and "&" not in text:
+        return text, mentions
+    return html.unescape(_ENTITY.sub(replace, text)), mentions
 
 
 def command(body: dict[str, Any]) -> Event:
-    raw = (body.get("text") or "").strip()
-    # "/techhelp for <@U1|ann> via phone …": keep that person's id, the rest becomes plain text.
-    on_behalf = _ON_BEHALF.match(raw)
-    if on_behalf:
-        text = f"for @{on_behalf[1]} " + plain_text(raw[on_behalf.end() :])
-    else:
-        text = plain_text(raw)
+    """A slash command: `/techhelp` is the command "techhelp"."""
+    text, mentions = plain_text_and_mentions((body.get("text") or "").strip())
     return Event(
         platform=PLATFORM,
         kind="command",
-        name=body.get("command", ""),
+        name=body.get("command", "").removeprefix("/"),
         user=body.get("user_id", ""),
         user_name=body.get("user_name"),
         key=f"command:{body.get('trigger_id') or body.get('command_ts', '')}",
         text=text,
         channel=body.get("channel_id"),
+        mentions=mentions,
+    )
+
+
+def direct_message(body: dict[str, Any]) -> Event | None:
+    """A message to the bot in its Messages tab (`message.im`), for the core's grammar; None
+    for what is not a person typing: the bot's own posts, edits, joins and other subtypes."""
+    event = body.get("event") or {}
+    user, text = _text(event.get("user")), _text(event.get("text")).strip()
+    if (
+        event.get("channel_type") != "im"
+        or event.get("subtype")
+        or event.get("bot_id")
+        or not _ID.match(user)
+        or not text
+    ):
+        return None
+    text, mentions = plain_text_and_mentions(text)
+    key = body.get("event_id") or _text(event.get("client_msg_id")) or _text(event.get("ts"))
+    return Event(
+        platform=PLATFORM,
+        kind="message",
+        name="",
+        user=user,
+        key=f"event:{key}",
+        text=text,
+        channel=_text(event.get("channel")) or None,
+        mentions=mentions,
     )
 
 
