@@ -151,31 +151,27 @@ def _call(app: Any, body: bytes, content_type: str) -> int:
 
 @pytest.fixture
 def wsgi(database_url: str) -> Iterator[tuple[Any, Any]]:
-    from chatbot.app import build_bot, slack_parts
-    from chatbot.config import load_settings
+    from chatbot.app import build_bot
+    from chatbot.config import Settings
+    from chatbot.platforms.slack.runner import http_app, slack_parts
 
-    settings_ = load_settings(
-        database_url=database_url,
-        slack_bot_token="xoxb-test",
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url="http://127.0.0.1:9/api/",  # nothing listens: a modal fails fast
-        techhelp_triage_channel=TRIAGE,
-        techhelp_admins=[ADMIN],
+    settings_ = Settings.from_values(
+        {
+            "database_url": database_url,
+            "slack_bot_token": "xoxb-test",
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": "http://127.0.0.1:9/api/",  # nothing listens: a modal fails fast
+            "techhelp_triage_channel": TRIAGE,
+            "techhelp_admins": [ADMIN],
+        }
     )
     bot = build_bot(settings_)
     bot.db.upgrade()
-    app, _sender, _inbox = slack_parts(bot)
+    host = http_app(slack_parts(bot).app, bot.db, None, signing_secret=SIGNING_SECRET)
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    yield _host(bot, app), engine
+    yield host, engine
     engine.dispose()
     bot.db.dispose()
-
-
-def _host(bot: Any, app: Any) -> Any:
-    from chatbot.platforms.slack.server import slack_endpoint
-    from chatbot.web.host import Host
-
-    return Host(bot.db, web=None, endpoints=[slack_endpoint(app, SIGNING_SECRET)])
 
 
 @settings(
