@@ -171,3 +171,14 @@ def test_malformed_signed_requests_are_400_and_store_nothing(server: Server) -> 
     # The server still answers a good request.
     assert server.command("printer jammed").status_code == 200
     assert rows(server, "select requester from requests") == [("UALICE",)]
+
+
+def test_a_command_about_a_payload_is_a_request(server: Server) -> None:
+    """Bolt reads any form body holding the letters "payload" as an interaction; the endpoint
+    passes such a command on so that it is still the request the person typed."""
+    response = server.command("the payload of the nightly upload failed")
+    assert response.status_code == 200, response.text
+    assert "TH-1" in response.text
+    assert rows(server, "select requester, text from requests") == [
+        ("UALICE", "the payload of the nightly upload failed")
+    ]
