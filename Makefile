@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers: most tests wait on a server process or a database, so more workers
+# than cores pays (`make test TEST_WORKERS=0` runs in one process).
+TEST_WORKERS ?= 4
 
 .PHONY: run test lint format bench clean lock
 
@@ -30,7 +33,7 @@ test: $(STAMP)  ## set up, lint, type-check, and run the whole test suite
 	$(BIN)/ruff check chatbot commands tests bench
 	$(BIN)/ruff format --check chatbot commands tests bench
 	$(BIN)/mypy -p chatbot -p commands
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check chatbot commands tests bench

@@ -102,7 +102,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20) -> Server:
+    def start(self, timeout: float = 60) -> Server:
         env = {**self.env, "PORT": str(self.port)}
         assert self.log_path is not None
         log = self.log_path.open("ab")
