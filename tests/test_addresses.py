@@ -131,7 +131,7 @@ def alert_command(bot: Bot, text: str, *, platform: str = "slack", user: str = A
         Event(
             platform=platform,
             kind="command",
-            name="/techalert",
+            name="techalert",
             user=user,
             key=f"k{next(_keys)}",
             text=text,

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from chatbot import directory
 from chatbot.bot import Bot, Event
 from chatbot.clock import FixedClock
 from chatbot.config import Department, Queue, Routing, Settings
@@ -22,14 +23,15 @@ from chatbot.db.models import (
     Alert,
     Delivery,
     Interaction,
-    Person,
     Rating,
     Request,
     RequestEvent,
 )
-from chatbot.db.upsert import insert_ignore
 from chatbot.messages import CloseForm, FormErrors, Message, OpenForm, ReplaceMessage, Reply
+from chatbot.platforms.slack import render
+from chatbot.text import plain_text
 from tests.conftest import Server
+from tests.rendered import slack_json
 
 ADMIN = "UADMIN"
 STAFF = "USTAFF"
@@ -70,14 +72,12 @@ def bot(database_url: str) -> Iterator[Bot]:
     with db.transaction() as session:  # the directory `chatbot clock` syncs
         for user in (ALICE, BOB, NOBODY, STAFF, BRM):
             department = settings.routing.department_of(user)
-            insert_ignore(
+            directory.add_account(
                 session,
-                Person,
                 platform="slack",
-                user_id=user,
+                account_id=user,
                 department=department.name if department else None,
-                first_seen=clock.now(),
-                active=True,
+                now=clock.now(),
             )
     bot = Bot(settings=settings, db=db, templates=Templates(), clock=clock, routes=ROUTES)
     yield bot
@@ -91,19 +91,18 @@ def handle(bot: Bot, kind: str, name: str, user: str, **fields: Any) -> Any:
 
 
 def techhelp(bot: Bot, text: str, user: str = ALICE) -> Any:
-    return handle(bot, "command", "/techhelp", user, text=text)
+    return handle(bot, "command", "techhelp", user, text=text)
 
 
 def said(response: Any) -> str:
-    """What the person is shown: a reply, a replaced message, or errors beside a form's fields
-    (an action that went through without a word shows nothing)."""
+    """What the person is shown on Slack: a reply, a replaced message, or errors beside a
+    form's fields (an action that went through without a word shows nothing)."""
     if response is None:
         return "(nothing: the action went through)"
     if isinstance(response, FormErrors):
-        return json.dumps(response.errors)
+        return json.dumps({name: plain_text(error) for name, error in response.errors.items()})
     assert isinstance(response, Reply | ReplaceMessage), response
-    blocks = [vars(b) for b in response.message.blocks]
-    return response.message.text + json.dumps(blocks, default=vars)
+    return slack_json(response.message)
 
 
 def one(bot: Bot, query: Any) -> Any:
@@ -368,11 +367,12 @@ def test_a_forged_rating_on_an_unresolved_request_is_refused(bot: Bot) -> None:
 def test_alert_text_is_not_live_in_the_fallback_text(bot: Bot) -> None:
     """Typed through the CLI or the console, no platform turned the markup into text first."""
     poison = "<!channel> VPN down <@UADMIN> see <https://evil.example|the portal> & more"
-    reply = handle(bot, "command", "/techalert", ADMIN, text=f"outage {poison}")
+    reply = handle(bot, "command", "techalert", ADMIN, text=f"outage {poison}")
     assert "AL-1" in said(reply)
     with bot.db.sessions() as session:
         copies = session.scalars(select(Delivery).where(Delivery.key.startswith("alert:1:copy:")))
-        texts = [row.message["text"] for row in copies]
+        # The notification text of each copy, as Slack receives it.
+        texts = [render.message(Message.from_json(row.message))["text"] for row in copies]
     assert texts
     for text in texts:
         for live in ("<!channel>", "<@UADMIN>", "<https://"):
