@@ -977,7 +977,7 @@ def satisfaction_trend(
     ).all()
 
     def period(at: datetime) -> int:
-        return min(periods - 1, int((_aware(at) - start) / SATISFACTION_WEEK))
+        return min(periods - 1, int((aware(at) - start) / SATISFACTION_WEEK))
 
     scores = [(period(at), department or "", score, 1) for at, department, score in rows]
     labels = [(start + i * SATISFACTION_WEEK).strftime("%d %b") for i in range(periods)]
@@ -988,7 +988,8 @@ def satisfaction_trend(
     )
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
+    """The moment with its time zone (UTC when the database gave none)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -1024,11 +1025,11 @@ def satisfaction(*, session: Session, until: datetime, minimum: int) -> list[Sat
         .join(Request, Request.id == Rating.request_id)
         .where(Rating.rated_at >= before, Rating.rated_at < end)
     ).all()
-    if not any(_aware(at) >= since for _, at, _ in rows):
+    if not any(aware(at) >= since for _, at, _ in rows):
         return []
     weeks: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
     for score, at, department in rows:
-        weeks[1 if _aware(at) >= since else 0].setdefault(department or "", []).append(score)
+        weeks[1 if aware(at) >= since else 0].setdefault(department or "", []).append(score)
 
     def shown(week: dict[str, list[int]]) -> dict[str, float]:
         """The averages published for the week: overall (key None) and per department."""
