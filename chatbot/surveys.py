@@ -1031,22 +1031,26 @@ def satisfaction(*, session: Session, until: datetime, minimum: int) -> list[Sat
     for score, at, department in rows:
         weeks[1 if aware(at) >= since else 0].setdefault(department or "", []).append(score)
 
-    def shown(week: dict[str, list[int]]) -> dict[str, float]:
+    def shown(week: dict[str, list[int]]) -> dict[str | None, float]:
         """The averages published for the week: overall (key None) and per department."""
         sizes = {name: len(scores) for name, scores in week.items()}
         hidden = suppressed(sizes, minimum)
         everyone = [score for scores in week.values() for score in scores]
-        result = {name: sum(s) / len(s) for name, s in week.items() if name not in hidden}
-        return result | ({"": sum(everyone) / len(everyone)} if len(everyone) >= minimum else {})
+        result: dict[str | None, float] = {
+            name: sum(s) / len(s) for name, s in week.items() if name not in hidden
+        }
+        if len(everyone) >= minimum:
+            result[None] = sum(everyone) / len(everyone)
+        return result
 
     then, now = shown(weeks[0]), shown(weeks[1])
     this = weeks[1]
     overall = Satisfaction(
         name="All requests",
         responses=sum(len(s) for s in this.values()),
-        average=now.get(""),
-        previous=then.get(""),
-        hidden="" not in now,
+        average=now.get(None),
+        previous=then.get(None),
+        hidden=None not in now,
     )
     result = [overall]
     for department in sorted(name for name in this if name):
