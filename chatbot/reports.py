@@ -5,9 +5,11 @@ loading rows into Python to count them, so a page costs a few queries whatever t
 history. Functions are keyword-only and take a read-only connection (`Database.reading()`).
 
 Conventions: a request belongs to the week (Monday, UTC) and the date range of its creation;
-percentiles are nearest-rank (the smallest value with at least p of the values at or below it);
-figures about satisfaction for a group smaller than `min_group` are hidden (None), so a small
-department's ratings cannot be traced to a person.
+percentiles are nearest-rank (the smallest value with at least p of the values at or below it).
+Rating figures are published per whole week that has ended (`published_weeks`), and per week a
+group smaller than `min_group` is hidden (None), with the departments hidden beside it so that
+everyone's figure minus the shown ones cannot reveal it (`surveys.suppressed`): a small
+department's ratings cannot be traced to a person, by one page or by several.
 """
 
 from __future__ import annotations
@@ -356,43 +358,91 @@ def weekly_volume(*, conn: Connection, filters: Filters) -> list[dict[str, Any]]
 # --- satisfaction -------------------------------------------------------------------------------
 
 
+def published_weeks(filters: Filters, *, today: date) -> tuple[date, date] | None:
+    """The weeks whose rating figures may be published for the range: every whole week (Monday
+    to Sunday, UTC) that the range touches and that has ended before `today`'s week began, as
+    [first Monday, Monday after the last). None when there is none.
+
+    Whole weeks, so that two ranges a day apart give the same figures (their difference would be
+    that day's ratings); ended weeks, so that a figure is published once, on the Monday after its
+    week, and never changes with each rating (watching it before and after one would tell it)."""
+    first = filters.start - timedelta(days=filters.start.weekday())
+    after = filters.end - timedelta(days=filters.end.weekday()) + timedelta(weeks=1)
+    after = min(after, today - timedelta(days=today.weekday()))
+    return (first, after) if first < after else None
+
+
 def ratings_by_week(
-    *, conn: Connection, filters: Filters, min_group: int, by_department: bool = True
+    *,
+    conn: Connection,
+    filters: Filters,
+    min_group: int,
+    today: date,
+    by_department: bool = True,
 ) -> list[dict[str, Any]]:
-    """Average request rating per week (of the rating), per department; groups with fewer than
-    `min_group` ratings are hidden (average None, count shown as fewer than the minimum)."""
+    """Average request rating per week (of the rating), everyone's (`by_department=False`) or per
+    department (every one, or only the chosen department).
+
+    Only `published_weeks`, each whole. Per week, everyone's figure is hidden below `min_group`
+    ratings; a department's is hidden below it and also when hidden with such a department so that
+    everyone's figure minus the shown departments cannot reveal it (`surveys.suppressed`, the rule
+    of the pulse figures), whatever the department filter: everyone's row on one page minus the
+    departments on another gives no hidden group either. Hidden: average and count None."""
+    weeks = published_weeks(filters, today=today)
+    if weeks is None:
+        return []
+    since, until = (datetime.combine(d, time(), tzinfo=UTC) for d in weeks)
     week = _week(conn, Rating.rated_at).label("week")
-    where = [Rating.rated_at >= filters.since, Rating.rated_at < filters.until]
-    if filters.department:
-        where.append(Request.department == filters.department)
-    columns: list[Any] = [week]
-    if by_department:
-        columns.append(_department(Request.department).label("department"))
+    department = _department(Request.department).label("department")
     rows = conn.execute(
         select(
-            *columns,
+            week,
+            department,
             func.count().label("ratings"),
-            func.avg(cast(Rating.score, Float)).label("average"),
+            func.sum(Rating.score).label("total"),
         )
         .select_from(Rating)
         .join(Request, Request.id == Rating.request_id)
-        .where(*where)
-        .group_by(*columns)
-        .order_by(*columns)
+        .where(Rating.rated_at >= since, Rating.rated_at < until)
+        .group_by(week, department)
+        .order_by(week, department)
     )
-    result = []
+    per_week: dict[str, dict[str, tuple[int, int]]] = {}
     for row in rows:
-        item = dict(row._mapping)
-        shown = int(row.ratings) >= min_group
-        item["average"] = round(float(row.average), 2) if shown else None
-        item["ratings"] = int(row.ratings) if shown else None
-        result.append(item)
+        per_week.setdefault(row.week, {})[row.department] = (int(row.ratings), int(row.total))
+    result = []
+    for name, groups in per_week.items():
+        if not by_department and not filters.department:
+            count = sum(n for n, _ in groups.values())
+            total = sum(t for _, t in groups.values())
+            result.append(_rating_row(name, None, count, total, shown=count >= min_group))
+            continue
+        hidden = surveys.suppressed({d: n for d, (n, _) in groups.items()}, min_group)
+        for department_name, (count, total) in groups.items():
+            if filters.department and department_name != filters.department:
+                continue
+            shown = department_name not in hidden
+            result.append(_rating_row(name, department_name, count, total, shown=shown))
     return result
 
 
+def _rating_row(
+    week: str, department: str | None, count: int, total: int, *, shown: bool
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"week": week}
+    if department is not None:
+        row["department"] = department
+    row["ratings"] = count if shown else None
+    row["average"] = round(total / count, 2) if shown and count else None
+    return row
+
+
 def rating_response(*, conn: Connection, filters: Filters, min_group: int) -> list[dict[str, Any]]:
-    """Per department: requests resolved in the range, how many were rated, the response rate."""
+    """Per department: requests resolved in the range, how many were rated, the response rate.
+    How many were rated is hidden below `min_group`, and for the departments hidden with such a
+    one (`surveys.suppressed`, over every department whatever the filter)."""
     department = _department(Request.department).label("department")
+    everywhere = Filters(start=filters.start, end=filters.end)
     rows = conn.execute(
         select(
             department,
@@ -401,13 +451,16 @@ def rating_response(*, conn: Connection, filters: Filters, min_group: int) -> li
         )
         .select_from(Request)
         .outerjoin(Rating, Rating.request_id == Request.id)
-        .where(*_in_range(filters), Request.resolved_at.is_not(None))
+        .where(*_in_range(everywhere), Request.resolved_at.is_not(None))
         .group_by(department)
         .order_by(department)
-    )
+    ).all()
+    hidden = surveys.suppressed({row.department: int(row.rated) for row in rows}, min_group)
     result = []
     for row in rows:
-        shown = int(row.rated) >= min_group
+        if filters.department and row.department != filters.department:
+            continue
+        shown = row.department not in hidden
         result.append(
             {
                 "department": row.department,

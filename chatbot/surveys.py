@@ -23,7 +23,7 @@ import secrets
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
@@ -54,7 +54,7 @@ MAX_OPTION = 75
 MAX_COMMENT = 3000
 SECRET_NAME = "pulse-hmac"
 CONTACT_WINDOW = timedelta(days=7)
-SATISFACTION_WINDOW = timedelta(days=30)
+SATISFACTION_WEEK = timedelta(weeks=1)  # the period of every published rating figure
 NO_DEPARTMENT = ""
 SENT = ("open", "closed")  # run states after sending (before: scheduled; never: cancelled)
 
@@ -704,8 +704,9 @@ class Satisfaction:
 
     name: str
     responses: int
-    average: float | None
-    previous: float | None
+    average: float | None  # None: hidden
+    previous: float | None  # None: no figure shown for the week before
+    hidden: bool = False  # too few ratings, or hidden with such a group (`suppressed`)
 
     @property
     def change(self) -> float | None:
@@ -837,7 +838,9 @@ def figures(
                     group.change = group.average - then
         if survey.scale:
             result.satisfaction = satisfaction(
-                session=session, until=run.closed_at or run.sent_at or run.scheduled_for
+                session=session,
+                until=run.closed_at or run.sent_at or run.scheduled_for,
+                minimum=minimum,
             )
             result.trend = trend(session=session, routing=routing, run=run)
     return result
@@ -950,27 +953,44 @@ def trend(*, session: Session, routing: Routing, run: SurveyRun, runs: int = 6) 
     )
 
 
+def published_until(moment: datetime) -> datetime:
+    """The end of the last week (Monday 00:00 UTC) whose rating figures are published at
+    `moment`: a week's figures appear once it has ended and never change afterwards (the grid of
+    `reports.published_weeks`, the dashboard's and the report's)."""
+    day = moment.astimezone(UTC).date()
+    return datetime.combine(day - timedelta(days=day.weekday()), time(), tzinfo=UTC)
+
+
 def satisfaction_trend(
-    *, session: Session, routing: Routing, until: datetime, periods: int = 6
+    *, session: Session, routing: Routing, until: datetime, periods: int = 6, at_least: int = 0
 ) -> Trend:
-    """Request satisfaction (the rating after resolution) per 30 days, oldest first: overall and
-    per department of the requester — the built-in series beside the pulse checks."""
-    start = until - periods * SATISFACTION_WINDOW
+    """Request satisfaction (the rating after resolution) per week, the last `periods` weeks
+    published at `until` (`published_until`), oldest first: overall and per department of the
+    requester — the built-in series beside the pulse checks. Per week, a group below the minimum
+    is hidden, and so is a department hidden with it (`suppressed`), as on the dashboard."""
+    end = published_until(until)
+    start = end - periods * SATISFACTION_WEEK
     rows = session.execute(
         select(Rating.rated_at, Request.department, Rating.score)
         .join(Request, Request.id == Rating.request_id)
-        .where(Rating.rated_at > start, Rating.rated_at <= until)
+        .where(Rating.rated_at >= start, Rating.rated_at < end)
     ).all()
 
     def period(at: datetime) -> int:
-        return min(periods - 1, int((at - start) / SATISFACTION_WINDOW))
+        return min(periods - 1, int((aware(at) - start) / SATISFACTION_WEEK))
 
     scores = [(period(at), department or "", score, 1) for at, department, score in rows]
-    labels = [(start + (i + 1) * SATISFACTION_WINDOW).strftime("to %d %b") for i in range(periods)]
+    labels = [(start + i * SATISFACTION_WEEK).strftime("%d %b") for i in range(periods)]
+    minimum = min_group_size(routing, at_least=at_least)
     return Trend(
         labels=labels,
-        lines=_lines(list(range(periods)), scores, min_group_size(routing), "All requests"),
+        lines=_lines(list(range(periods)), scores, minimum, "All requests", complementary=True),
     )
+
+
+def aware(moment: datetime) -> datetime:
+    """The moment with its time zone (UTC when the database gave none)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _previous_run(*, session: Session, run: SurveyRun) -> SurveyRun | None:
@@ -993,31 +1013,54 @@ def _previous_run(*, session: Session, run: SurveyRun) -> SurveyRun | None:
     ).first()
 
 
-def satisfaction(
-    *, session: Session, until: datetime, window: timedelta = SATISFACTION_WINDOW
-) -> list[Satisfaction]:
-    """Request satisfaction over `window` up to `until`, and the window before it: overall first,
-    then per department of the requester."""
-    since, before = until - window, until - 2 * window
+def satisfaction(*, session: Session, until: datetime, minimum: int) -> list[Satisfaction]:
+    """Request satisfaction in the last week published at `until` (`published_until`), against
+    the week before: overall first, then per department of the requester. Per week, the same
+    rule as every rating figure: a group below `minimum` is hidden, and so is a department hidden
+    with it (`suppressed`); a change is given only between two shown figures."""
+    end = published_until(until)
+    since, before = end - SATISFACTION_WEEK, end - 2 * SATISFACTION_WEEK
     rows = session.execute(
         select(Rating.score, Rating.rated_at, Request.department)
         .join(Request, Request.id == Rating.request_id)
-        .where(Rating.rated_at > before, Rating.rated_at <= until)
+        .where(Rating.rated_at >= before, Rating.rated_at < end)
     ).all()
-
-    def series(name: str, scores: list[tuple[int, datetime]]) -> Satisfaction:
-        now = [s for s, at in scores if at > since]
-        then = [s for s, at in scores if at <= since]
-        return Satisfaction(
-            name=name,
-            responses=len(now),
-            average=sum(now) / len(now) if now else None,
-            previous=sum(then) / len(then) if then else None,
-        )
-
-    if not rows:
+    if not any(aware(at) >= since for _, at, _ in rows):
         return []
-    result = [series("All requests", [(s, at) for s, at, _ in rows])]
-    for department in sorted({d for _, _, d in rows if d}):
-        result.append(series(department, [(s, at) for s, at, d in rows if d == department]))
+    weeks: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+    for score, at, department in rows:
+        weeks[1 if aware(at) >= since else 0].setdefault(department or "", []).append(score)
+
+    def shown(week: dict[str, list[int]]) -> dict[str | None, float]:
+        """The averages published for the week: overall (key None) and per department."""
+        sizes = {name: len(scores) for name, scores in week.items()}
+        hidden = suppressed(sizes, minimum)
+        everyone = [score for scores in week.values() for score in scores]
+        result: dict[str | None, float] = {
+            name: sum(s) / len(s) for name, s in week.items() if name not in hidden
+        }
+        if len(everyone) >= minimum:
+            result[None] = sum(everyone) / len(everyone)
+        return result
+
+    then, now = shown(weeks[0]), shown(weeks[1])
+    this = weeks[1]
+    overall = Satisfaction(
+        name="All requests",
+        responses=sum(len(s) for s in this.values()),
+        average=now.get(None),
+        previous=then.get(None),
+        hidden=None not in now,
+    )
+    result = [overall]
+    for department in sorted(name for name in this if name):
+        result.append(
+            Satisfaction(
+                name=department,
+                responses=len(this[department]),
+                average=now.get(department),
+                previous=then.get(department),
+                hidden=department not in now,
+            )
+        )
     return result

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from chatbot import reports, schedules
+from chatbot import reports, schedules, surveys
 from chatbot.bot import Context, Routes
 from chatbot.messages import Block, File, Message, Outgoing
 from chatbot.reports import Filters
@@ -43,15 +43,18 @@ def build(ctx: Context, run: datetime) -> Message:
     resolution = reports.response_times(conn=conn, filters=week, routing=routing, kind="resolution")
     overdue = reports.overdue(conn=conn, filters=week, routing=routing, now=ctx.now)
     alerts = reports.alert_history(conn=conn, filters=week, now=ctx.now)
+    # The rating of the last whole week published (`reports.published_weeks`): the figure of
+    # the report and the dashboard, never a sum of partial weeks that they do not publish.
     ratings = reports.ratings_by_week(
-        conn=conn, filters=week, min_group=ctx.settings.techhelp_min_group, by_department=False
+        conn=conn,
+        filters=week,
+        min_group=surveys.min_group_size(routing, at_least=ctx.settings.techhelp_min_group),
+        today=ctx.now.date(),
+        by_department=False,
     )
-    rated = [r for r in ratings if r["ratings"]]
     rating = None
-    if rated:
-        count = sum(r["ratings"] for r in rated)
-        average = sum(r["average"] * r["ratings"] for r in rated) / count
-        rating = {"average": round(average, 2), "ratings": count}
+    if ratings and ratings[-1]["ratings"]:
+        rating = {"average": ratings[-1]["average"], "ratings": ratings[-1]["ratings"]}
     weekly = {r["week"]: r for r in reports.weekly_volume(conn=conn, filters=trend)}
     weeks = []
     monday = trend.start - timedelta(days=trend.start.weekday())

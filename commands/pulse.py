@@ -81,14 +81,15 @@ def pulse(event: Event, ctx: Context) -> Response:
         ]
         return _reply(ctx, "pulse/list.md.j2", surveys=listed, describe=_describe_schedule)
     if verb == "results" and rest.lower() == "satisfaction":
+        minimum = ctx.settings.techhelp_min_group
         trend = surveys.satisfaction_trend(
-            session=ctx.session, routing=ctx.settings.routing, until=ctx.now
+            session=ctx.session, routing=ctx.settings.routing, until=ctx.now, at_least=minimum
         )
         return _reply(
             ctx,
             "pulse/satisfaction.md.j2",
             trend=trend,
-            minimum=ctx.settings.routing.pulse.min_group_size,
+            minimum=surveys.min_group_size(ctx.settings.routing, at_least=minimum),
         )
     if verb == "results":
         if rest:

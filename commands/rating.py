@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from chatbot import delivery, requests
+from chatbot import delivery, requests, surveys
 from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Rating, Request, RequestEvent
@@ -97,6 +97,11 @@ def on_rate(event: Event, ctx: Context) -> Response:
     if score not in {str(s) for s in SCORES}:
         raise Refusal("That rating button is not valid.")
     request = _rateable(ctx, event.user, event.value)
+    given = ctx.session.scalars(select(Rating).where(Rating.request_id == request.id)).first()
+    if given is not None and surveys.aware(given.rated_at) < surveys.published_until(ctx.now):
+        # Its week's figures are published: a change would move it out of them, and the
+        # published figure would then change by this one rating.
+        raise Refusal(ctx.render("rating/published.md.j2", ref=request.ref))
     insert_ignore(
         ctx.session,
         Rating,

@@ -12,9 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from chatbot.clock import FixedClock
+from chatbot.config import Routing, Settings
+from chatbot.db import Database
+from chatbot.db.models import Rating, Request
+from chatbot.web.dashboard import Web
 from tests.conftest import DASHBOARD_TOKEN, Server
 from tests.reporting_data import (
+    CONFIG,
     LAPTOP_QUESTION,
     PEOPLE,
     PULSE_QUESTION,
@@ -106,7 +113,9 @@ def test_dashboard_figures_with_the_bearer_token(web: Server) -> None:
     assert [row[0] for row in intake] == ["Finance", "Parks"]
     assert [row[4] for row in intake] == ["83.3", "50"]
     ratings = {row[1]: row for row in _table(text, "ratings")}
-    assert ratings["Finance"][2:] == ["4", "4"]
+    # Finance's 4 ratings are hidden with Parks' 2: the report's rating of the week (6 ratings)
+    # minus Finance's would be Parks' (complementary suppression).
+    assert ratings["Finance"][2:] == ["—", "—"]
     assert ratings["Parks"][2:] == ["—", "—"]
     assert _table(text, "open-requests") == [["open", "1", "2"]]
     assert len(_table(text, "overdue")) == 2
@@ -205,6 +214,84 @@ def test_public_report_has_no_personal_data(web: Server) -> None:
     ]
     assert _table(text, "pulse-PS-2")[0][:5] == [run2, "6", "4", "66.7", "ThinkPad (75%)"]
     assert "(none)" not in text
+
+
+def test_report_rating_minus_dashboard_departments_reveals_no_one(web: Server) -> None:
+    """The public report's rating of a week, minus the departments the dashboard shows for that
+    week, never leaves a group below the minimum: here Parks' 2 ratings (of 6) would be left if
+    the dashboard showed Finance's 4."""
+    week = (seeded_day(datetime.now(UTC)).date() - timedelta(days=1)).isoformat()
+    report = {row[0]: row for row in _table(_get(web, "/report").text, "weekly")}
+    assert report[week][3] == "3.7"  # everyone: 6 ratings
+    for department in ("", "?department=Finance", "?department=Parks"):
+        page = _get(web, "/dashboard" + department, headers=_bearer()).text
+        shown = [row for row in _table(page, "ratings") if row[0] == week]
+        assert shown and all(row[2:] == ["—", "—"] for row in shown), (department, shown)
+        exported = _get(web, f"/dashboard/csv/ratings.csv{department}", headers=_bearer())
+        assert [r[2:] for r in csv.reader(io.StringIO(exported.text))][1:] == [["", ""]] * len(
+            shown
+        )
+
+
+def test_report_rating_changes_only_when_the_week_ends(database_url: str) -> None:
+    """A rating made now does not change /report until the week is over (Monday 00:00 UTC):
+    the page before and after one rating is the same, so watching it tells nothing."""
+    now = datetime(2026, 3, 12, 15, 0, tzinfo=UTC)  # a Thursday
+    seed(database_url, now)
+    clock = FixedClock(now)
+    routing = Routing.model_validate(yaml.safe_load(CONFIG))
+    db = Database(database_url)
+    app = Web(settings=Settings(database_url=database_url, routing=routing), db=db, clock=clock)
+    this_week = (now.date() - timedelta(days=3)).isoformat()
+
+    def report() -> str:
+        statuses: list[str] = []
+        body = b"".join(
+            app({"PATH_INFO": "/report", "REQUEST_METHOD": "GET"}, lambda s, h: statuses.append(s))
+        )
+        assert statuses == ["200 OK"]
+        return re.sub(r"chart-(title|desc)-\d+", "chart", body.decode())  # ids count renders
+
+    def rating_cells(page: str) -> dict[str, str]:
+        return {row[0]: row[3] for row in _table(page, "weekly")}
+
+    with db.transaction() as session:  # three requests resolved this week, not rated yet
+        requests = [
+            Request(
+                platform="slack",
+                requester=f"URATE{i}",
+                intake_channel="techhelp",
+                text="x",
+                category="Hardware",
+                urgency="normal",
+                queue="Service Desk",
+                tier=1,
+                department="Finance",
+                state="resolved",
+                created_at=now - timedelta(hours=2),
+                resolved_at=now - timedelta(hours=1),
+                updated_at=now,
+            )
+            for i in range(3)
+        ]
+        session.add_all(requests)
+        session.flush()
+        ids = [request.id for request in requests]
+    before = report()
+    assert rating_cells(before)[this_week] == "—"
+    with db.transaction() as session:
+        for i, (request_id, score) in enumerate(zip(ids, (1, 2, 1), strict=True)):
+            session.add(Rating(request_id=request_id, rater=f"URATE{i}", score=score, rated_at=now))
+    assert report() == before  # the same page, figure for figure
+    clock._now = datetime(2026, 3, 15, 23, 59, tzinfo=UTC)  # Sunday night
+    sunday, earlier = rating_cells(report()), rating_cells(before)
+    assert sunday[this_week] == "—"
+    assert {w: sunday[w] for w in earlier if w in sunday} == {
+        w: earlier[w] for w in sunday if w in earlier
+    }
+    clock._now = datetime(2026, 3, 16, 0, 0, tzinfo=UTC)  # Monday: the week is published
+    assert rating_cells(report())[this_week] == "1.3"
+    db.dispose()
 
 
 def test_closed_without_a_token(make_server: Any, database_url: str) -> None:

@@ -501,6 +501,26 @@ def test_results_command_latest_and_by_id(bot: Bot) -> None:
     assert "PS-1" in listing and "PS-2" in listing and "10 sent" in listing
 
 
+def add_rating(session: Any, user: str, department: str, score: int, at: datetime) -> None:
+    request = Request(
+        platform="slack",
+        requester=user,
+        intake_channel="techhelp",
+        text="x",
+        category="Hardware",
+        urgency="normal",
+        queue="Service Desk",
+        tier=1,
+        department=department,
+        state="resolved",
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(request)
+    session.flush()
+    session.add(Rating(request_id=request.id, rater=user, score=score, rated_at=at))
+
+
 def add_ratings(bot: Bot, now: datetime) -> None:
     with bot.db.transaction() as session:
         for i, (score, days_ago, department) in enumerate(
@@ -537,9 +557,30 @@ def test_request_satisfaction_shows_in_results(bot: Bot, clock: FixedClock) -> N
     command(bot, "send How are we doing?")
     command(bot, "close PS-1")
     text = results_text(bot)
-    assert "*All requests:* 3.25 / 5 from 4 · +1.25 from the 30 days before" in text
-    assert "*Finance:* 4.00 / 5 from 3 · +2.00 from the 30 days before" in text
+    # The last whole week before the close (29 Dec to 4 Jan): Finance 5, 4, 3 and Sales 1. The
+    # week before had no rating (the one 40 days back is further), so no change is given.
+    assert "*All requests:* 3.25 / 5 from 4\n" in text
+    # Everyone (4 ratings, 3.25) minus Finance (3, 4.00) would be Sales' one rating: Finance is
+    # hidden with it, as the pulse figures are.
+    assert "*Finance:* not shown, so that a smaller group cannot be worked out" in text
     assert "*Sales:* fewer than 3 ratings" in text
+    assert "4.00" not in text
+
+
+def test_request_satisfaction_in_results_hides_a_small_previous_week(
+    bot: Bot, clock: FixedClock
+) -> None:
+    """The change from the week before is given only when that week's figure was shown itself:
+    a change against one rating would tell that rating."""
+    with bot.db.transaction() as session:
+        for i, score in enumerate((5, 5, 4)):  # last week (29 Dec to 4 Jan): Finance, 3 ratings
+            add_rating(session, f"UN{i}", "Finance", score, clock.now() - timedelta(days=3))
+        add_rating(session, "UN9", "Finance", 1, clock.now() - timedelta(days=12))  # 24 Dec
+    command(bot, "send How are we doing?")
+    command(bot, "close PS-1")
+    text = results_text(bot)
+    assert "*All requests:* 4.67 / 5 from 3\n" in text  # the week before: one rating, hidden
+    assert text.endswith("*Finance:* 4.67 / 5 from 3") and "week before" not in text
 
 
 # --- the clock: scheduled runs, reminders, closing ---------------------------------------------
@@ -853,10 +894,52 @@ def test_yaml_surveys_are_validated_naming_the_field(tmp_path: Any) -> None:
 def test_request_satisfaction_series_per_period_and_department(bot: Bot, clock: FixedClock) -> None:
     add_ratings(bot, clock.now())
     said = reply_text(command(bot, "results satisfaction"))
-    # The last 30 days: 5, 4, 3 (Finance) and 1 (Sales); before that only one rating (hidden).
+    # Monday 5 Jan: the six whole weeks to 4 Jan. The last: 5, 4, 3 (Finance) and 1 (Sales);
+    # 40 days back only one rating (hidden).
+    assert "per week from Monday, UTC: 24 Nov, 01 Dec, 08 Dec, 15 Dec, 22 Dec, 29 Dec" in said
     assert "*All requests:* `·····▅` – → – → – → – → – → 3.25" in said
-    assert "*Finance:* `·····▆` – → – → – → – → – → 4.00" in said
     assert "Sales" not in said  # one rating: never shown
+    # Nor Finance: 4 × 3.25 − 3 × Finance's average would be Sales' rating.
+    assert "*Finance:*" not in said
+
+
+def test_request_satisfaction_series_hides_complementary_departments(
+    bot: Bot, clock: FixedClock
+) -> None:
+    """Per week, the departments shown beside everyone never let a hidden one be worked out;
+    with enough ratings hidden together, the others are shown."""
+    last_week = clock.now() - timedelta(days=3)
+    with bot.db.transaction() as session:
+        for i, (department, score) in enumerate(
+            [("Finance", 5), ("Finance", 4), ("Finance", 3), ("Sales", 1)]
+            + [("Parks", 2), ("Parks", 2), ("Parks", 2), ("Parks", 5)]
+        ):
+            add_rating(session, f"UQ{i}", department, score, last_week)
+    said = reply_text(command(bot, "results satisfaction"))
+    # Sales (1) is hidden, and with it Finance (3, the smallest of the others); Parks is shown:
+    # everyone minus Parks is Finance and Sales together, 4 ratings.
+    assert "*All requests:* `·····▅` – → – → – → – → – → 3.00" in said
+    assert "*Parks:* `·····▄` – → – → – → – → – → 2.75" in said
+    assert "*Finance:*" not in said and "*Sales:*" not in said
+
+
+def test_request_satisfaction_published_once_the_week_has_ended(
+    bot: Bot, clock: FixedClock
+) -> None:
+    """A rating made now changes nothing until the week is over (Monday 00:00 UTC): comparing
+    the figures before and after one rating tells nothing."""
+    add_ratings(bot, clock.now())
+    before = reply_text(command(bot, "results satisfaction"))
+    with bot.db.transaction() as session:
+        for i, score in enumerate((1, 1, 1)):
+            add_rating(session, f"UT{i}", "Finance", score, clock.now())
+    clock._now = clock.now() + timedelta(days=6, hours=9)  # Sunday 23:00 UTC
+    assert reply_text(command(bot, "results satisfaction")) == before
+    clock._now = clock.now() + timedelta(hours=1)  # Monday 00:00 UTC: the week is published
+    after = reply_text(command(bot, "results satisfaction"))
+    assert "01 Dec, 08 Dec, 15 Dec, 22 Dec, 29 Dec, 05 Jan" in after
+    assert "*All requests:* `····▅▁` – → – → – → – → 3.25 → 1.00" in after
+    assert "*Finance:* `·····▁` – → – → – → – → – → 1.00" in after
 
 
 def test_trend_line_per_department_over_runs(bot: Bot, clock: FixedClock) -> None:

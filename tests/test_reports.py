@@ -3,7 +3,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import yaml
@@ -137,22 +137,90 @@ def test_intake_share_per_department(db: Database) -> None:
 
 
 def test_ratings_hide_groups_below_the_minimum(db: Database) -> None:
+    today = NOW.date()
     with db.reading() as conn:
-        rows = reports.ratings_by_week(conn=conn, filters=_default(), min_group=3)
+        rows = reports.ratings_by_week(conn=conn, filters=_default(), min_group=3, today=today)
         response = reports.rating_response(conn=conn, filters=_default(), min_group=3)
         everyone = reports.ratings_by_week(
-            conn=conn, filters=_default(), min_group=3, by_department=False
+            conn=conn, filters=_default(), min_group=3, today=today, by_department=False
         )
-        small = reports.ratings_by_week(conn=conn, filters=_default(), min_group=2)
+        small = reports.ratings_by_week(conn=conn, filters=_default(), min_group=2, today=today)
     by_department = {r["department"]: r for r in rows}
-    assert (by_department["Finance"]["ratings"], by_department["Finance"]["average"]) == (4, 4.0)
+    # Parks has 2 ratings: hidden. Finance's 4 are hidden with them, since everyone's 6 ratings
+    # averaging 3.67 minus Finance's 4 averaging 4.0 would be Parks' (complementary suppression).
+    assert (by_department["Finance"]["ratings"], by_department["Finance"]["average"]) == (
+        None,
+        None,
+    )
     assert (by_department["Parks"]["ratings"], by_department["Parks"]["average"]) == (None, None)
     assert {r["department"]: r["response_pct"] for r in response} == {
-        "Finance": 66.7,
+        "Finance": None,
         "Parks": None,
     }
     assert [(r["ratings"], r["average"]) for r in everyone] == [(6, 3.67)]
-    assert {r["department"]: r["average"] for r in small}["Parks"] == 3.0
+    assert {r["department"]: r["average"] for r in small} == {"Finance": 4.0, "Parks": 3.0}
+
+
+def _hidden_is_recoverable(everyone: list[dict], departments: list[dict], minimum: int) -> bool:
+    """Whether, in some week, everyone's ratings minus the shown departments' are a group of
+    fewer than `minimum` (but some): the subtraction that would reveal it."""
+    for week in {r["week"] for r in everyone}:
+        total = [r["ratings"] for r in everyone if r["week"] == week][0]
+        if total is None:
+            continue
+        shown = sum(r["ratings"] or 0 for r in departments if r["week"] == week)
+        if 0 < total - shown < minimum:
+            return True
+    return False
+
+
+def test_rating_figures_cannot_be_subtracted(db: Database) -> None:
+    """Everyone's weekly rating (the public report) minus the departments shown on the
+    dashboard, with or without its department filter, never leaves a group below the minimum."""
+    today = NOW.date()
+    finance = Filters(start=_default().start, end=_default().end, department="Finance")
+    with db.reading() as conn:
+        everyone = reports.ratings_by_week(
+            conn=conn, filters=_default(), min_group=3, today=today, by_department=False
+        )
+        departments = reports.ratings_by_week(
+            conn=conn, filters=_default(), min_group=3, today=today
+        )
+        alone = reports.ratings_by_week(conn=conn, filters=finance, min_group=3, today=today)
+        response = reports.rating_response(conn=conn, filters=finance, min_group=3)
+    assert everyone and departments
+    assert not _hidden_is_recoverable(everyone, departments, 3)
+    assert not _hidden_is_recoverable(everyone, alone, 3)
+    # Finance alone shows no more than beside Parks.
+    assert [(r["department"], r["ratings"], r["average"]) for r in alone] == [
+        ("Finance", None, None)
+    ]
+    assert [(r["department"], r["rated"], r["response_pct"]) for r in response] == [
+        ("Finance", None, None)
+    ]
+
+
+def test_ratings_published_for_whole_weeks_once_ended(db: Database) -> None:
+    """A week's rating figures appear on the Monday after it (UTC) and are the same whatever
+    day the range starts or ends on: no two pages differ by one day's ratings."""
+    day = seed_day()  # Tuesday; the ratings were given on the Wednesday
+    monday = day.date() - timedelta(days=1)
+    week = Filters(start=monday, end=monday + timedelta(days=6))
+    thursday = Filters(start=monday + timedelta(days=3), end=monday + timedelta(days=3))
+    with db.reading() as conn:
+
+        def everyone(filters: Filters, today: date) -> list[tuple]:
+            rows = reports.ratings_by_week(
+                conn=conn, filters=filters, min_group=3, today=today, by_department=False
+            )
+            return [(r["week"], r["ratings"], r["average"]) for r in rows]
+
+        published = [(monday.isoformat(), 6, 3.67)]
+        for today in (day.date() + timedelta(days=1), monday + timedelta(days=6)):
+            assert everyone(week, today) == []  # the week has not ended
+        assert everyone(week, monday + timedelta(days=7)) == published
+        assert everyone(thursday, monday + timedelta(days=7)) == published
+        assert everyone(_default(), NOW.date()) == published
 
 
 def test_filters_by_date_and_department(db: Database) -> None:

@@ -6,10 +6,13 @@ story, without a line of `commands/` knowing which platform it runs on."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from chatbot.db.models import Rating
 from tests.platform import FULL, PLAIN, TestPlatform
 
 ALICE = "UALICE"
@@ -120,3 +123,22 @@ def test_help_reads_the_same_by_command_and_by_message(chat: TestPlatform) -> No
     by_command = told(chat, chat.say(ALICE, "/techhelp help"), ALICE)
     by_message = told(chat, chat.say(ALICE, "help"), ALICE)
     assert by_command == by_message and "/techhelp <what you need>" in by_command
+
+
+def test_a_rating_can_be_changed_only_until_its_week_is_published(chat: TestPlatform) -> None:
+    """A rating counts in the figures of its week, published on the Monday after (UTC): a change
+    after that would move it out of a published figure, which would then change by that one
+    rating, so it is refused and the rating kept."""
+    chat.say(ALICE, "/techhelp printer on floor 3 is jammed")
+    chat.press(STAFF, "Resolve", card="TH-1")
+    chat.fill(STAFF, text="Cleared the jam")
+    chat.press(ALICE, "4", card="TH-1")
+    changed = chat.press(ALICE, "2", card="TH-1")
+    assert "you rated TH-1 2/5" in told(chat, changed, ALICE)
+    clock = chat.bot.clock
+    today = clock.now().date()
+    clock._now = datetime.combine(today + timedelta(days=7 - today.weekday()), time(), UTC)
+    refused = chat.press(ALICE, "5", card="TH-1")
+    assert "already counted in the weekly figures" in told(chat, refused, ALICE)
+    with chat.bot.db.sessions() as session:
+        assert session.scalars(select(Rating.score)).all() == [2]

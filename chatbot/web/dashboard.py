@@ -490,9 +490,11 @@ class Web:
                 ),
                 "overdue": reports.overdue(conn=conn, filters=filters, routing=routing, now=now),
                 "intake": reports.intake_share(conn=conn, filters=filters),
-                "ratings": reports.ratings_by_week(conn=conn, filters=filters, min_group=min_group),
+                "ratings": reports.ratings_by_week(
+                    conn=conn, filters=filters, min_group=self._pulse_min(), today=now.date()
+                ),
                 "rating-response": reports.rating_response(
-                    conn=conn, filters=filters, min_group=min_group
+                    conn=conn, filters=filters, min_group=self._pulse_min()
                 ),
                 "pulse": reports.pulse_trends(
                     conn=conn, filters=filters, routing=routing, min_group=min_group
@@ -586,7 +588,8 @@ class Web:
             ratings = reports.ratings_by_week(
                 conn=conn,
                 filters=filters,
-                min_group=self.settings.techhelp_min_group,
+                min_group=self._pulse_min(),
+                today=self.clock.now().date(),
                 by_department=False,
             )
             pulse = reports.pulse_trends(
