@@ -1,0 +1,56 @@
+"""One delivery mechanism for everything the bot sends: the outbox and its worker.
+
+A handler stores an `Outgoing` in the same transaction as the change that caused it (`enqueue`).
+The worker claims due rows with a lease (a conditional UPDATE … RETURNING; `FOR UPDATE SKIP
+LOCKED` on PostgreSQL, so several processes can drain one outbox), sends them through the
+platform's `Sender`, and records where each landed so later edits are a query.
+
+Never twice: the key is unique, so the same outgoing is stored once. An attempt that may have
+reached the platform (a time-out, or a process killed mid-send whose lease then expired) is marked
+`in_doubt`; before posting again the sender looks for the copy already posted (Slack: the
+delivery key travels in message metadata).
+
+Each row carries its destination as an address (`chatbot.addresses.Address`: platform, kind,
+id) and, once sent, the platform's `message_id` and the conversation it landed in; it knows
+nothing of what the message is about (an alert's copies are the alert's own records).
+
+Nothing lost: a 429 stores a not-before time (`Retry-After`) instead of sleeping; transient
+failures back off; rows left by a crash are picked up by the next worker when their lease runs
+out.
+
+The package, by what each part does: `outbox.py` (storing: enqueue, edits, cancel, rebuild),
+`sender.py` (the `Sender` protocol, its `Job` and outcomes), `worker.py` (the `DeliveryWorker`),
+`tally.py` (a fan-out's counts).
+"""
+
+from chatbot.delivery.outbox import (
+    cancel,
+    destination,
+    enqueue,
+    enqueue_many,
+    rebuild_later,
+    reschedule,
+)
+from chatbot.delivery.sender import Failed, Job, Outcome, Retry, Sender, Sent
+from chatbot.delivery.tally import Tally, batch_rows, tally
+from chatbot.delivery.worker import DeliveryWorker, Pacer
+
+__all__ = [
+    "DeliveryWorker",
+    "Failed",
+    "Job",
+    "Outcome",
+    "Pacer",
+    "Retry",
+    "Sender",
+    "Sent",
+    "Tally",
+    "batch_rows",
+    "cancel",
+    "destination",
+    "enqueue",
+    "enqueue_many",
+    "rebuild_later",
+    "reschedule",
+    "tally",
+]

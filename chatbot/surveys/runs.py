@@ -1,0 +1,301 @@
+"""Surveys and their runs: defining a survey, runs keyed (survey, scheduled time) so a run is
+stored once however often the clock computes it, the audience and recipients of a run, what is
+due (to send, remind, close), and what awaits a person's answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from chatbot import directory
+from chatbot.config import Settings
+from chatbot.db import rowcount
+from chatbot.db.models import Survey, SurveyRecipient, SurveyRun, SurveyTally
+from chatbot.db.upsert import insert_ignore
+from chatbot.messages import Refusal
+from chatbot.text import literal
+
+SCALE: tuple[str, ...] = ("1", "2", "3", "4", "5")
+MAX_QUESTION = 500
+MAX_OPTION = 75
+
+
+NO_DEPARTMENT = ""
+SENT = ("open", "closed")  # run states after sending (before: scheduled; never: cancelled)
+
+
+def parse_options(text: str) -> list[str]:
+    """Custom options from "Yes, No, Not sure" (commas or new lines); empty for the 1–5 scale."""
+    separator = "\n" if "\n" in text else ","
+    options = [part.strip() for part in text.split(separator) if part.strip()]
+    if options and not 2 <= len(options) <= 10:
+        raise Refusal("Give 2 to 10 options, or none for the 1–5 scale.", field="options")
+    if any(len(option) > MAX_OPTION for option in options):
+        raise Refusal(f"Each option can be at most {MAX_OPTION} characters.", field="options")
+    if len(set(options)) != len(options):
+        raise Refusal("The options must differ from each other.", field="options")
+    return options
+
+
+def create_survey(
+    *,
+    session: Session,
+    question: str,
+    options: list[str],
+    audience: dict[str, Any],
+    schedule: str | None,
+    timezone: str,
+    anonymous: bool,
+    reminder_hours: float | None,
+    close_hours: float,
+    author: str,
+    platform: str,
+    source: str,
+    now: datetime,
+    name: str | None = None,
+) -> Survey:
+    question = question.strip()
+    if not question:
+        raise Refusal("The survey needs a question.", field="question")
+    if len(question) > MAX_QUESTION:
+        raise Refusal(
+            f"That question is {len(question):,} characters; a survey question can hold "
+            f"{MAX_QUESTION}. Nothing was sent.",
+            field="question",
+        )
+    if reminder_hours is not None and reminder_hours >= close_hours:
+        raise Refusal("The reminder must come before the survey closes.", field="reminder")
+    survey = Survey(
+        name=name,
+        question=question,
+        options=options or list(SCALE),
+        scale=not options,
+        audience=audience,
+        schedule=schedule,
+        timezone=timezone,
+        anonymous=anonymous,
+        reminder_hours=reminder_hours,
+        close_hours=close_hours,
+        author=author,
+        platform=platform,
+        source=source,
+        active=True,
+        created_at=now,
+    )
+    session.add(survey)
+    session.flush()
+    return survey
+
+
+def add_run(*, session: Session, survey: Survey, at: datetime) -> SurveyRun | None:
+    """The run of `survey` scheduled for `at`; None when it exists already (a double tick)."""
+    run_id = insert_ignore(
+        session,
+        SurveyRun,
+        survey_id=survey.id,
+        scheduled_for=at.astimezone(UTC),
+        state="scheduled",
+        recipients=0,
+        recipients_by_department={},
+        held_back=0,
+    )
+    return session.get(SurveyRun, run_id) if run_id is not None else None
+
+
+def stop_survey(*, session: Session, survey: Survey) -> int:
+    """No more runs: the schedule ends and runs not yet sent are cancelled; returns how many."""
+    survey.active = False
+    cancelled = session.execute(
+        update(SurveyRun)
+        .where(SurveyRun.survey_id == survey.id, SurveyRun.state == "scheduled")
+        .values(state="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(cancelled) or 0
+
+
+def get_survey(*, session: Session, ref: str) -> Survey:
+    digits = ref.strip().upper().removeprefix("PS-")
+    survey = session.get(Survey, int(digits)) if digits.isdigit() else None
+    if survey is None:
+        raise Refusal(f"There is no survey {literal(ref)}.")
+    return survey
+
+
+def surveys(*, session: Session, limit: int = 20) -> list[Survey]:
+    return list(session.scalars(select(Survey).order_by(Survey.id.desc()).limit(limit)))
+
+
+def runs_of(*, session: Session, survey: Survey) -> list[SurveyRun]:
+    return list(
+        session.scalars(
+            select(SurveyRun)
+            .where(SurveyRun.survey_id == survey.id)
+            .order_by(SurveyRun.scheduled_for.desc(), SurveyRun.id.desc())
+        )
+    )
+
+
+def latest_run(*, session: Session, survey: Survey | None = None) -> SurveyRun | None:
+    """The latest run that was sent (of one survey, or of any)."""
+    query = select(SurveyRun).where(SurveyRun.state.in_(SENT))
+    if survey is not None:
+        query = query.where(SurveyRun.survey_id == survey.id)
+    return session.scalars(query.order_by(SurveyRun.sent_at.desc(), SurveyRun.id.desc())).first()
+
+
+def audience_people(
+    *, session: Session, settings: Settings, audience: dict[str, Any], platform: str
+) -> list[tuple[str, str]]:
+    """(user id, department) of everyone the audience reaches, from the synced directory."""
+    if audience.get("everyone"):
+        found = directory.accounts(session=session, platform=platform)
+        return [(user, department or NO_DEPARTMENT) for user, department in found]
+    chosen: dict[str, str] = {}
+    if audience.get("departments"):
+        rows = directory.accounts(
+            session=session, platform=platform, departments=audience["departments"]
+        )
+        chosen |= {user: department or NO_DEPARTMENT for user, department in rows}
+    named = list(audience.get("users") or [])
+    if audience.get("staff"):
+        admins = settings.platform_ids().get(platform)
+        named += [*settings.routing.staff, *(admins.admins if admins else [])]
+    for user in named:
+        department = settings.routing.department_of(user)
+        chosen.setdefault(user, department.name if department else NO_DEPARTMENT)
+    return sorted(chosen.items())
+
+
+def open_run(
+    *,
+    session: Session,
+    run: SurveyRun,
+    people: list[tuple[str, str]],
+    held_back: int,
+    now: datetime,
+) -> None:
+    """Mark the run sent to `people` (its deliveries are stored by the caller): one recipient row
+    each, and every count of the run at zero, so that no row is created by an answer."""
+    survey = run.survey
+    run.state = "open"
+    run.sent_at = now
+    run.recipients = len(people)
+    run.recipients_by_department = dict(Counter(dept for _, dept in people))
+    run.held_back = held_back
+    run.closes_at = now + timedelta(hours=survey.close_hours)
+    if survey.reminder_hours is not None:
+        run.remind_at = now + timedelta(hours=survey.reminder_hours)
+    connection = session.connection()
+    if people:
+        connection.execute(
+            insert(SurveyRecipient.__table__),
+            [
+                {"run_id": run.id, "user_id": user, "department": dept, "version": 0}
+                for user, dept in people
+            ],
+        )
+    departments = sorted(set(run.recipients_by_department) | {NO_DEPARTMENT})
+    connection.execute(
+        insert(SurveyTally.__table__),
+        [
+            {"run_id": run.id, "department": dept, "option": option, "count": 0}
+            for dept in departments
+            for option in range(len(survey.options))
+        ],
+    )
+
+
+def copy_key(run_id: int, user: str) -> str:
+    return f"survey-run:{run_id}:to:{user}"
+
+
+def reminder_key(run_id: int, user: str) -> str:
+    return f"survey-run:{run_id}:remind:{user}"
+
+
+def recipients(*, session: Session, run: SurveyRun) -> list[str]:
+    """Who the run was sent to."""
+    return sorted(
+        session.scalars(select(SurveyRecipient.user_id).where(SurveyRecipient.run_id == run.id))
+    )
+
+
+def non_responders(*, session: Session, run: SurveyRun) -> list[str]:
+    return sorted(
+        session.scalars(
+            select(SurveyRecipient.user_id).where(
+                SurveyRecipient.run_id == run.id, SurveyRecipient.version == 0
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """An open run a person received and has not answered yet."""
+
+    run_id: int
+    question: str
+    options: list[str]
+    scale: bool
+    anonymous: bool
+    closes_at: datetime | None
+
+
+def awaiting(*, session: Session, user: str, now: datetime) -> list[Awaiting]:
+    """Open runs sent to `user` and not answered by them, closing soonest first: one indexed
+    query (the person's recipient rows of the open runs) whatever the audience's size."""
+    rows = session.execute(
+        select(
+            SurveyRun.id,
+            Survey.question,
+            Survey.options,
+            Survey.scale,
+            Survey.anonymous,
+            SurveyRun.closes_at,
+        )
+        .join(Survey, Survey.id == SurveyRun.survey_id)
+        .join(
+            SurveyRecipient,
+            (SurveyRecipient.run_id == SurveyRun.id) & (SurveyRecipient.user_id == user),
+        )
+        .where(SurveyRun.state == "open", SurveyRun.closes_at > now, SurveyRecipient.version == 0)
+        .order_by(SurveyRun.closes_at, SurveyRun.id)
+    ).all()
+    return [Awaiting(*row) for row in rows]
+
+
+def due(*, session: Session, now: datetime) -> dict[str, list[SurveyRun]]:
+    """What the clock has to do: runs to send, reminders to send, runs to close."""
+    send = select(SurveyRun).where(SurveyRun.state == "scheduled", SurveyRun.scheduled_for <= now)
+    remind = select(SurveyRun).where(
+        SurveyRun.state == "open",
+        SurveyRun.remind_at <= now,
+        SurveyRun.reminded_at.is_(None),
+        SurveyRun.closes_at > now,
+    )
+    close = select(SurveyRun).where(SurveyRun.state == "open", SurveyRun.closes_at <= now)
+    return {
+        name: list(session.scalars(query.order_by(SurveyRun.id)))
+        for name, query in (("send", send), ("remind", remind), ("close", close))
+    }
+
+
+def close_run(*, session: Session, run: SurveyRun, now: datetime) -> bool:
+    """Close an open run; False when it was not open (closed already, or not sent yet)."""
+    closed = session.execute(
+        update(SurveyRun)
+        .where(SurveyRun.id == run.id, SurveyRun.state == "open")
+        .values(state="closed", closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(closed):
+        session.refresh(run)
+    return bool(rowcount(closed))

@@ -1,0 +1,48 @@
+"""A run's results as a message for the IT channel (figures from `chatbot.surveys`, people's
+comments quoted as literal text).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chatbot import surveys
+from chatbot.bot import Context
+from chatbot.db.models import SurveyRun
+from chatbot.messages import Block, Message
+from chatbot.text import Neutral, shorten
+
+_PART = re.compile(r"^---$", re.MULTILINE)
+
+
+def quoted(text: str, limit: int = 300) -> Neutral:
+    """User text set apart from the bot's words: a literal (each renderer neutralises its
+    platform's formatting inside it) on one line (" ↵ "), so it can neither format itself nor
+    start a line of its own that reads like the bot's (a fake "*Average:* 4.90")."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return shorten(" ↵ ".join(lines), limit)
+
+
+def results_message(ctx: Context, run: SurveyRun) -> Message:
+    routing = ctx.settings.routing
+    figures = surveys.figures(session=ctx.session, routing=routing, run=run)
+    values: dict[str, Any] = {
+        "f": figures,
+        "quoted": quoted,
+        "survey": run.survey,
+        "minimum": routing.pulse.min_group_size,
+        "min_comments": routing.pulse.min_comments,
+        "closed": run.state == "closed",
+        "closes_on": run.closes_at.strftime("%d %b %Y %H:%M UTC") if run.closes_at else "",
+        "closed_on": (run.closed_at or ctx.now).strftime("%d %b %Y"),
+        "sent_on": (run.sent_at or run.scheduled_for).strftime("%d %b %Y"),
+    }
+    # One section per part; a part left empty (nothing to say) is dropped.
+    parts = [p.strip() for p in _PART.split(ctx.render("pulse/results.md.j2", **values))]
+    summary = ctx.render("pulse/results_summary.md.j2", **values)
+    header = ctx.render("pulse/results_header.md.j2", **values)
+    return Message(
+        text=summary,
+        blocks=(Block("header", text=header), *(Block("section", text=p) for p in parts if p)),
+    )
