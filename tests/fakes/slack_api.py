@@ -386,14 +386,17 @@ class FakeSlack:
         else:
             self._problem(path, "unknown path")
             return _send(request, 404, b"not found", "text/plain")
+        # Parsed before it is recorded: a test polling the calls from another thread never sees
+        # a call without its body.
         call = Call(method, headers, {})
-        self._record(call)
         try:
             call.body = self._parse(raw, headers.get("content-type", ""), query)
         except ValueError as exc:
+            self._record(call)
             self._problem(method, f"unreadable body: {exc}")
             call.response = {"ok": False, "error": "invalid_json"}
             return _send(request, 200, json.dumps(call.response).encode())
+        self._record(call)
         status, extra, answer = self._scripted(method)
         if status:
             call.status, call.response = status, answer
