@@ -129,6 +129,18 @@ def state(bot: Bot, request_id: int) -> tuple[str, str | None, int, int]:
         return request.state, request.assignee, request.tier, outbox
 
 
+def resolve(bot: Bot, request_id: int) -> None:
+    """The service desk resolves the request from its card."""
+    handle(
+        bot,
+        "form",
+        "triage.resolve_form",
+        STAFF,
+        values={"text": "Cleared"},
+        context=str(request_id),
+    )
+
+
 def refused_log(bot: Bot, user: str) -> list[str]:
     with bot.db.sessions() as session:
         rows = session.scalars(select(Interaction).where(Interaction.user_id == user)).all()
@@ -163,14 +175,7 @@ def test_only_the_service_desk_acts_on_a_card(bot: Bot, intruder: str) -> None:
     assert len(refused_log(bot, intruder)) == len(BUTTONS) + len(FORMS)
 
     # Reopening a resolved request from the card is the service desk's too.
-    handle(
-        bot,
-        "form",
-        "triage.resolve_form",
-        STAFF,
-        values={"text": "Cleared"},
-        context=str(request.id),
-    )
+    resolve(bot, request.id)
     resolved = state(bot, request.id)
     assert resolved[0] == "resolved"
     assert REFUSED in said(handle(bot, "action", "triage.reopen", intruder, value=str(request.id)))
@@ -347,14 +352,7 @@ def test_a_forged_rating_on_an_unresolved_request_is_refused(bot: Bot) -> None:
     assert one(bot, select(func.count()).select_from(Rating)) == 0
     assert len(refused_log(bot, ALICE)) == 3
     # Once resolved, her click counts.
-    handle(
-        bot,
-        "form",
-        "triage.resolve_form",
-        STAFF,
-        values={"text": "Cleared"},
-        context=str(request.id),
-    )
+    resolve(bot, request.id)
     assert isinstance(
         handle(bot, "action", "rating.rate:4", ALICE, value=str(request.id)), ReplaceMessage
     )

@@ -38,11 +38,14 @@ class Flaky:
         return ReplaceMessage(Message.plain(f"recorded {event.value}"))
 
 
-@pytest.fixture
-def setup(database_url: str) -> Iterator[tuple[Inbox, Flaky, FixedClock, list[Any]]]:
+def make_inbox(
+    database_url: str, *, private: bool = False
+) -> tuple[Inbox, Flaky, FixedClock, list[Any]]:
+    """An inbox on a bot whose one deferred route (`test.click`) is a `Flaky` handler; the
+    replies it gives are collected. `private`: the route of an anonymous survey's click."""
     routes = Routes()
     handler = Flaky()
-    routes.action("test.click", deferred=True)(handler)
+    routes.action("test.click", private=private, deferred=True)(handler)
     clock = FixedClock()
     db = Database(database_url)
     db.upgrade()
@@ -55,8 +58,14 @@ def setup(database_url: str) -> Iterator[tuple[Inbox, Flaky, FixedClock, list[An
     )
     replies: list[tuple[Event, Response]] = []
     inbox = Inbox(bot, {"test": lambda event, response: replies.append((event, response))})
-    yield inbox, handler, clock, replies
-    db.dispose()
+    return inbox, handler, clock, replies
+
+
+@pytest.fixture
+def setup(database_url: str) -> Iterator[tuple[Inbox, Flaky, FixedClock, list[Any]]]:
+    parts = make_inbox(database_url)
+    yield parts
+    parts[0].bot.db.dispose()
 
 
 def click(key: str, value: str = "4") -> Event:
@@ -200,22 +209,8 @@ def test_a_private_click_that_keeps_failing_is_not_kept(database_url: str) -> No
     row is deleted rather than kept, and the log names the route, never the option."""
     import logging
 
-    routes = Routes()
-    handler = Flaky()
+    inbox, handler, clock, replies = make_inbox(database_url, private=True)
     handler.failures = 100
-    routes.action("test.click", private=True, deferred=True)(handler)
-    clock = FixedClock()
-    db = Database(database_url)
-    db.upgrade()
-    bot = Bot(
-        settings=Settings(database_url=database_url),
-        db=db,
-        templates=Templates(),
-        clock=clock,
-        routes=[routes],
-    )
-    replies: list[tuple[Event, Response]] = []
-    inbox = Inbox(bot, {"test": lambda event, response: replies.append((event, response))})
     seen: list[str] = []
 
     class Catch(logging.Handler):
@@ -231,7 +226,7 @@ def test_a_private_click_that_keeps_failing_is_not_kept(database_url: str) -> No
             clock.advance(120)
     finally:
         logging.getLogger("chatbot").removeHandler(catcher)
-        db.dispose()
+        inbox.bot.db.dispose()
     assert len(handler.calls) == MAX_ATTEMPTS
     ((_, response),) = replies
     assert "not recorded" in response.message.text

@@ -532,24 +532,7 @@ def add_ratings(bot: Bot, now: datetime) -> None:
                 (1, 3, "Sales"),
             ]
         ):
-            at = now - timedelta(days=days_ago)
-            request = Request(
-                platform="slack",
-                requester=f"UR{i}",
-                intake_channel="techhelp",
-                text="x",
-                category="Hardware",
-                urgency="normal",
-                queue="Service Desk",
-                tier=1,
-                department=department,
-                state="resolved",
-                created_at=at,
-                updated_at=at,
-            )
-            session.add(request)
-            session.flush()
-            session.add(Rating(request_id=request.id, rater=f"UR{i}", score=score, rated_at=at))
+            add_rating(session, f"UR{i}", department, score, now - timedelta(days=days_ago))
 
 
 def test_request_satisfaction_shows_in_results(bot: Bot, clock: FixedClock) -> None:
