@@ -324,6 +324,57 @@ def server(make_server: Any, tmp_path: Path) -> Server:
     return make_server(TECHHELP_CONFIG=str(config)).start()
 
 
+# --- a `chatbot serve` for Teams ----------------------------------------------------------------
+
+TEAMS_TRIAGE = "19:triage@thread.tacv2"
+TEAMS_ALERTS = "19:alerts@thread.tacv2"
+
+
+def teams_env(database_url: str, fake: FakeTeams, **extra: str) -> dict[str, str]:
+    """A `chatbot serve` with Teams alone (no SLACK_*): the fake's TEAMS_* and CA, the triage
+    and alert channels, and the admin (the fake's `person("admin")`)."""
+    from tests.fakes.teams_payloads import person
+
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    return {
+        **keep,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database_url,
+        **fake.env(),
+        "TEAMS_TRIAGE_CHANNEL": TEAMS_TRIAGE,
+        "TEAMS_ALERT_CHANNELS": TEAMS_ALERTS,
+        "TEAMS_ADMINS": str(person("admin", name="Ada Admin")["aadObjectId"]),
+        **extra,
+    }
+
+
+@pytest.fixture
+def make_teams_server(database_url: str, fake_teams: FakeTeams, tmp_path: Path) -> Iterator[Any]:
+    """`make_teams_server(*serve_args, slack=fake_slack or None, **env)`: a `chatbot serve` on
+    Teams (and Slack too with `slack`), not started."""
+    servers: list[Server] = []
+
+    def make(*args: str, slack: FakeSlack | None = None, **extra: str) -> Server:
+        env = teams_env(database_url, fake_teams, **extra)
+        if slack is not None:
+            env |= {k: v for k, v in server_env(database_url, slack).items() if k not in env}
+        server = Server(env, slack, log_path=tmp_path / "server.log", args=args)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def teams(make_teams_server: Any, fake_teams: FakeTeams) -> Any:
+    """A running Teams-only `chatbot serve` and its driver (`tests/teams_driver.py`)."""
+    from tests.teams_driver import TeamsDriver
+
+    return TeamsDriver(make_teams_server().start(), fake_teams)
+
+
 # --- the in-process test platform -------------------------------------------------------------
 
 

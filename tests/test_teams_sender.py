@@ -212,23 +212,24 @@ def test_a_post_is_journaled_before_the_outbox_records_it(rig: Any) -> None:
     assert len(fake.calls) == 1
 
 
-def test_tenant_pacing_keeps_50_requests_a_second(rig: Any) -> None:
+def test_tenant_pacing_keeps_under_50_requests_a_second(rig: Any) -> None:
     sender, fake, clock = rig
     start = clock.now
     for n in range(101):  # to 101 people: their own conversations, no per-conversation limit
         sender.send(job(Address.channel("teams", f"19:c{n}@thread.tacv2"), key=f"p{n}"))
     assert len(fake.calls) == 101
-    assert clock.now - start >= 100 / 50 - 0.01
+    assert 100 / 50 <= clock.now - start <= 100 / 45
 
 
 def test_one_conversation_keeps_its_own_limits(rig: Any) -> None:
     sender, fake, clock = rig
     channel = Address.channel("teams", CHANNEL)
     start = clock.now
-    outcomes = [sender.send(job(channel, key=f"m{n}")) for n in range(61)]
-    sent_times = clock.now - start
-    assert all(isinstance(o, Sent) for o in outcomes[:60])
-    # 8 in 2 s at most: 60 sends need at least 14 s; the 61st is beyond 60 in 30 s.
-    assert sent_times >= 14
-    assert isinstance(outcomes[60], Retry) and not outcomes[60].attempted
-    assert len(fake.calls) == 60
+    outcomes = [sender.send(job(channel, key=f"m{n}")) for n in range(58)]
+    took = clock.now - start
+    assert all(isinstance(o, Sent) for o in outcomes[:57])
+    # Under 8 in 2 s: 57 sends take at least 14 s; the 58th would be near 60 in 30 s, so it
+    # goes back to the outbox (not counted as an attempt) instead of holding the thread.
+    assert took >= 14
+    assert isinstance(outcomes[57], Retry) and not outcomes[57].attempted
+    assert len(fake.calls) == 57
