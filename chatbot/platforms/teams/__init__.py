@@ -1,0 +1,1 @@
+"""Microsoft Teams: the Bot Connector adapter, its Adaptive Cards and its app package."""
