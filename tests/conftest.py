@@ -25,6 +25,7 @@ from tests.fakes.payloads import block_actions
 
 if TYPE_CHECKING:
     from tests.fakes.slack_api import FakeSlack
+    from tests.fakes.teams import FakeTeams
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -76,6 +77,24 @@ def fake_slack() -> Iterator[FakeSlack]:
     finally:
         fake.stop()
     assert fake.errors == [], f"the bot sent something Slack would reject: {fake.errors}"
+
+
+# --- fake Microsoft (Entra token endpoint, Bot Framework keys, Bot Connector) ------------------
+
+
+@pytest.fixture
+def fake_teams() -> Iterator[FakeTeams]:
+    """A fake Teams on https://127.0.0.1 (trustme CA: `fake.env()` gives a `chatbot serve` its
+    TEAMS_* settings and the CA). Fails the test if the bot sent anything Teams would refuse."""
+    from tests.fakes.teams import FakeTeams
+
+    fake = FakeTeams().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    refused = [f"{call.method} {call.path}: {why}" for call, why in fake.rejected]
+    assert refused == [], f"the bot sent something Teams would refuse: {refused}"
 
 
 # --- the running server -----------------------------------------------------------------------
