@@ -46,7 +46,6 @@ from microsoft_teams.cards import (
     Image,
     MentionedEntity,
     TeamsCardProperties,
-    TeamsImageProperties,
     TextBlock,
     TextInput,
     TimeInput,
@@ -386,7 +385,7 @@ def _body(message: Message, texts: _Texts) -> list[CardElement]:
 
 def _image(file: File, url: str) -> Image:
     alt = fit(literal(file.alt_text or file.title), plain_text, ALT_TEXT)
-    return Image(url=url, alt_text=alt, msteams=TeamsImageProperties(allow_expand=True))
+    return Image(url=url, alt_text=alt)
 
 
 def _chart_urls(file: File) -> Iterator[str]:
