@@ -1,1 +1,2 @@
-"""Microsoft Teams: the Bot Connector adapter, its Adaptive Cards and its app package."""
+"""Microsoft Teams: activities in through `POST /api/messages`, Adaptive Cards out through
+the Bot Connector. The only package that imports the Teams SDK or MSAL."""
