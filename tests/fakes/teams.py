@@ -813,6 +813,13 @@ class FakeTeams:
             self._send_limits = sends if enabled else ()
             self._sends = {}
 
+    def install_for_everyone(self) -> None:
+        """The app is installed for every roster member (an admin's policy): each one's 1:1
+        conversation with the bot exists, so the bot may post to it without creating it."""
+        with self._lock:
+            for member in self.members:
+                self.conversations.setdefault(self._conversation_of(member), [])
+
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now: the next calls with them get 401."""
         with self._lock:
