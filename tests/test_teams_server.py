@@ -4,7 +4,7 @@ MSAL's flow over TLS, and validates every card and activity the bot sends."""
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from typing import Any
 
@@ -15,9 +15,20 @@ from sqlalchemy import create_engine, text
 from tests.conftest import TEAMS_ALERTS, TEAMS_TRIAGE, Server
 from tests.fakes.teams import FORGERIES
 from tests.fakes.teams_payloads import personal_message
-from tests.teams_driver import ADMIN, ALICE, BOB, TeamsDriver, actions_of
+from tests.teams_driver import (
+    ADMIN,
+    ALICE,
+    BOB,
+    TeamsDriver,
+    _elements,
+    actions_of,
+    cards_of,
+    text_of,
+)
 
 CARD = "application/vnd.microsoft.card.adaptive"
+# A markdown link Teams would make live: `[label](url)` with neither bracket escaped.
+LIVE_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")
 
 
 def rows(server: Server, query: str) -> list[Any]:
@@ -71,12 +82,17 @@ def test_personal_message_opens_a_request_and_the_requester_is_told(teams: Teams
 def test_a_redelivered_activity_changes_nothing_twice(teams: TeamsDriver) -> None:
     activity = personal_message(teams.fake, ALICE, "monitor flickers")
     assert teams.post(activity).status_code == 200
-    assert teams.post(activity).status_code == 200  # Teams redelivers: the same id
     teams.wait_shown(TEAMS_TRIAGE, "TH-1")
+    teams.wait_shown(teams.personal(ALICE), "TH-1")
     teams.settle()
+    told = len(teams.messages(teams.personal(ALICE)))
+    calls = len(teams.fake.calls)
+    assert teams.post(activity).status_code == 200  # Teams redelivers: the same id
+    teams.settle(2)
     assert count(teams.server, "requests") == 1
     assert len(teams.messages(TEAMS_TRIAGE)) == 1
-    assert len(teams.messages(teams.personal(ALICE))) == 1
+    assert len(teams.messages(teams.personal(ALICE))) == told
+    assert len(teams.fake.calls) == calls  # nothing sent again
 
 
 def test_channel_mention_opens_a_request(teams: TeamsDriver) -> None:
@@ -130,10 +146,18 @@ def test_typed_mentions_and_links_never_go_out_live(teams: TeamsDriver) -> None:
     teams.say(ALICE, typed)
     teams.wait_shown(TEAMS_TRIAGE, "TH-1")
     teams.wait_shown(teams.personal(ALICE), "TH-1")
-    for activity in teams.fake.messages():
-        body = json.dumps(activity)
-        assert "<at>Bob Burns</at>" not in body
-        assert "](https://evil.example)" not in body.replace("\\\\", "")
+    shown = teams.fake.messages()
+    assert any("free laptops" in text_of(a) for a in shown)
+    for activity in shown:
+        texts = [str(activity.get("text") or "")] + [
+            str(e.get("text") or "")
+            for card in cards_of(activity)
+            for e in _elements(card)
+            if e.get("type") in ("TextBlock", "TextRun")
+        ]
+        for rendered in texts:
+            assert "<at>" not in rendered  # no live mention of what Alice typed
+            assert not LIVE_LINK.search(rendered), rendered  # the link is escaped, not live
         for entity in activity.get("entities") or []:
             assert (entity.get("mentioned") or {}).get("id") != BOB["id"]
 
@@ -157,8 +181,12 @@ def test_429_is_honoured_and_nothing_is_lost(teams: TeamsDriver) -> None:
     assert time.monotonic() - started >= 2  # the Retry-After was waited out
     refused = [c for c in fake.calls if c.status == 429]
     assert len(refused) == 1
-    after = [c for c in fake.calls if c.method == "POST" and c.time > refused[0].time]
-    assert after and after[0].time - refused[0].time >= 1.9
+    again = [
+        c
+        for c in fake.calls
+        if c.conversation == refused[0].conversation and c.time > refused[0].time
+    ]
+    assert again and again[0].time - refused[0].time >= 1.9  # Retry-After waited out
     assert len(teams.messages(TEAMS_TRIAGE)) == 1  # once each: nothing lost, nothing twice
 
 
@@ -186,8 +214,6 @@ def _actions(card: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _inputs(card: dict[str, Any]) -> list[dict[str, Any]]:
-    from tests.teams_driver import _elements
-
     return [e for e in _elements(card) if str(e.get("type", "")).startswith("Input.")]
 
 
