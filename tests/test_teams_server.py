@@ -223,3 +223,23 @@ def _has_button(teams: TeamsDriver, conversation: str, label: str) -> bool:
     except AssertionError:
         return False
     return True
+
+
+def test_clock_syncs_the_roster_of_the_installed_teams(teams: TeamsDriver) -> None:
+    """`chatbot clock` reads every member of each team the app is installed in (paged: 250
+    people take two pages), and the directory keeps each with their e-mail address."""
+    from tests.fakes.teams_payloads import members_added, roster
+
+    people = [ADMIN, ALICE, BOB, *roster(250)]
+    teams.fake.members[:] = people
+    assert teams.post(members_added(teams.fake, [], who=ADMIN, include_bot=True)).status_code == 200
+    teams.server.clock_once()
+    synced = rows(
+        teams.server,
+        "select a.account_id, p.email from accounts a join people p on p.id = a.person_id"
+        " where a.platform = 'teams' and a.active",
+    )
+    assert len(synced) == 253
+    assert (ALICE["aadObjectId"], ALICE["email"]) in synced
+    pages = [c for c in teams.fake.calls if c.path.endswith("/pagedmembers")]
+    assert len(pages) == 2
