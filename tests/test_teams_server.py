@@ -243,3 +243,31 @@ def test_clock_syncs_the_roster_of_the_installed_teams(teams: TeamsDriver) -> No
     assert (ALICE["aadObjectId"], ALICE["email"]) in synced
     pages = [c for c in teams.fake.calls if c.path.endswith("/pagedmembers")]
     assert len(pages) == 2
+
+
+def test_a_survey_click_is_answered_at_once_and_its_card_thanks(teams: TeamsDriver) -> None:
+    """A pulse check by personal message: the one-click answer is stored before the invoke is
+    answered (a deferred action, as on Slack), then recorded and the card edited to thank."""
+    from tests.fakes.teams_payloads import members_added
+
+    teams.fake.members[:] = [ADMIN, ALICE, BOB]
+    assert teams.post(members_added(teams.fake, [], who=ADMIN, include_bot=True)).status_code == 200
+    teams.server.clock_once()
+    teams.say(ADMIN, "pulse send How well do your tools support your work?")
+    alice = teams.personal(ALICE)
+
+    def answer_button() -> dict[str, Any] | None:
+        for message in teams.messages(alice):
+            for action in actions_of(message):
+                if str(action.get("verb", "")).startswith("pulse.answer:3"):
+                    return action
+        return None
+
+    label = str(teams.wait(answer_button)["title"])
+    started = time.monotonic()
+    clicked = teams.click(ALICE, label, conversation=alice)
+    assert time.monotonic() - started < 5  # Teams' invoke deadline
+    assert clicked.status_code == 200 and clicked.json()["statusCode"] == 200
+    teams.wait_shown(alice, "Thank you")
+    answered = "select count(*) from survey_recipients where version > 0"
+    assert rows(teams.server, answered) == [(1,)]
