@@ -108,6 +108,12 @@ def test_triage_claim_and_resolve_edit_the_card_and_tell_the_requester(
     teams.wait_shown(TEAMS_TRIAGE, "TH-1")
     card_id = teams.messages(TEAMS_TRIAGE)[0]["id"]
 
+    # Bob is not the service desk: he is told so in his 1:1 and the card stays as it was
+    refused = teams.click(BOB, "Claim", conversation=TEAMS_TRIAGE)
+    assert refused.status_code == 200 and refused.json()["statusCode"] == 200
+    teams.wait_shown(teams.personal(BOB), "Only the service desk")
+    assert len(teams.fake.history[card_id]) == 1
+
     claimed = teams.click(ADMIN, "Claim", conversation=TEAMS_TRIAGE)
     assert claimed.status_code == 200
     assert claimed.json()["statusCode"] == 200  # answered in the response (within 5 s)

@@ -18,7 +18,7 @@ import importlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -35,7 +35,7 @@ from chatbot.messages import (
     Response,
 )
 from chatbot.platforms.teams import conversations, translate
-from chatbot.platforms.teams.client import Connector, TeamsCallError, endpoint
+from chatbot.platforms.teams.client import Connector, endpoint
 from chatbot.platforms.teams.server import Answer
 from chatbot.text import plain_text
 
@@ -122,7 +122,7 @@ class Replies:
             else:
                 path = f"v3/conversations/{conversation}/activities"
                 self.api.call("POST", endpoint(service_url, path), json=activity)
-        except (TeamsCallError, OSError, Exception) as exc:  # noqa: BLE001 - logged, not raised
+        except Exception as exc:  # fire and forget, like Slack's `respond`: logged, not raised
             log.warning("teams follow-up failed: %s", exc)
 
 
@@ -135,8 +135,6 @@ class TeamsApp:
         inbox: Inbox,
         replies: Replies,
         renderer: Renderer,
-        *,
-        now: Callable[[], Any] | None = None,
     ) -> None:
         self.bot = bot
         self.inbox = inbox
@@ -202,7 +200,9 @@ class TeamsApp:
         if isinstance(response, CloseForm) or event.kind == "form":
             done = self.bot.templates.render("common/done.md.j2")
             return card_answer(self.renderer.card(Message.plain(done)))
-        return text_answer(plain_text(self.bot.templates.render("common/done.md.j2")))
+        # Nothing to show the clicker here (a refusal or a change reaches them as a message or
+        # an edited card): the click was received.
+        return text_answer(plain_text(self.bot.templates.render("common/received.md.j2")))
 
     # --- the core ---------------------------------------------------------------------------
 
