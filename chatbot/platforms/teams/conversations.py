@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.db.models import Account, TeamsConversation, TeamsSend
@@ -122,6 +122,11 @@ def journal(session: Session, *, key: str, conversation: str, activity: str, now
     insert_ignore(
         session, TeamsSend, key=key, conversation_id=conversation, activity_id=activity, at=now
     )
+
+
+def forget_sends(session: Session, *, before: datetime) -> None:
+    """Drop journal rows no retry can need any more."""
+    session.execute(delete(TeamsSend).where(TeamsSend.at < before))
 
 
 def journaled(session: Session, key: str) -> TeamsSend | None:

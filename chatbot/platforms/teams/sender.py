@@ -30,6 +30,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -50,6 +51,9 @@ from chatbot.text import END_MENTION, MENTION
 
 log = logging.getLogger(__name__)
 
+# A journaled post outlives every retry of its delivery (25 attempts, 5 minutes apart at most).
+JOURNAL_KEPT = timedelta(days=7)
+PRUNE_EVERY = 1000  # posts between two clean-ups of the journal
 SHARES = ("post", "upload")  # actions that, repeated blindly, would show twice
 BACKOFF = {412, 502, 504}  # Teams: retry these with exponential backoff and jitter
 RenderActivity = Callable[..., dict[str, Any]]
@@ -87,6 +91,7 @@ class TeamsSender:
         self.limits = limits or ConversationLimits()
         self.clock, self.sleep = clock, sleep
         self._service_urls: dict[str, str] = {}
+        self._journaled = 0
         self._lock = threading.Lock()
 
     # --- the Sender interface ---------------------------------------------------------------
@@ -140,14 +145,16 @@ class TeamsSender:
         activity_id = str(answer.get("id") or "")
         if not activity_id:
             return Retry("Teams answered without an activity id", in_doubt=True)
+        now = _utcnow()
         with self.db.transaction() as session:  # at once: the window for a duplicate
             conversations.journal(
-                session,
-                key=job.key,
-                conversation=conversation,
-                activity=activity_id,
-                now=_utcnow(),
+                session, key=job.key, conversation=conversation, activity=activity_id, now=now
             )
+            with self._lock:
+                self._journaled += 1
+                prune = self._journaled % PRUNE_EVERY == 0
+            if prune:
+                conversations.forget_sends(session, before=now - JOURNAL_KEPT)
         return Sent(message_id=activity_id, conversation=conversation)
 
     def _edit(self, job: Job) -> Outcome:
@@ -307,7 +314,5 @@ def _texts(message: Message) -> list[str]:
     return texts
 
 
-def _utcnow() -> Any:
-    from datetime import UTC, datetime
-
+def _utcnow() -> datetime:
     return datetime.now(UTC)
