@@ -277,3 +277,39 @@ def test_a_survey_click_is_answered_at_once_and_its_card_thanks(teams: TeamsDriv
     teams.wait_shown(alice, "Thank you")
     answered = "select count(*) from survey_recipients where version > 0"
     assert rows(teams.server, answered) == [(1,)]
+
+
+def test_the_request_form_by_message_opens_as_card_inputs_and_submits(teams: TeamsDriver) -> None:
+    """`techhelp` alone: a card whose button opens the form (Teams has no modal to open from a
+    message); the form comes back as card inputs in the invoke's answer; an empty description is
+    a message beside it, a filled one opens the request."""
+    alice = teams.personal(ALICE)
+    teams.say(ALICE, "techhelp")
+    teams.wait(lambda: actions_of(teams.messages(alice)[-1]) if teams.messages(alice) else None)
+    card = teams.messages(alice)[-1]
+    (button,) = actions_of(card)
+    opened = teams.click(ALICE, str(button["title"]), conversation=alice).json()
+    assert opened["type"] == CARD
+    form = opened["value"]
+    submit = next(a for a in _actions(form) if a.get("verb") == "form.submit")
+    fields = {i["id"]: i for i in _inputs(form)}
+    assert "description" in fields
+    # Teams sends every input's value, its default where nobody changed it
+    defaults = {name: str(field.get("value") or "") for name, field in fields.items()}
+
+    empty = teams.submit(
+        ALICE, submit, {"description": ""}, conversation=alice, message_id=card["id"]
+    )
+    assert empty.json()["type"] == "application/vnd.microsoft.activity.message"
+    assert "describe" in empty.json()["value"]
+    assert count(teams.server, "requests") == 0
+
+    network = next(c["value"] for c in fields["category"]["choices"] if c["value"] == "Network")
+    filled = {"description": "VPN drops every hour", "urgency": "high", "category": network}
+    done = teams.submit(ALICE, submit, defaults | filled, conversation=alice, message_id=card["id"])
+    assert done.status_code == 200 and done.json()["type"] == CARD
+    teams.wait(lambda: rows(teams.server, "select text, urgency from requests"))
+    assert rows(teams.server, "select text, urgency from requests") == [
+        ("VPN drops every hour", "high")
+    ]
+    teams.wait_shown(TEAMS_TRIAGE, "VPN drops every hour")
