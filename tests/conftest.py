@@ -25,6 +25,7 @@ from tests.fakes.payloads import block_actions
 
 if TYPE_CHECKING:
     from tests.fakes.slack_api import FakeSlack
+    from tests.fakes.teams import FakeTeams
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -76,6 +77,24 @@ def fake_slack() -> Iterator[FakeSlack]:
     finally:
         fake.stop()
     assert fake.errors == [], f"the bot sent something Slack would reject: {fake.errors}"
+
+
+# --- fake Microsoft (Entra token endpoint, Bot Framework keys, Bot Connector) ------------------
+
+
+@pytest.fixture
+def fake_teams() -> Iterator[FakeTeams]:
+    """A fake Teams on https://127.0.0.1 (trustme CA: `fake.env()` gives a `chatbot serve` its
+    TEAMS_* settings and the CA). Fails the test if the bot sent anything Teams would refuse."""
+    from tests.fakes.teams import FakeTeams
+
+    fake = FakeTeams().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    refused = [f"{call.method} {call.path}: {why}" for call, why in fake.rejected]
+    assert refused == [], f"the bot sent something Teams would refuse: {refused}"
 
 
 # --- the running server -----------------------------------------------------------------------
@@ -303,6 +322,57 @@ def server(make_server: Any, tmp_path: Path) -> Server:
         "staff: [USTAFF]\ndepartments:\n  - {name: Finance, manager: UMANAGER, members: [UALICE]}\n"
     )
     return make_server(TECHHELP_CONFIG=str(config)).start()
+
+
+# --- a `chatbot serve` for Teams ----------------------------------------------------------------
+
+TEAMS_TRIAGE = "19:triage@thread.tacv2"
+TEAMS_ALERTS = "19:alerts@thread.tacv2"
+
+
+def teams_env(database_url: str, fake: FakeTeams, **extra: str) -> dict[str, str]:
+    """A `chatbot serve` with Teams alone (no SLACK_*): the fake's TEAMS_* and CA, the triage
+    and alert channels, and the admin (the fake's `person("admin")`)."""
+    from tests.fakes.teams_payloads import person
+
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    return {
+        **keep,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database_url,
+        **fake.env(),
+        "TEAMS_TRIAGE_CHANNEL": TEAMS_TRIAGE,
+        "TEAMS_ALERT_CHANNELS": TEAMS_ALERTS,
+        "TEAMS_ADMINS": str(person("admin", name="Ada Admin")["aadObjectId"]),
+        **extra,
+    }
+
+
+@pytest.fixture
+def make_teams_server(database_url: str, fake_teams: FakeTeams, tmp_path: Path) -> Iterator[Any]:
+    """`make_teams_server(*serve_args, slack=fake_slack or None, **env)`: a `chatbot serve` on
+    Teams (and Slack too with `slack`), not started."""
+    servers: list[Server] = []
+
+    def make(*args: str, slack: FakeSlack | None = None, **extra: str) -> Server:
+        env = teams_env(database_url, fake_teams, **extra)
+        if slack is not None:
+            env |= {k: v for k, v in server_env(database_url, slack).items() if k not in env}
+        server = Server(env, slack, log_path=tmp_path / "server.log", args=args)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def teams(make_teams_server: Any, fake_teams: FakeTeams) -> Any:
+    """A running Teams-only `chatbot serve` and its driver (`tests/teams_driver.py`)."""
+    from tests.teams_driver import TeamsDriver
+
+    return TeamsDriver(make_teams_server().start(), fake_teams)
 
 
 # --- the in-process test platform -------------------------------------------------------------
