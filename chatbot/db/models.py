@@ -22,6 +22,10 @@ from sqlalchemy.types import TypeDecorator
 
 from chatbot.addresses import Address
 
+# A platform's id of a person (a Slack user id, a Teams Entra object id, a console name) where
+# a table names who did something or whom it concerns: Teams' ids are longer than Slack's.
+ACCOUNT_ID = 255
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -109,8 +113,8 @@ class Request(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
-    requester: Mapped[str] = mapped_column(String(64), index=True)
-    logged_by: Mapped[str | None] = mapped_column(String(64))
+    requester: Mapped[str] = mapped_column(String(ACCOUNT_ID), index=True)
+    logged_by: Mapped[str | None] = mapped_column(String(ACCOUNT_ID))
     intake_channel: Mapped[str] = mapped_column(String(16))  # techhelp|form|phone|email|walk-in
     text: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(100))
@@ -120,7 +124,7 @@ class Request(Base):
     service: Mapped[str | None] = mapped_column(String(100))
     department: Mapped[str | None] = mapped_column(String(100), index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)  # open|claimed|resolved
-    assignee: Mapped[str | None] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(ACCOUNT_ID))
     resolution: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
     first_response_at: Mapped[datetime | None]
@@ -144,7 +148,7 @@ class RequestEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
-    actor: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     kind: Mapped[str] = mapped_column(
         String(32)
     )  # created|claimed|escalated|resolved|reopened|rated
@@ -161,7 +165,7 @@ class Rating(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
-    rater: Mapped[str] = mapped_column(String(64))
+    rater: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime] = mapped_column(index=True)
@@ -178,7 +182,7 @@ class Interaction(Base):
     platform: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))  # command|action|form|event
     name: Mapped[str] = mapped_column(String(100))
-    user_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(index=True)
 
@@ -248,7 +252,7 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(16))  # outage|degraded|maintenance|info
     service: Mapped[str | None] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(Text)
-    author: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     platform: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), index=True)  # scheduled|active|resolved
     # {"channels": bool, "everyone": bool, "departments": [names]}
@@ -298,7 +302,7 @@ class AffectedVote(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
-    user_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     # "alert": the button on the alert; "techhelp": a /techhelp request that followed the alert
     # instead of opening a duplicate (the deflection IT counts).
     source: Mapped[str] = mapped_column(String(16), default="alert")
@@ -346,7 +350,7 @@ class Survey(Base):
     anonymous: Mapped[bool] = mapped_column(default=True)
     reminder_hours: Mapped[float | None]
     close_hours: Mapped[float]
-    author: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     platform: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))  # command|form|config|cli
     active: Mapped[bool] = mapped_column(default=True)
@@ -392,7 +396,7 @@ class SurveyRecipient(Base):
     __tablename__ = "survey_recipients"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(ACCOUNT_ID), primary_key=True)
     department: Mapped[str] = mapped_column(String(100), default="")  # "" for none
     version: Mapped[int] = mapped_column(Integer, default=0)
     option: Mapped[int | None] = mapped_column(Integer)  # named surveys only
