@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from chatbot import alerts, requests
+from chatbot import alerts, requests, signals
 from chatbot.bot import Context, Event, Routes
 from chatbot.config import URGENCIES
 from chatbot.db.models import Alert
@@ -58,6 +58,10 @@ def techhelp(event: Event, ctx: Context) -> Response:
     if text.lower() == "status":
         mine = requests.open_requests(session=ctx.session, requester=event.user)
         return text_reply(ctx, "techhelp/status.md.j2", requests=mine)
+    if text.lower() == "home":
+        # The home card is App Home's to build: it answers, as a message to the person.
+        signals.home_asked.send(ctx, signals.HomeAsked(event.platform, event.user, event.key))
+        return None
     if word == "for":
         return log_for_someone(event, ctx, text)
     routing = ctx.settings.routing

@@ -174,6 +174,10 @@ class TestPlatform:
     def open_home(self, user: str) -> Step:
         return self._run(self._event("event", user, "home.opened"))
 
+    def happen(self, user: str, name: str) -> Step:
+        """Something the platform tells the bot about a person (`app.installed`)."""
+        return self._run(self._event("event", user, name))
+
     # --- what was shown ---
 
     def received(self, address: str) -> list[str]:
