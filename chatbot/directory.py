@@ -105,22 +105,65 @@ def sync(
     return reachable, skipped
 
 
-def reachable(*, session: Session, departments: list[str] | None = None) -> list[Address]:
-    """Whom to message: everyone reachable, or those of the given departments, on whichever
-    platform they can be reached (one address per person: their first account)."""
+def audience(
+    *, session: Session, departments: list[str] | None = None
+) -> list[tuple[Address, str | None]]:
+    """Whom to message, with their department: everyone reachable, or those of the given
+    departments, on whichever platform they can be reached (one address per person: their
+    first account, by platform and id)."""
     query = (
-        select(Account.person_id, Account.platform, Account.account_id)
+        select(Account.person_id, Account.platform, Account.account_id, Person.department)
         .join(Person, Person.id == Account.person_id)
         .where(Account.active.is_(True))
     )
     if departments is not None:
         query = query.where(Person.department.in_(departments))
-    found: dict[int, Address] = {}
-    for person_id, platform, account_id in session.execute(
+    found: dict[int, tuple[Address, str | None]] = {}
+    for person_id, platform, account_id, department in session.execute(
         query.order_by(Account.platform, Account.account_id, Account.id)
     ):
-        found.setdefault(person_id, Address.person(platform, account_id))
+        found.setdefault(person_id, (Address.person(platform, account_id), department))
     return list(found.values())
+
+
+def reachable(*, session: Session, departments: list[str] | None = None) -> list[Address]:
+    """Whom to message: everyone reachable, or those of the given departments, on whichever
+    platform they can be reached (one address per person: their first account)."""
+    return [address for address, _ in audience(session=session, departments=departments)]
+
+
+def people_of(*, session: Session, addresses: Iterable[Address]) -> dict[Address, int]:
+    """The person behind each address the directory knows (an account on its platform)."""
+    wanted = {a for a in addresses if a.is_person}
+    by_platform: dict[str, list[str]] = {}
+    for address in wanted:
+        by_platform.setdefault(address.platform, []).append(address.id)
+    found: dict[Address, int] = {}
+    for platform, ids in by_platform.items():
+        for account_id, person_id in session.execute(
+            select(Account.account_id, Account.person_id).where(
+                Account.platform == platform, Account.account_id.in_(ids)
+            )
+        ):
+            found[Address.person(platform, account_id)] = person_id
+    return found
+
+
+def once_each(*, session: Session, addresses: Iterable[Address]) -> list[Address]:
+    """`addresses` with a person reached once: a second account of someone already listed
+    (their account on another platform) is left out; unknown addresses are kept."""
+    listed = list(dict.fromkeys(addresses))
+    people = people_of(session=session, addresses=listed)
+    seen: set[int] = set()
+    kept: list[Address] = []
+    for address in listed:
+        person = people.get(address)
+        if person is not None:
+            if person in seen:
+                continue
+            seen.add(person)
+        kept.append(address)
+    return kept
 
 
 def accounts(

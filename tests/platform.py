@@ -136,8 +136,17 @@ class TestPlatform:
         self.transcript: list[Seen] = []
         self.forms: dict[str, Form] = {}  # the form open for each person
         self.sent_keys: dict[str, Sent] = {}
-        self.worker = bot.attach_worker({name: RecordingSender(self)}, start=False)
+        if bot.worker is None:
+            self.worker = bot.attach_worker({name: RecordingSender(self)}, start=False)
+        else:  # a second platform of the same bot: one outbox, one worker, a sender each
+            self.worker = bot.worker
+            self.worker.senders[name] = RecordingSender(self)
         self._step: Step | None = None
+
+    def beside(self, name: str, capabilities: Capabilities = PLAIN) -> TestPlatform:
+        """A second platform adapter on the same bot and database (Slack and Teams at once):
+        each platform's people act and are shown things on their own platform."""
+        return TestPlatform(self.bot, name=name, capabilities=capabilities)
 
     # --- what a person does ---
 

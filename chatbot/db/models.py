@@ -397,6 +397,9 @@ class SurveyRecipient(Base):
 
     run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(ACCOUNT_ID), primary_key=True)
+    # The platform of the account `user_id` names: reminders go to it. (An account id names
+    # one account whatever the platform: Slack's `U…`, Teams' Entra object ids, console names.)
+    platform: Mapped[str] = mapped_column(String(16))
     department: Mapped[str] = mapped_column(String(100), default="")  # "" for none
     version: Mapped[int] = mapped_column(Integer, default=0)
     option: Mapped[int | None] = mapped_column(Integer)  # named surveys only

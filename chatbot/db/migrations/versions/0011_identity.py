@@ -5,6 +5,9 @@ than Slack's: every column that holds a platform's id of a person and was 64 cha
 255 (requests' requester, logger and assignee, request events' actor, ratings' rater,
 interactions' user, "I'm affected" votes, alert and survey authors, survey recipients).
 
+A survey reaches people on every platform: each recipient row says the platform of its account
+(`survey_recipients.platform`; rows from before, the survey's platform, where all its copies went).
+
 Revision ID: 0011
 Revises: 0009
 Create Date: 2026-11-29 19:00:00
@@ -50,7 +53,19 @@ def _resize(length_from: int, length_to: int) -> None:
 
 def upgrade() -> None:
     _resize(64, 255)
+    with op.batch_alter_table("survey_recipients") as batch_op:
+        batch_op.add_column(
+            sa.Column("platform", sa.String(16), nullable=False, server_default="slack")
+        )
+    op.execute(
+        "UPDATE survey_recipients SET platform = (SELECT s.platform FROM survey_runs r "
+        "JOIN surveys s ON s.id = r.survey_id WHERE r.id = survey_recipients.run_id)"
+    )
+    if op.get_bind().dialect.name != "sqlite":  # SQLite keeps the default (it cannot drop it)
+        op.alter_column("survey_recipients", "platform", server_default=None)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("survey_recipients") as batch_op:
+        batch_op.drop_column("platform")
     _resize(255, 64)

@@ -1,0 +1,146 @@
+"""Two platforms in one bot and one database (an organisation on Slack and Teams at once): an
+alert to everyone or a department, and a pulse survey, reach every person once across both;
+a reminder goes only to those who have not answered, on whichever platform they were sent it;
+results and the weekly digest go to each platform's IT channel."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from chatbot import directory
+from chatbot.db.models import Account
+from chatbot.clock_process import tick
+from tests.platform import FULL, PLAIN, TestPlatform
+
+ADMIN = "UADMIN"
+ALICE = "UALICE"  # Slack only
+BOB = "1f0c2d9e-bob0-4e6a-9f0b-" + "b" * 12  # Teams only (an Entra object id)
+CAROL_SLACK = "UCAROL"  # Carol has an account on both, with the same e-mail
+CAROL_TEAMS = "1f0c2d9e-carl-4e6a-9f0b-" + "c" * 12
+DAVE = "UDAVE"  # Slack, Parks
+SLACK_ALERTS, TEAMS_ALERTS = "CALERTS", "19:alerts@thread.tacv2"
+SLACK_IT, TEAMS_IT = "CITDESK", "19:itdesk@thread.tacv2"
+CONFIG: dict[str, Any] = {
+    "techhelp_triage_channel": "CTRIAGE",
+    "techhelp_alert_channels": [SLACK_ALERTS],
+    "techhelp_it_channel": SLACK_IT,
+    "techhelp_admins": [ADMIN],
+    "teams_alert_channels": [TEAMS_ALERTS],
+    "teams_it_channel": TEAMS_IT,
+    "routing": {
+        "timezone": "UTC",
+        "departments": [
+            {"name": "Finance", "members": [ALICE, BOB, CAROL_SLACK]},
+            {"name": "Parks", "members": [DAVE]},
+        ],
+    },
+}
+
+
+@pytest.fixture
+def both(make_chat: Any) -> tuple[TestPlatform, TestPlatform]:
+    slack = make_chat(CONFIG, capabilities=FULL, name="slack")
+    teams = slack.beside("teams", PLAIN)
+    with slack.bot.db.transaction() as session:
+        now = slack.bot.clock.now()
+        for platform, user, email in (
+            ("slack", ALICE, "alice@example.org"),
+            ("slack", CAROL_SLACK, "carol@example.org"),
+            ("slack", DAVE, "dave@example.org"),
+            ("teams", BOB, "bob@example.org"),
+            ("teams", CAROL_TEAMS, "Carol@Example.org"),
+        ):
+            directory.add_account(session, platform=platform, account_id=user, now=now, email=email)
+    for chat in (slack, teams):  # as `chatbot clock` syncs each platform's directory
+        with slack.bot.db.transaction() as session:
+            members = [
+                directory.Member(account_id, None, True)
+                for account_id in session.scalars(
+                    select(Account.account_id).where(Account.platform == chat.name)
+                )
+            ]
+            directory.sync(
+                session=session,
+                platform=chat.name,
+                members=members,
+                routing=slack.bot.settings.routing,
+                now=now,
+            )
+    return slack, teams
+
+
+def copies(chat: TestPlatform, user: str, words: str) -> int:
+    return sum(words in text for text in chat.received(user))
+
+
+def test_an_alert_to_everyone_reaches_each_person_once_on_either_platform(
+    both: tuple[TestPlatform, TestPlatform],
+) -> None:
+    slack, teams = both
+    slack.say(ADMIN, "/techalert")
+    slack.fill(ADMIN, severity="outage", message="Email is down", audience="channels+everyone")
+    assert copies(slack, ALICE, "Email is down") == 1
+    assert copies(teams, BOB, "Email is down") == 1
+    assert (
+        copies(slack, CAROL_SLACK, "Email is down") + copies(teams, CAROL_TEAMS, "Email is down")
+        == 1
+    )
+    assert copies(slack, SLACK_ALERTS, "Email is down") == 1
+    assert copies(teams, TEAMS_ALERTS, "Email is down") == 1
+
+    slack.say(ADMIN, "/techalert")
+    slack.fill(
+        ADMIN, severity="info", message="Finance close tonight", audience="department:Finance"
+    )
+    finance = [copies(slack, u, "Finance close") for u in (ALICE, CAROL_SLACK, DAVE)]
+    finance += [copies(teams, u, "Finance close") for u in (BOB, CAROL_TEAMS)]
+    assert finance == [1, 1, 0, 1, 0] or finance == [1, 0, 0, 1, 1]
+    assert copies(slack, SLACK_ALERTS, "Finance close") == 0
+
+
+def test_a_survey_reaches_both_platforms_reminds_non_responders_and_reports_to_each(
+    both: tuple[TestPlatform, TestPlatform],
+) -> None:
+    slack, teams = both
+    sent = slack.say(ADMIN, "/pulse send How are your tools?")
+    assert "is on its way to 4 people" in "\n".join(sent.to(ADMIN))
+    question = "How are your tools?"
+    assert copies(slack, ALICE, question) == 1 and copies(slack, DAVE, question) == 1
+    assert copies(teams, BOB, question) == 1
+    assert copies(slack, CAROL_SLACK, question) + copies(teams, CAROL_TEAMS, question) == 1
+
+    answered = teams.press(BOB, "4", card=question)
+    assert "You answered 4" in "\n".join(answered.to(BOB))
+    slack.press(DAVE, "2", card=question)
+
+    clock = slack.bot.clock
+    clock.advance(25 * 3600)  # past the reminder (24 h by default)
+    tick(slack.bot, holder="test")
+    slack.drain()
+    reminder = "A reminder"
+    assert copies(slack, ALICE, reminder) == 1
+    assert copies(slack, CAROL_SLACK, reminder) + copies(teams, CAROL_TEAMS, reminder) == 1
+    assert copies(teams, BOB, reminder) == 0 and copies(slack, DAVE, reminder) == 0
+
+    clock.advance(72 * 3600)  # past closing
+    tick(slack.bot, holder="test")
+    slack.drain()
+    assert copies(slack, SLACK_IT, question) == 1
+    assert copies(teams, TEAMS_IT, question) == 1
+
+
+def test_the_weekly_digest_goes_to_each_platforms_it_channel(
+    both: tuple[TestPlatform, TestPlatform],
+) -> None:
+    slack, teams = both
+    clock = slack.bot.clock
+    tick(slack.bot, holder="test")  # a new schedule starts from now
+    clock.advance(timedelta(days=7).total_seconds())
+    tick(slack.bot, holder="test")
+    slack.drain()
+    assert copies(slack, SLACK_IT, "Weekly service digest") == 1
+    assert copies(teams, TEAMS_IT, "Weekly service digest") == 1
