@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from chatbot import directory
-from chatbot.db.models import Account
 from chatbot.clock_process import tick
+from chatbot.db.models import Account
 from tests.platform import FULL, PLAIN, TestPlatform
 
 ADMIN = "UADMIN"
