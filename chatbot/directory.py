@@ -43,17 +43,17 @@ def add_account(
     active: bool = True,
 ) -> Account:
     """A new account and, unless its e-mail names someone already known, a new person."""
-    person = session.scalar(select(Person).where(Person.email == email.lower())) if email else None
+    email = email.lower() if email else None
+    person = session.scalar(select(Person).where(Person.email == email)) if email else None
     if person is None:
-        person = Person(
-            name=name, email=email.lower() if email else None, department=department, first_seen=now
-        )
+        person = Person(name=name, email=email, department=department, first_seen=now)
         session.add(person)
     account = Account(
         person=person,
         platform=platform,
         account_id=account_id,
         name=name,
+        email=email,
         first_seen=now,
         active=active,
         synced_at=now if active else None,
@@ -86,11 +86,12 @@ def sync(
         account.name = member.name
         account.active = member.reachable
         account.synced_at = now
+        _take_email(session, account, member.email)
         person = account.person
         person.name = member.name
-        # The configuration lists departments' members by their ids on one platform: the
-        # person's department is the one any of their accounts is listed in.
-        listed = (routing.department_of(a.account_id) for a in person.accounts)
+        # The configuration lists departments' members by their ids on one platform, or by
+        # e-mail: the person's department is the one any of their accounts is listed in.
+        listed = (routing.department_of(a.account_id, a.email) for a in person.accounts)
         department = next((d for d in listed if d), None)
         person.department = department.name if department else None
         reachable += member.reachable
@@ -103,6 +104,25 @@ def sync(
             .values(active=False, synced_at=now)
         )
     return reachable, skipped
+
+
+def _take_email(session: Session, account: Account, email: str | None) -> None:
+    """The account's e-mail as its platform's directory gives it now (an account synced before
+    the platform gave e-mails gets one). A person without an address takes it; an address that
+    names someone else already (their account on another platform) moves the account to them,
+    so a person is reached once."""
+    email = email.lower() if email else None
+    account.email = email
+    person = account.person
+    if not email or person.email == email:
+        return
+    owner = session.scalar(select(Person).where(Person.email == email))
+    if owner is None:
+        if person.email is None:
+            person.email = email
+    elif owner is not person and person.email is None:
+        account.person = owner
+        session.flush()
 
 
 def audience(

@@ -100,13 +100,13 @@ def build(ctx: Context, user: str) -> Message:
         .limit(MAX_RESOLVED)
     ).all()
     # Only the alerts in this person's audience: a department's alert is not everyone's news.
-    routing = ctx.settings.routing
+    routing, email = ctx.settings.routing, ctx.identity(ctx.platform, user).email
     alerts = [
         alert
         for alert in session.scalars(
             select(Alert).where(Alert.state == "active").order_by(Alert.created_at.desc())
         )
-        if alerts_.in_audience(alert, user=user, routing=routing)
+        if alerts_.in_audience(alert, user=user, routing=routing, email=email)
     ][:MAX_ALERTS]
     waiting = surveys_awaiting(ctx, user)
 

@@ -71,6 +71,7 @@ def techhelp(event: Event, ctx: Context) -> Response:
         service_keywords=routing.service_keywords,
         user=event.user,
         routing=routing,
+        email=ctx.actor(event).email,
     )
     if known and len(text) <= SEPARATE_MAX:
         return known_issue(ctx, known, text)
@@ -111,7 +112,7 @@ def help_message(ctx: Context) -> Message:
 
 
 def log_for_someone(event: Event, ctx: Context, text: str) -> Response:
-    if not ctx.settings.is_staff(event.platform, event.user):
+    if not ctx.actor(event).is_staff(ctx.settings):
         return text_reply(ctx, "techhelp/staff_only.md.j2")
     match = _FOR.match(text)
     requester = event.mentions.get(match["who"]) if match else None

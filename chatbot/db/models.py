@@ -93,6 +93,9 @@ class Account(Base):
     platform: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[str] = mapped_column(String(512))
     name: Mapped[str | None] = mapped_column(String(200))
+    # The e-mail address the platform's directory gives the account (lower case): what a person
+    # named by e-mail in the configuration is recognised by, on this platform.
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
     first_seen: Mapped[datetime]
     # From the platform's directory: an account that can be messaged (not a bot, deleted or guest).
     active: Mapped[bool] = mapped_column(default=False, index=True)

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from chatbot import directory
+from chatbot import directory, identity
 from chatbot.addresses import LOCAL, Address
-from chatbot.config import Settings
+from chatbot.config import Settings, is_email
 from chatbot.db import rowcount
 from chatbot.db.models import Survey, SurveyRecipient, SurveyRun, SurveyTally
 from chatbot.db.upsert import insert_ignore
@@ -157,6 +157,17 @@ def ids_platform(settings: Settings, platform: str) -> str:
     return settings.techhelp_platform if platform == LOCAL else platform
 
 
+def _named(session: Session, entries: list[str], platform: str) -> list[Address]:
+    """People listed by id (on `platform`) or by e-mail (their accounts with it, anywhere)."""
+    found: list[Address] = []
+    for entry in entries:
+        if is_email(entry):
+            found += identity.accounts_with_email(session=session, email=entry)
+        else:
+            found.append(Address.person(platform, entry))
+    return found
+
+
 def audience_people(
     *, session: Session, settings: Settings, audience: dict[str, Any], platform: str
 ) -> list[tuple[Address, str]]:
@@ -170,15 +181,11 @@ def audience_people(
     if audience.get("departments"):
         rows = directory.audience(session=session, departments=audience["departments"])
         chosen |= {address: department or NO_DEPARTMENT for address, department in rows}
-    users = ids_platform(settings, platform)
-    named = [Address.person(users, user) for user in audience.get("users") or ()]
+    named = _named(session, audience.get("users") or [], ids_platform(settings, platform))
     if audience.get("staff"):
-        named += [Address.person(settings.techhelp_platform, u) for u in settings.routing.staff]
-        named += [
-            Address.person(where, admin)
-            for where, ids in settings.platform_ids().items()
-            for admin in ids.admins
-        ]
+        named += _named(session, settings.routing.staff, settings.techhelp_platform)
+        for where, ids in settings.platform_ids().items():
+            named += _named(session, ids.admins, where)
     for address in named:
         department = settings.routing.department_of(address.id)
         chosen.setdefault(address, department.name if department else NO_DEPARTMENT)

@@ -8,6 +8,9 @@ interactions' user, "I'm affected" votes, alert and survey authors, survey recip
 A survey reaches people on every platform: each recipient row says the platform of its account
 (`survey_recipients.platform`; rows from before, the survey's platform, where all its copies went).
 
+People are named in the configuration by e-mail as well as by id: each account keeps the e-mail its
+platform's directory gives it (`accounts.email`, indexed).
+
 Revision ID: 0011
 Revises: 0009
 Create Date: 2026-11-29 19:00:00
@@ -53,6 +56,9 @@ def _resize(length_from: int, length_to: int) -> None:
 
 def upgrade() -> None:
     _resize(64, 255)
+    with op.batch_alter_table("accounts") as batch_op:
+        batch_op.add_column(sa.Column("email", sa.String(320), nullable=True))
+        batch_op.create_index("ix_accounts_email", ["email"], unique=False)
     with op.batch_alter_table("survey_recipients") as batch_op:
         batch_op.add_column(
             sa.Column("platform", sa.String(16), nullable=False, server_default="slack")
@@ -66,6 +72,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("accounts") as batch_op:
+        batch_op.drop_index("ix_accounts_email")
+        batch_op.drop_column("email")
     with op.batch_alter_table("survey_recipients") as batch_op:
         batch_op.drop_column("platform")
     _resize(255, 64)
