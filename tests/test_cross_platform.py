@@ -144,3 +144,62 @@ def test_the_weekly_digest_goes_to_each_platforms_it_channel(
     slack.drain()
     assert copies(slack, SLACK_IT, "Weekly service digest") == 1
     assert copies(teams, TEAMS_IT, "Weekly service digest") == 1
+
+
+def test_the_survey_cli_acts_as_the_local_operator_and_reaches_every_platform(
+    tmp_path: Any,
+) -> None:
+    """`chatbot survey send` is the operator at the command line, as `chatbot alert` is: not a
+    Slack user (no admin id needed, nothing addressed to them), and its survey reaches the
+    audience on every platform, each person once."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from chatbot.addresses import LOCAL
+    from chatbot.db.models import Delivery, Interaction, Survey
+    from tests.platform import build
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    chat = build({"database_url": url, "techhelp_platform": "slack"}, name="slack")
+    with chat.bot.db.transaction() as session:
+        now = chat.bot.clock.now()
+        for platform, user, email in (
+            ("slack", ALICE, None),
+            ("teams", BOB, None),
+            ("slack", CAROL_SLACK, "carol@example.org"),
+            ("teams", CAROL_TEAMS, "carol@example.org"),
+        ):
+            directory.add_account(session, platform=platform, account_id=user, now=now, email=email)
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(root),
+        "DATABASE_URL": url,
+        "TEAMS_IT_CHANNEL": TEAMS_IT,  # Teams runs beside Slack; nobody is an admin by id
+        "USER": "operator",
+    }
+    sent = subprocess.run(
+        [sys.executable, "-m", "chatbot.cli", "survey", "send", "Is the new VPN better?"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert "is on its way to 3 people" in sent.stdout
+    with chat.bot.db.sessions() as session:
+        survey = session.scalars(select(Survey)).one()
+        assert (survey.platform, survey.author) == (LOCAL, "cli:operator")
+        copies = session.scalars(select(Delivery).where(Delivery.key.startswith("survey-run:")))
+        reached = sorted((d.platform, d.address_id) for d in copies)
+        logged = session.scalars(select(Interaction.platform)).all()
+    assert reached in (
+        sorted([("slack", ALICE), ("teams", BOB), ("slack", CAROL_SLACK)]),
+        sorted([("slack", ALICE), ("teams", BOB), ("teams", CAROL_TEAMS)]),
+    )
+    assert logged == [LOCAL]
+    chat.worker.stop()
+    chat.bot.db.dispose()
