@@ -8,7 +8,8 @@ processes never talk to the scheduler. Each tick:
   each in its own transaction, so one failing job neither blocks nor rolls back the others. A job
   keys what it stores by (schedule, run), so a run is stored once however often it is computed
   (`chatbot.schedules`);
-- refreshes the cached workspace directory when it is older than an hour.
+- refreshes the cached directory of each platform (Slack's workspace, a Teams roster: one
+  member list per platform, `directories`) when it is older than an hour.
 The deliveries themselves go out through the outbox like everything else.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -69,24 +70,27 @@ def sync_directory(
     platform: str | None = None,
 ) -> bool:
     """Refresh the cached directory of `platform` (the one TECHHELP_* names ids on, unless
-    told) from its member list, when it is older than `DIRECTORY_EVERY`."""
+    told) from its member list, when it is older than `DIRECTORY_EVERY`. Each platform keeps
+    its own time of the last sync."""
+    platform = platform or bot.settings.techhelp_platform
+    name = DIRECTORY if platform == bot.settings.techhelp_platform else f"{DIRECTORY}:{platform}"
     now = bot.clock.now()
     with bot.db.sessions() as session:
-        state = session.get(ClockState, DIRECTORY)
+        state = session.get(ClockState, name)
         if not force and state and state.value and now - state.value < DIRECTORY_EVERY:
             return False
     listed = list(members())  # outside the transaction: it pages through the platform's API
     with bot.db.transaction() as session:
         reachable, skipped = directory.sync(
             session=session,
-            platform=platform or bot.settings.techhelp_platform,
+            platform=platform,
             members=listed,
             routing=bot.settings.routing,
             now=now,
         )
-        insert_ignore(session, ClockState, name=DIRECTORY, value=now)
-        session.execute(update(ClockState).where(ClockState.name == DIRECTORY).values(value=now))
-    log.info("directory: %d people reachable, %d skipped", reachable, skipped)
+        insert_ignore(session, ClockState, name=name, value=now)
+        session.execute(update(ClockState).where(ClockState.name == name).values(value=now))
+    log.info("directory of %s: %d people reachable, %d skipped", platform, reachable, skipped)
     return True
 
 
@@ -96,9 +100,11 @@ def tick(
     holder: str,
     members: Callable[[], Iterable[Member]] | None = None,
     platform: str | None = None,
+    directories: Mapping[str, Callable[[], Iterable[Member]]] | None = None,
 ) -> int:
     """One round of the clock; returns how many deliveries it stored. Each job addresses what
-    it sends; `platform` is only the context's (default: `techhelp_platform`)."""
+    it sends; `platform` is only the context's (default: `techhelp_platform`). `directories`:
+    each platform's member list (`members` alone: the TECHHELP_* platform's)."""
     platform = platform or bot.settings.techhelp_platform
     now = bot.clock.now()
     with bot.db.transaction() as session:
@@ -112,24 +118,31 @@ def tick(
                 stored += job(bot.context(session, platform=platform, now=now))
         except Exception:  # the others still run; this one is retried next tick
             log.exception("clock job %s failed", job.__qualname__)
+    listed = dict(directories or {})
     if members is not None:
+        listed.setdefault(bot.settings.techhelp_platform, members)
+    for where, its_members in listed.items():
         try:
-            sync_directory(bot, members)
-        except Exception:  # the platform is down: keep the cached directory, try next tick
-            log.exception("directory sync failed")
+            sync_directory(bot, its_members, platform=where)
+        except Exception:  # the platform is down: keep its cached directory, try next tick
+            log.exception("directory sync of %s failed", where)
     if stored and bot.worker:
         bot.worker.wake()
     return stored
 
 
-def run_forever(bot: Bot, members: Callable[[], Iterable[Member]] | None = None) -> None:
+def run_forever(
+    bot: Bot,
+    members: Callable[[], Iterable[Member]] | None = None,
+    directories: Mapping[str, Callable[[], Iterable[Member]]] | None = None,
+) -> None:
     holder = holder_id()
     scheduler = BlockingScheduler(timezone=ZoneInfo(bot.settings.routing.timezone))
     scheduler.add_job(
         tick,
         "interval",
         seconds=60,
-        kwargs={"bot": bot, "holder": holder, "members": members},
+        kwargs={"bot": bot, "holder": holder, "members": members, "directories": directories},
         next_run_time=bot.clock.now(),
         max_instances=1,
         coalesce=True,
