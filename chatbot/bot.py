@@ -68,10 +68,16 @@ class Capabilities:
     # A message sent in doubt (a time-out) can be found again by its delivery key, so it is not
     # posted twice. Without: the delivery worker posts it again (at least once).
     message_lookup: bool = False
+    # Commands of their own kind beside free-text messages (Slack's slash commands). Without:
+    # people ask by message alone (Teams), so a message is the platform's own way in, and a
+    # request from one counts as the platform's channel, not as its "DM" (`chatbot.reports`).
+    commands: bool = False
 
 
 # A platform that declares nothing gets its replies handed back as they are.
-EVERYTHING = Capabilities(ephemeral_replies=True, modals=True, home_view=True, message_lookup=True)
+EVERYTHING = Capabilities(
+    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True, commands=True
+)
 PRIVATE_USER = "-"  # the logged user of a private route: nobody in particular
 
 

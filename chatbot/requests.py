@@ -47,6 +47,7 @@ def create_request(
     now: datetime,
     logged_by: str | None = None,
     service: str | None = None,
+    by_message: bool = False,
 ) -> Request:
     if intake_channel not in INTAKE_CHANNELS:
         raise ValueError(f"unknown intake channel {intake_channel!r}")
@@ -58,6 +59,7 @@ def create_request(
         requester=requester,
         logged_by=logged_by,
         intake_channel=intake_channel,
+        by_message=by_message,
         text=text,
         category=triage.category,
         urgency=triage.urgency,

@@ -75,7 +75,11 @@ def techhelp(event: Event, ctx: Context) -> Response:
     )
     if known and len(text) <= SEPARATE_MAX:
         return known_issue(ctx, known, text)
-    return create(ctx, event, requester=event.user, text=text, intake="techhelp")
+    # A message where the platform also has the command is its second way in (Slack's DM).
+    by_message = event.kind == "message" and ctx.capabilities.commands
+    return create(
+        ctx, event, requester=event.user, text=text, intake="techhelp", by_message=by_message
+    )
 
 
 def known_issue(ctx: Context, alert: Alert, text: str) -> Reply:
@@ -140,6 +144,7 @@ def create(
     category: str | None = None,
     urgency: str | None = None,
     service: str | None = None,
+    by_message: bool = False,
 ) -> Response:
     if len(text) > requests.MAX_TEXT:
         return text_reply(ctx, "techhelp/too_long.md.j2", length=len(text), limit=requests.MAX_TEXT)
@@ -156,6 +161,7 @@ def create(
         now=ctx.now,
         logged_by=logged_by,
         service=service,
+        by_message=by_message,
     )
     triage.announce(ctx, request)
     parts = ctx.templates.blocks(

@@ -41,8 +41,10 @@ from chatbot.messages import (
 )
 from chatbot.text import plain_text
 
-FULL = Capabilities(ephemeral_replies=True, modals=True, home_view=True, message_lookup=True)
-PLAIN = Capabilities()  # a bare chat: no ephemeral replies, no modals, no home, no lookup
+FULL = Capabilities(
+    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True, commands=True
+)
+PLAIN = Capabilities()  # a bare chat: no ephemeral replies, modals, home, lookup nor commands
 _TYPED_MENTION = re.compile(r"@([A-Za-z0-9]+)")
 _MARKUP = re.compile(r"[*_`\ue000-\uf8ff]")
 

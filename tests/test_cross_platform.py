@@ -22,6 +22,7 @@ BOB = "1f0c2d9e-bob0-4e6a-9f0b-" + "b" * 12  # Teams only (an Entra object id)
 CAROL_SLACK = "UCAROL"  # Carol has an account on both, with the same e-mail
 CAROL_TEAMS = "1f0c2d9e-carl-4e6a-9f0b-" + "c" * 12
 DAVE = "UDAVE"  # Slack, Parks
+STAFF = "USTAFF"
 SLACK_ALERTS, TEAMS_ALERTS = "CALERTS", "19:alerts@thread.tacv2"
 SLACK_IT, TEAMS_IT = "CITDESK", "19:itdesk@thread.tacv2"
 CONFIG: dict[str, Any] = {
@@ -33,6 +34,7 @@ CONFIG: dict[str, Any] = {
     "teams_it_channel": TEAMS_IT,
     "routing": {
         "timezone": "UTC",
+        "staff": [STAFF],
         "departments": [
             {"name": "Finance", "members": [ALICE, BOB, CAROL_SLACK]},
             {"name": "Parks", "members": [DAVE]},
@@ -203,3 +205,75 @@ def test_the_survey_cli_acts_as_the_local_operator_and_reaches_every_platform(
     assert logged == [LOCAL]
     chat.worker.stop()
     chat.bot.db.dispose()
+
+
+def test_the_intake_kpi_counts_each_platform_as_its_own_channel(
+    both: tuple[TestPlatform, TestPlatform],
+) -> None:
+    """Slack (with its command) and a platform where people ask by message alone (Teams): a
+    request by Slack's command or form is "slack", by a message in Slack's Messages tab
+    "slack DM", any request from the other platform "teams", and the service desk's phone
+    intake "phone", whichever platform it was logged on."""
+    from datetime import timedelta
+
+    from chatbot import reports
+    from chatbot.reports import Filters
+    from chatbot.web.dashboard import Web
+
+    slack, teams = both
+    slack.say(ALICE, "/techhelp printer on floor 3 is jammed")
+    slack.say(ALICE, "my monitor flickers")  # the Messages tab
+    slack.say(DAVE, "/techhelp")
+    slack.fill(DAVE, description="Need a second monitor")
+    teams.say(BOB, "the wifi in room 12 drops")
+    teams.say(BOB, "techhelp my headset crackles")
+    slack.say(STAFF, "/techhelp for @UALICE via phone keyboard missing keys")
+
+    today = slack.bot.clock.now().date()
+    filters = Filters(start=today - timedelta(days=1), end=today)
+    with slack.bot.db.reading() as conn:
+        rows = reports.intake_channels(conn=conn, filters=filters)
+    assert [(r["channel"], r["requests"]) for r in rows] == [
+        ("slack", 2),
+        ("teams", 2),
+        ("phone", 1),
+        ("slack DM", 1),
+    ]
+    assert [r["share_pct"] for r in rows] == [33.3, 33.3, 16.7, 16.7]
+
+    web = Web(settings=slack.bot.settings, db=slack.bot.db, clock=slack.bot.clock)
+    page = web.render_dashboard(filters)
+    assert "Requests by intake channel" in page and "slack DM" in page and ">teams<" in page
+
+
+def test_the_clock_syncs_each_platforms_directory_and_links_one_person_by_email(
+    make_chat: Any,
+) -> None:
+    """`chatbot clock` keeps one directory per platform (`directories`), each on its own hourly
+    schedule; an account that gains its e-mail later (Slack's `users:read.email` added after
+    install) and a Teams account with the same address become one person, reached once."""
+    chat = make_chat(CONFIG, capabilities=FULL, name="slack")
+    bot, clock = chat.bot, chat.bot.clock
+    slack_members = [directory.Member(CAROL_SLACK, "Carol", True)]
+    tick(bot, holder="test", directories={"slack": lambda: slack_members})
+    with bot.db.sessions() as session:
+        assert [str(a) for a in directory.reachable(session=session)] == [
+            f"slack:person:{CAROL_SLACK}"
+        ]
+    slack_members = [directory.Member(CAROL_SLACK, "Carol", True, "carol@example.org")]
+    teams_members = [
+        directory.Member(CAROL_TEAMS, "Carol", True, "Carol@Example.org"),
+        directory.Member(BOB, "Bob", True, "bob@example.org"),
+    ]
+    clock.advance(3601)
+    tick(
+        bot,
+        holder="test",
+        directories={"slack": lambda: slack_members, "teams": lambda: teams_members},
+    )
+    with bot.db.sessions() as session:
+        reached = sorted(str(a) for a in directory.reachable(session=session))
+        carol = session.scalars(select(Account).where(Account.account_id == CAROL_TEAMS)).one()
+        assert carol.email == "carol@example.org"
+        assert {a.account_id for a in carol.person.accounts} == {CAROL_SLACK, CAROL_TEAMS}
+    assert reached == [f"slack:person:{CAROL_SLACK}", f"teams:person:{BOB}"]

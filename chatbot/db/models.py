@@ -119,6 +119,9 @@ class Request(Base):
     requester: Mapped[str] = mapped_column(String(ACCOUNT_ID), index=True)
     logged_by: Mapped[str | None] = mapped_column(String(ACCOUNT_ID))
     intake_channel: Mapped[str] = mapped_column(String(16))  # techhelp|form|phone|email|walk-in
+    # Asked by a message to the bot on a platform that also has the command (Slack's Messages
+    # tab): the intake KPI's "<platform> DM" (`chatbot.reports.intake_channel`).
+    by_message: Mapped[bool] = mapped_column(default=False)
     text: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(100))
     urgency: Mapped[str] = mapped_column(String(16))

@@ -11,6 +11,9 @@ A survey reaches people on every platform: each recipient row says the platform 
 People are named in the configuration by e-mail as well as by id: each account keeps the e-mail its
 platform's directory gives it (`accounts.email`, indexed).
 
+The intake KPI counts each platform as its own channel, and a message to the bot on a platform
+that also has the command (Slack's Messages tab) as that platform's "DM": `requests.by_message`.
+
 Revision ID: 0011
 Revises: 0009
 Create Date: 2026-11-29 19:00:00
@@ -59,6 +62,12 @@ def upgrade() -> None:
     with op.batch_alter_table("accounts") as batch_op:
         batch_op.add_column(sa.Column("email", sa.String(320), nullable=True))
         batch_op.create_index("ix_accounts_email", ["email"], unique=False)
+    with op.batch_alter_table("requests") as batch_op:
+        batch_op.add_column(
+            sa.Column("by_message", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("requests", "by_message", server_default=None)
     with op.batch_alter_table("survey_recipients") as batch_op:
         batch_op.add_column(
             sa.Column("platform", sa.String(16), nullable=False, server_default="slack")
@@ -72,6 +81,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("requests") as batch_op:
+        batch_op.drop_column("by_message")
     with op.batch_alter_table("accounts") as batch_op:
         batch_op.drop_index("ix_accounts_email")
         batch_op.drop_column("email")
