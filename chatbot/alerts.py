@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.addresses import Address
-from chatbot.config import Routing
+from chatbot.config import Routing, listed
 from chatbot.db import rowcount
 from chatbot.db.models import AffectedVote, Alert, AlertCopy, Delivery
 from chatbot.db.upsert import insert_ignore
@@ -97,16 +97,17 @@ def get(*, session: Session, ref: str) -> Alert:
     return alert
 
 
-def in_audience(alert: Alert, *, user: str, routing: Routing) -> bool:
+def in_audience(alert: Alert, *, user: str, routing: Routing, email: str | None = None) -> bool:
     """Whether `user` is in the alert's audience, so may see it (App Home, the known-issue
     answer) and report being affected. An alert to the alert channels or to everyone is public;
     one to departments only reaches their members (the configuration's member lists), so
-    someone of another department, or of none, does not see it."""
+    someone of another department, or of none, does not see it. A member listed by e-mail is
+    recognised by `email`, their account's directory e-mail."""
     audience = alert.audience or {}
     if not audience or audience.get("channels") or audience.get("everyone"):
         return True  # no audience stored: an alert from before audiences, to the channels
     departments = set(audience.get("departments") or ())
-    return any(user in d.members for d in routing.departments if d.name in departments)
+    return any(listed(d.members, user, email) for d in routing.departments if d.name in departments)
 
 
 def active(*, session: Session) -> list[Alert]:
@@ -227,6 +228,7 @@ def matching(
     service_keywords: dict[str, list[str]] | None = None,
     user: str | None = None,
     routing: Routing | None = None,
+    email: str | None = None,
 ) -> Alert | None:
     """The active alert a request seems to be about: its service named (or a keyword the
     configuration gives that service), or two of the alert's significant words used. With
@@ -234,7 +236,11 @@ def matching(
     words = _words(text)
     lowered = text.lower()
     for alert in reversed(active(session=session)):
-        if user is not None and routing and not in_audience(alert, user=user, routing=routing):
+        if (
+            user is not None
+            and routing
+            and not in_audience(alert, user=user, routing=routing, email=email)
+        ):
             continue
         service = alert.service or ""
         if service and service.lower() != "other":

@@ -26,6 +26,7 @@ from chatbot.config import Settings
 from chatbot.db import Database
 from chatbot.db.models import Interaction
 from chatbot.db.upsert import insert_ignore
+from chatbot.identity import Identity, identify
 from chatbot.messages import (
     Block,
     Button,
@@ -67,10 +68,16 @@ class Capabilities:
     # A message sent in doubt (a time-out) can be found again by its delivery key, so it is not
     # posted twice. Without: the delivery worker posts it again (at least once).
     message_lookup: bool = False
+    # Commands of their own kind beside free-text messages (Slack's slash commands). Without:
+    # people ask by message alone (Teams), so a message is the platform's own way in, and a
+    # request from one counts as the platform's channel, not as its "DM" (`chatbot.reports`).
+    commands: bool = False
 
 
 # A platform that declares nothing gets its replies handed back as they are.
-EVERYTHING = Capabilities(ephemeral_replies=True, modals=True, home_view=True, message_lookup=True)
+EVERYTHING = Capabilities(
+    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True, commands=True
+)
 PRIVATE_USER = "-"  # the logged user of a private route: nobody in particular
 
 
@@ -130,6 +137,21 @@ class Context:
     queued: bool = False  # something was stored for delivery: the worker is woken after commit
     # Who reacts to a signal sent in this unit of work (`chatbot.signals`): composed by the bot.
     receivers: Mapping[Signal[Any], Sequence[Receiver[Any]]] = field(default_factory=dict)
+    _identities: dict[tuple[str, str], Identity] = field(default_factory=dict, repr=False)
+
+    def identity(self, platform: str, user: str) -> Identity:
+        """The account as the configuration can name it (its id, its directory e-mail), read
+        once per unit of work: what authorization and audiences check."""
+        key = (platform, user)
+        if key not in self._identities:
+            self._identities[key] = identify(
+                session=self.session, settings=self.settings, platform=platform, account_id=user
+            )
+        return self._identities[key]
+
+    def actor(self, event: Event) -> Identity:
+        """Who did what `event` records."""
+        return self.identity(event.platform, event.user)
 
     def send(self, outgoing: Outgoing) -> int:
         self.queued = True

@@ -8,7 +8,8 @@ processes never talk to the scheduler. Each tick:
   each in its own transaction, so one failing job neither blocks nor rolls back the others. A job
   keys what it stores by (schedule, run), so a run is stored once however often it is computed
   (`chatbot.schedules`);
-- refreshes the cached workspace directory when it is older than an hour.
+- refreshes the cached directory of each platform (Slack's workspace, a Teams roster: one
+  member list per platform, `directories`) when it is older than an hour.
 The deliveries themselves go out through the outbox like everything else.
 """
 
@@ -69,15 +70,13 @@ def sync_directory(
     platform: str | None = None,
 ) -> bool:
     """Refresh the cached directory of `platform` (the one TECHHELP_* names ids on, unless
-    told) from its member list, when it is older than `DIRECTORY_EVERY`."""
-    now = bot.clock.now()
+    told) from its member list, when it is older than `DIRECTORY_EVERY`. Each platform keeps
+    its own time of the last sync."""
     platform = platform or bot.settings.techhelp_platform
-    # Each platform's sync has its own time (the TECHHELP_* platform's keeps the old name).
-    state_name = (
-        DIRECTORY if platform == bot.settings.techhelp_platform else f"{DIRECTORY}:{platform}"
-    )
+    name = DIRECTORY if platform == bot.settings.techhelp_platform else f"{DIRECTORY}:{platform}"
+    now = bot.clock.now()
     with bot.db.sessions() as session:
-        state = session.get(ClockState, state_name)
+        state = session.get(ClockState, name)
         if not force and state and state.value and now - state.value < DIRECTORY_EVERY:
             return False
     listed = list(members())  # outside the transaction: it pages through the platform's API
@@ -89,9 +88,9 @@ def sync_directory(
             routing=bot.settings.routing,
             now=now,
         )
-        insert_ignore(session, ClockState, name=state_name, value=now)
-        session.execute(update(ClockState).where(ClockState.name == state_name).values(value=now))
-    log.info("directory (%s): %d people reachable, %d skipped", platform, reachable, skipped)
+        insert_ignore(session, ClockState, name=name, value=now)
+        session.execute(update(ClockState).where(ClockState.name == name).values(value=now))
+    log.info("directory of %s: %d people reachable, %d skipped", platform, reachable, skipped)
     return True
 
 
@@ -104,8 +103,8 @@ def tick(
     directories: Mapping[str, Callable[[], Iterable[Member]]] | None = None,
 ) -> int:
     """One round of the clock; returns how many deliveries it stored. Each job addresses what
-    it sends; `platform` is only the context's (default: `techhelp_platform`). `members` is the
-    directory of `techhelp_platform`; `directories` each platform's (Slack's, Teams')."""
+    it sends; `platform` is only the context's (default: `techhelp_platform`). `directories`:
+    each platform's member list (`members` alone: the TECHHELP_* platform's)."""
     platform = platform or bot.settings.techhelp_platform
     now = bot.clock.now()
     with bot.db.transaction() as session:
@@ -119,14 +118,14 @@ def tick(
                 stored += job(bot.context(session, platform=platform, now=now))
         except Exception:  # the others still run; this one is retried next tick
             log.exception("clock job %s failed", job.__qualname__)
-    synced = dict(directories or {})
+    listed = dict(directories or {})
     if members is not None:
-        synced.setdefault(bot.settings.techhelp_platform, members)
-    for name, listing in synced.items():
+        listed.setdefault(bot.settings.techhelp_platform, members)
+    for where, its_members in listed.items():
         try:
-            sync_directory(bot, listing, platform=name)
-        except Exception:  # the platform is down: keep the cached directory, try next tick
-            log.exception("directory sync (%s) failed", name)
+            sync_directory(bot, its_members, platform=where)
+        except Exception:  # the platform is down: keep its cached directory, try next tick
+            log.exception("directory sync of %s failed", where)
     if stored and bot.worker:
         bot.worker.wake()
     return stored
@@ -135,7 +134,6 @@ def tick(
 def run_forever(
     bot: Bot,
     members: Callable[[], Iterable[Member]] | None = None,
-    *,
     directories: Mapping[str, Callable[[], Iterable[Member]]] | None = None,
 ) -> None:
     holder = holder_id()

@@ -30,7 +30,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from chatbot.addresses import Address
+from chatbot.addresses import LOCAL, Address
 
 if TYPE_CHECKING:
     from microsoft_teams.api.auth.cloud_environment import CloudEnvironment
@@ -61,12 +61,29 @@ class UrgencyRule(BaseModel):
     keywords: list[str]
 
 
+def is_email(entry: str) -> bool:
+    """An entry of a list of people that names them by e-mail address, not by a platform's id."""
+    return "@" in entry
+
+
+def listed(entries: list[str], user_id: str, email: str | None = None) -> bool:
+    """Whether a list of people (ids on one platform, and e-mail addresses, which name a person
+    on any platform) holds the account `user_id` whose directory e-mail is `email`."""
+    if user_id in entries:
+        return True
+    if not email:
+        return False
+    email = email.lower()
+    return any(is_email(entry) and entry.lower() == email for entry in entries)
+
+
 class Department(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    manager: str | None = None  # Slack user ID of the service delivery manager
-    members: list[str] = []
+    # The service delivery manager: an id on the TECHHELP_* platform, or an e-mail address.
+    manager: str | None = None
+    members: list[str] = []  # ids on the TECHHELP_* platform, or e-mail addresses
 
 
 class Queue(BaseModel):
@@ -260,7 +277,9 @@ class Routing(BaseModel):
     categories: list[Category] = Field(default_factory=_default_categories)
     urgency_rules: list[UrgencyRule] = Field(default_factory=_default_urgency_rules)
     departments: list[Department] = []
-    staff: list[str] = []  # Slack user IDs of the service desk (may log requests for others)
+    # The service desk (may log requests for others): ids on the TECHHELP_* platform, or e-mail
+    # addresses (a person's account on any platform whose directory gives that address).
+    staff: list[str] = []
     # Optional: the members of a queue act on the cards of that queue's requests only.
     queues: list[Queue] = []
     service_targets: dict[Urgency, ServiceTarget] = Field(default_factory=_default_targets)
@@ -325,11 +344,19 @@ class Routing(BaseModel):
                 return category
         return Category(name=self.default_category)
 
-    def department_of(self, user_id: str) -> Department | None:
+    def department_of(self, user_id: str, email: str | None = None) -> Department | None:
+        """The department that lists the account `user_id` (or its directory e-mail)."""
         for department in self.departments:
-            if user_id in department.members:
+            if listed(department.members, user_id, email):
                 return department
         return None
+
+    @property
+    def names_emails(self) -> bool:
+        """Whether any list of people names someone by e-mail (else no lookup is needed)."""
+        people = [*self.staff, *(m for q in self.queues for m in q.members)]
+        people += [m for d in self.departments for m in (*d.members, d.manager or "")]
+        return any(is_email(entry) for entry in people)
 
 
 def _split_ids(value: Any) -> list[str]:
@@ -619,22 +646,51 @@ class Settings(BaseSettings):
     def it_channel(self) -> str | None:
         return self.techhelp_it_channel or self.techhelp_triage_channel
 
-    def is_admin(self, platform: str, user_id: str) -> bool:
-        ids = self.platform_ids().get(platform)
-        return ids is not None and user_id in ids.admins
+    # Who may do what. People are listed by their id on a platform (it means them on that
+    # platform only: TECHHELP_ADMINS and the YAML's lists on `techhelp_platform`, TEAMS_ADMINS on
+    # Teams) or by e-mail address, which means their account on any platform whose directory
+    # gives the account that address (`email`: the caller looks it up, `chatbot.identity`).
 
-    def is_staff(self, platform: str, user_id: str) -> bool:
-        """The service desk: the YAML's `staff` (ids on `techhelp_platform`) and the admins."""
-        staff = platform == self.techhelp_platform and user_id in self.routing.staff
-        return staff or self.is_admin(platform, user_id)
-
-    def is_service_desk(self, platform: str, user_id: str, queue: str | None = None) -> bool:
-        """May act on a triage card: staff and admins on every card; a queue's members (ids on
-        `techhelp_platform`, like `staff`) on the cards of their queue (`queue` None: any)."""
-        if self.is_staff(platform, user_id):
+    def _on(self, platform: str, entries: list[str], user_id: str, email: str | None) -> bool:
+        """Listed by id on the platform those ids belong to, or by e-mail on any."""
+        if platform == self.techhelp_platform and user_id in entries:
             return True
-        return platform == self.techhelp_platform and any(
-            user_id in q.members for q in self.routing.queues if queue is None or q.name == queue
+        return listed([e for e in entries if is_email(e)], user_id, email)
+
+    def is_admin(self, platform: str, user_id: str, email: str | None = None) -> bool:
+        if platform == LOCAL:
+            # The operator at the command line (`chatbot alert …`, `chatbot survey …`): whoever
+            # can run it reaches the database, so acts as an administrator. No adapter names
+            # its events "local".
+            return True
+        ids = self.platform_ids().get(platform)
+        if ids is not None and user_id in ids.admins:
+            return True
+        everywhere = [a for ids in self.platform_ids().values() for a in ids.admins if is_email(a)]
+        return listed(everywhere, user_id, email)
+
+    @property
+    def names_emails(self) -> bool:
+        """Whether anyone is named by e-mail (else no directory lookup is needed)."""
+        admins = [a for ids in self.platform_ids().values() for a in ids.admins]
+        return self.routing.names_emails or any(is_email(a) for a in admins)
+
+    def is_staff(self, platform: str, user_id: str, email: str | None = None) -> bool:
+        """The service desk: the YAML's `staff` and the admins."""
+        staff = self._on(platform, self.routing.staff, user_id, email)
+        return staff or self.is_admin(platform, user_id, email)
+
+    def is_service_desk(
+        self, platform: str, user_id: str, queue: str | None = None, email: str | None = None
+    ) -> bool:
+        """May act on a triage card: staff and admins on every card; a queue's members (listed
+        like `staff`) on the cards of their queue (`queue` None: any)."""
+        if self.is_staff(platform, user_id, email):
+            return True
+        return any(
+            self._on(platform, q.members, user_id, email)
+            for q in self.routing.queues
+            if queue is None or q.name == queue
         )
 
 

@@ -43,17 +43,17 @@ def add_account(
     active: bool = True,
 ) -> Account:
     """A new account and, unless its e-mail names someone already known, a new person."""
-    person = session.scalar(select(Person).where(Person.email == email.lower())) if email else None
+    email = email.lower() if email else None
+    person = session.scalar(select(Person).where(Person.email == email)) if email else None
     if person is None:
-        person = Person(
-            name=name, email=email.lower() if email else None, department=department, first_seen=now
-        )
+        person = Person(name=name, email=email, department=department, first_seen=now)
         session.add(person)
     account = Account(
         person=person,
         platform=platform,
         account_id=account_id,
         name=name,
+        email=email,
         first_seen=now,
         active=active,
         synced_at=now if active else None,
@@ -86,11 +86,12 @@ def sync(
         account.name = member.name
         account.active = member.reachable
         account.synced_at = now
+        _take_email(session, account, member.email)
         person = account.person
         person.name = member.name
-        # The configuration lists departments' members by their ids on one platform: the
-        # person's department is the one any of their accounts is listed in.
-        listed = (routing.department_of(a.account_id) for a in person.accounts)
+        # The configuration lists departments' members by their ids on one platform, or by
+        # e-mail: the person's department is the one any of their accounts is listed in.
+        listed = (routing.department_of(a.account_id, a.email) for a in person.accounts)
         department = next((d for d in listed if d), None)
         person.department = department.name if department else None
         reachable += member.reachable
@@ -105,22 +106,84 @@ def sync(
     return reachable, skipped
 
 
-def reachable(*, session: Session, departments: list[str] | None = None) -> list[Address]:
-    """Whom to message: everyone reachable, or those of the given departments, on whichever
-    platform they can be reached (one address per person: their first account)."""
+def _take_email(session: Session, account: Account, email: str | None) -> None:
+    """The account's e-mail as its platform's directory gives it now (an account synced before
+    the platform gave e-mails gets one). A person without an address takes it; an address that
+    names someone else already (their account on another platform) moves the account to them,
+    so a person is reached once."""
+    email = email.lower() if email else None
+    account.email = email
+    person = account.person
+    if not email or person.email == email:
+        return
+    owner = session.scalar(select(Person).where(Person.email == email))
+    if owner is None:
+        if person.email is None:
+            person.email = email
+    elif owner is not person and person.email is None:
+        account.person = owner
+        session.flush()
+
+
+def audience(
+    *, session: Session, departments: list[str] | None = None
+) -> list[tuple[Address, str | None]]:
+    """Whom to message, with their department: everyone reachable, or those of the given
+    departments, on whichever platform they can be reached (one address per person: their
+    first account, by platform and id)."""
     query = (
-        select(Account.person_id, Account.platform, Account.account_id)
+        select(Account.person_id, Account.platform, Account.account_id, Person.department)
         .join(Person, Person.id == Account.person_id)
         .where(Account.active.is_(True))
     )
     if departments is not None:
         query = query.where(Person.department.in_(departments))
-    found: dict[int, Address] = {}
-    for person_id, platform, account_id in session.execute(
+    found: dict[int, tuple[Address, str | None]] = {}
+    for person_id, platform, account_id, department in session.execute(
         query.order_by(Account.platform, Account.account_id, Account.id)
     ):
-        found.setdefault(person_id, Address.person(platform, account_id))
+        found.setdefault(person_id, (Address.person(platform, account_id), department))
     return list(found.values())
+
+
+def reachable(*, session: Session, departments: list[str] | None = None) -> list[Address]:
+    """Whom to message: everyone reachable, or those of the given departments, on whichever
+    platform they can be reached (one address per person: their first account)."""
+    return [address for address, _ in audience(session=session, departments=departments)]
+
+
+def people_of(*, session: Session, addresses: Iterable[Address]) -> dict[Address, int]:
+    """The person behind each address the directory knows (an account on its platform)."""
+    wanted = {a for a in addresses if a.is_person}
+    by_platform: dict[str, list[str]] = {}
+    for address in wanted:
+        by_platform.setdefault(address.platform, []).append(address.id)
+    found: dict[Address, int] = {}
+    for platform, ids in by_platform.items():
+        for account_id, person_id in session.execute(
+            select(Account.account_id, Account.person_id).where(
+                Account.platform == platform, Account.account_id.in_(ids)
+            )
+        ):
+            found[Address.person(platform, account_id)] = person_id
+    return found
+
+
+def once_each(*, session: Session, addresses: Iterable[Address]) -> list[Address]:
+    """`addresses` with a person reached once: a second account of someone already listed
+    (their account on another platform) is left out; unknown addresses are kept."""
+    listed = list(dict.fromkeys(addresses))
+    people = people_of(session=session, addresses=listed)
+    seen: set[int] = set()
+    kept: list[Address] = []
+    for address in listed:
+        person = people.get(address)
+        if person is not None:
+            if person in seen:
+                continue
+            seen.add(person)
+        kept.append(address)
+    return kept
 
 
 def accounts(

@@ -1,5 +1,5 @@
 """The one grammar of a free-text message to the bot (Slack's Messages tab, Teams personal
-chat, a console line): `help` or `status` alone, a leading command word (`techhelp`,
+chat, a console line): `help`, `status` or `home` alone, a leading command word (`techhelp`,
 `techalert`, `pulse`: any registered command), or else the text of a new request. Every
 platform adapter hands the raw text to the core, which routes it here, once."""
 
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-ALONE = ("help", "status")  # words that mean the default command's own `help` and `status`
+# Words that, alone, mean the default command's own `help`, `status` and `home` (the person's
+# home card, for platforms without a home view of their own).
+ALONE = ("help", "status", "home")
 
 
 def parse(text: str, *, commands: Collection[str], default: str) -> tuple[str, str]:

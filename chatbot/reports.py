@@ -46,7 +46,10 @@ from chatbot.db.models import (
     SurveyTally,
 )
 
-SELF_SERVICE = ("techhelp", "form")  # the single point of intake; the rest was logged by staff
+# The single point of intake (the command, or a message to the bot, and the form); the rest was
+# logged by staff.
+SELF_SERVICE = ("techhelp", "form")
+LOGGED_BY_STAFF = ("phone", "email", "walk-in")
 UNRESOLVED = ("open", "claimed")  # IN, not != 'resolved': the state index then finds only these
 DEFAULT_WEEKS = 12
 OVERDUE_LIMIT = 200
@@ -315,6 +318,39 @@ def intake_share(*, conn: Connection, filters: Filters) -> list[dict[str, Any]]:
         .order_by(department, week)
     )
     return [dict(row._mapping) | {"share_pct": _share(row)} for row in rows]
+
+
+def intake_channel(platform: str, intake: str, by_message: bool = False) -> str:
+    """The channel a request came in by, as the intake KPI names it: each platform its own
+    ("slack", "teams", "console": its command, form, or where it has no command its messages),
+    a message on a platform that also has the command as "<platform> DM", and the service
+    desk's phone, email and walk-in as such, whatever platform they were logged on."""
+    if intake in LOGGED_BY_STAFF:
+        return intake
+    return f"{platform} DM" if by_message else platform
+
+
+def intake_channels(*, conn: Connection, filters: Filters) -> list[dict[str, Any]]:
+    """Requests per intake channel over the range (most first), with each one's share."""
+    rows = conn.execute(
+        select(
+            Request.platform,
+            Request.intake_channel,
+            Request.by_message,
+            func.count().label("requests"),
+        )
+        .where(*_in_range(filters))
+        .group_by(Request.platform, Request.intake_channel, Request.by_message)
+    ).all()
+    counts: dict[str, int] = {}
+    for platform, intake, by_message, requests in rows:
+        channel = intake_channel(platform, intake, bool(by_message))
+        counts[channel] = counts.get(channel, 0) + int(requests)
+    total = sum(counts.values())
+    return [
+        {"channel": channel, "requests": n, "share_pct": round(100 * n / total, 1)}
+        for channel, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
 def _share(row: Any) -> float:

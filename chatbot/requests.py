@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from chatbot import identity
 from chatbot.config import Settings
 from chatbot.db import rowcount
 from chatbot.db.models import Request, RequestEvent
@@ -46,15 +47,19 @@ def create_request(
     now: datetime,
     logged_by: str | None = None,
     service: str | None = None,
+    by_message: bool = False,
 ) -> Request:
     if intake_channel not in INTAKE_CHANNELS:
         raise ValueError(f"unknown intake channel {intake_channel!r}")
-    department = settings.routing.department_of(requester)
+    department = identity.identify(
+        session=session, settings=settings, platform=platform, account_id=requester
+    ).department(settings)
     request = Request(
         platform=platform,
         requester=requester,
         logged_by=logged_by,
         intake_channel=intake_channel,
+        by_message=by_message,
         text=text,
         category=triage.category,
         urgency=triage.urgency,

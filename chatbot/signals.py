@@ -70,5 +70,16 @@ class SurveyClicked:
     answered: bool
 
 
+@dataclass(frozen=True)
+class HomeAsked:
+    """A person asked to see their home (`home`, `/techhelp home`): their requests, surveys and
+    alerts, answered as a message to them. `key` is the interaction's, so a retry answers once."""
+
+    platform: str
+    user: str
+    key: str
+
+
 request_changed: Signal[RequestChanged] = Signal("request.changed")
 survey_clicked: Signal[SurveyClicked] = Signal("survey.clicked")
+home_asked: Signal[HomeAsked] = Signal("home.asked")

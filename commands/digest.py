@@ -111,13 +111,20 @@ def post_digest(ctx: Context) -> int:
     runs = schedules.runs_due(ctx.session, name=SCHEDULE, schedule=schedule, zone=zone, now=ctx.now)
     if not runs:
         return 0
-    channel = ctx.settings.it_channel_for(ctx.settings.techhelp_platform)
-    if not channel:
+    channels = ctx.settings.it_channels()
+    if not channels:
         log.warning("no TECHHELP_IT_CHANNEL (nor triage channel): the weekly digest is skipped")
         return 0
     run = runs[-1]
-    ctx.send(
-        Outgoing(key=f"digest:{week_id(run)}", to=channel, message=build(ctx, run), action="upload")
-    )
-    log.info("weekly digest %s stored for %s", week_id(run), channel)
-    return 1
+    message = build(ctx, run)
+    for channel in channels:
+        # The TECHHELP_* platform's keeps the key it always had: a digest stored before an
+        # upgrade is not posted twice.
+        where = "" if channel.platform == ctx.settings.techhelp_platform else f":{channel.platform}"
+        ctx.send(
+            Outgoing(
+                key=f"digest:{week_id(run)}{where}", to=channel, message=message, action="upload"
+            )
+        )
+        log.info("weekly digest %s stored for %s", week_id(run), channel)
+    return len(channels)

@@ -11,8 +11,14 @@ which builds the home afresh, so the person sees the survey (or no longer sees i
 look, while a send to 10,000 people does not queue 10,000 home builds and `views.publish` calls
 beside (and, per person, ahead of) the survey's own messages.
 
-Triage and pulse do not import this module: it reacts to their signals (`request_changed`,
-`survey_clicked`, see `chatbot.signals`) in their transaction.
+Where a platform has no home view (`Capabilities.home_view` False, e.g. Teams), the same content
+is a card sent as a message: when the person installs the bot (the adapter's `app.installed`
+event) and whenever they ask (`home`, `/techhelp home`: the `home_asked` signal). A card is a
+message like any other, never rebuilt: a claim or an answer later does not post a new one (only a
+home view, stored under `home:<user>`, is refreshed).
+
+Triage, pulse and techhelp do not import this module: it reacts to their signals
+(`request_changed`, `survey_clicked`, `home_asked`, see `chatbot.signals`) in their transaction.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from commands.techhelp import request_form
 routes = Routes()
 
 OPENED = "home.opened"
+INSTALLED = "app.installed"  # a person installed the bot (an adapter's event)
 NEW_REQUEST = "home.new_request"
 MAX_OPEN = 25  # each request is one block: with the rest, well inside 100
 MAX_RESOLVED = 10
@@ -93,13 +100,13 @@ def build(ctx: Context, user: str) -> Message:
         .limit(MAX_RESOLVED)
     ).all()
     # Only the alerts in this person's audience: a department's alert is not everyone's news.
-    routing = ctx.settings.routing
+    routing, email = ctx.settings.routing, ctx.identity(ctx.platform, user).email
     alerts = [
         alert
         for alert in session.scalars(
             select(Alert).where(Alert.state == "active").order_by(Alert.created_at.desc())
         )
-        if alerts_.in_audience(alert, user=user, routing=routing)
+        if alerts_.in_audience(alert, user=user, routing=routing, email=email)
     ][:MAX_ALERTS]
     waiting = surveys_awaiting(ctx, user)
 
@@ -151,6 +158,11 @@ def build(ctx: Context, user: str) -> Message:
     return Message(text="TechHelp: your requests and IT alerts", blocks=tuple(blocks))
 
 
+def send_card(ctx: Context, platform: str, user: str, *, key: str) -> None:
+    """The person's home as a message to them, under delivery key `key`."""
+    ctx.send(Outgoing(key=key, to=Address.person(platform, user), message=build(ctx, user)))
+
+
 def publish(ctx: Context, user: str) -> None:
     """Publish the person's home with its latest content (stored; the outbox sends it)."""
     ctx.send(
@@ -184,8 +196,23 @@ def on_survey_clicked(ctx: Context, click: signals.SurveyClicked) -> None:
     refresh(ctx, click.user)
 
 
+@routes.connect(signals.home_asked)
+def on_home_asked(ctx: Context, asked: signals.HomeAsked) -> None:
+    send_card(ctx, asked.platform, asked.user, key=f"home-card:{asked.key}")
+
+
+@routes.event(INSTALLED)
+def on_installed(event: Event, ctx: Context) -> Response:
+    """A person installed the bot: their home card, to start with."""
+    send_card(ctx, event.platform, event.user, key=f"home-card:{event.key}")
+    return None
+
+
 @routes.event(OPENED)
 def on_opened(event: Event, ctx: Context) -> Response:
+    if not ctx.capabilities.home_view:  # no view to publish: the card, as a message
+        send_card(ctx, event.platform, event.user, key=f"home-card:{event.key}")
+        return None
     publish(ctx, event.user)
     return None
 

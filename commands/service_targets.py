@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from chatbot import identity
 from chatbot.bot import Context, Routes
 from chatbot.db.models import Request, RequestEvent
 from chatbot.messages import Message, Outgoing
@@ -90,7 +91,11 @@ def check_service_targets(ctx: Context) -> int:
             request=request,
             target=target,
             limit=_limit(limit),
-            manager=department.manager if department else None,
+            manager=identity.account_on(
+                session=ctx.session, entry=department.manager, platform=request.platform
+            )
+            if department and department.manager
+            else None,
         )
         ctx.send(Outgoing(key=key, to=channel, message=Message.plain(text)))
         ctx.session.add(

@@ -68,7 +68,7 @@ def when(ctx: Context, moment: datetime) -> str:
 
 @routes.command("techalert")
 def techalert(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.platform, event.user):
+    if not ctx.actor(event).is_admin(ctx.settings):
         raise Refusal(ctx.render("techalert/admins_only.md.j2"))
     words = event.text.split(maxsplit=2)
     verb = words[0].lower() if words else ""
@@ -153,7 +153,7 @@ def _time_field(ctx: Context, event: Event, name: str) -> datetime | None:
 
 @routes.form(FORM)
 def submit_form(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.platform, event.user):
+    if not ctx.actor(event).is_admin(ctx.settings):
         raise Refusal(ctx.render("techalert/admins_only.md.j2"), field="message")
     send(
         ctx,
@@ -432,7 +432,8 @@ def _alert_for(ctx: Context, event: Event) -> Alert:
     """The alert an "I'm affected" or "Follow" button names, if the person is in its
     audience: a department's alert cannot be reported on by someone it was not sent to."""
     alert = alerts.get(session=ctx.session, ref=event.value)
-    if not alerts.in_audience(alert, user=event.user, routing=ctx.settings.routing):
+    routing, email = ctx.settings.routing, ctx.actor(event).email
+    if not alerts.in_audience(alert, user=event.user, routing=routing, email=email):
         raise Refusal(ctx.render("techalert/not_in_audience.md.j2", alert=alert))
     return alert
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from chatbot import alerts, requests
+from chatbot import alerts, requests, signals
 from chatbot.bot import Context, Event, Routes
 from chatbot.config import URGENCIES
 from chatbot.db.models import Alert
@@ -58,6 +58,10 @@ def techhelp(event: Event, ctx: Context) -> Response:
     if text.lower() == "status":
         mine = requests.open_requests(session=ctx.session, requester=event.user)
         return text_reply(ctx, "techhelp/status.md.j2", requests=mine)
+    if text.lower() == "home":
+        # The home card is App Home's to build: it answers, as a message to the person.
+        signals.home_asked.send(ctx, signals.HomeAsked(event.platform, event.user, event.key))
+        return None
     if word == "for":
         return log_for_someone(event, ctx, text)
     routing = ctx.settings.routing
@@ -67,10 +71,15 @@ def techhelp(event: Event, ctx: Context) -> Response:
         service_keywords=routing.service_keywords,
         user=event.user,
         routing=routing,
+        email=ctx.actor(event).email,
     )
     if known and len(text) <= SEPARATE_MAX:
         return known_issue(ctx, known, text)
-    return create(ctx, event, requester=event.user, text=text, intake="techhelp")
+    # A message where the platform also has the command is its second way in (Slack's DM).
+    by_message = event.kind == "message" and ctx.capabilities.commands
+    return create(
+        ctx, event, requester=event.user, text=text, intake="techhelp", by_message=by_message
+    )
 
 
 def known_issue(ctx: Context, alert: Alert, text: str) -> Reply:
@@ -107,7 +116,7 @@ def help_message(ctx: Context) -> Message:
 
 
 def log_for_someone(event: Event, ctx: Context, text: str) -> Response:
-    if not ctx.settings.is_staff(event.platform, event.user):
+    if not ctx.actor(event).is_staff(ctx.settings):
         return text_reply(ctx, "techhelp/staff_only.md.j2")
     match = _FOR.match(text)
     requester = event.mentions.get(match["who"]) if match else None
@@ -135,6 +144,7 @@ def create(
     category: str | None = None,
     urgency: str | None = None,
     service: str | None = None,
+    by_message: bool = False,
 ) -> Response:
     if len(text) > requests.MAX_TEXT:
         return text_reply(ctx, "techhelp/too_long.md.j2", length=len(text), limit=requests.MAX_TEXT)
@@ -151,6 +161,7 @@ def create(
         now=ctx.now,
         logged_by=logged_by,
         service=service,
+        by_message=by_message,
     )
     triage.announce(ctx, request)
     parts = ctx.templates.blocks(

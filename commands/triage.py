@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from chatbot import delivery, requests, signals
+from chatbot import delivery, identity, requests, signals
 from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Request
@@ -123,8 +123,13 @@ def announce(ctx: Context, request: Request) -> None:
 def _manager(ctx: Context, request: Request) -> str | None:
     if request.urgency not in ("high", "critical"):
         return None
-    department = ctx.settings.routing.department_of(request.requester)
-    return department.manager if department else None
+    requester = ctx.identity(request.platform, request.requester)
+    department = requester.department(ctx.settings)
+    if not department or not department.manager:
+        return None
+    return identity.account_on(
+        session=ctx.session, entry=department.manager, platform=request.platform
+    )
 
 
 def tell_requester(
@@ -215,12 +220,12 @@ def _card_request(ctx: Context, event: Event, value: str, *, field: str | None =
     """The request a card's button or form refers to, if `event.user` is on the service desk:
     staff and admins for every card, a queue's members for their queue's. Anyone else is told
     so and nothing changes, whatever request id the button or the form carries."""
-    settings = ctx.settings
+    settings, actor = ctx.settings, ctx.actor(event)
     refusal = ctx.render("triage/service_desk_only.md.j2")
-    if not settings.is_service_desk(event.platform, event.user):
+    if not actor.is_service_desk(settings):
         raise Refusal(refusal, field=field)  # before any lookup: ids are not probed
     request = _request(ctx, value, field=field)
-    if not settings.is_service_desk(event.platform, event.user, request.queue):
+    if not actor.is_service_desk(settings, request.queue):
         raise Refusal(refusal, field=field)
     return request
 

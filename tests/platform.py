@@ -41,8 +41,10 @@ from chatbot.messages import (
 )
 from chatbot.text import plain_text
 
-FULL = Capabilities(ephemeral_replies=True, modals=True, home_view=True, message_lookup=True)
-PLAIN = Capabilities()  # a bare chat: no ephemeral replies, no modals, no home, no lookup
+FULL = Capabilities(
+    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True, commands=True
+)
+PLAIN = Capabilities()  # a bare chat: no ephemeral replies, modals, home, lookup nor commands
 _TYPED_MENTION = re.compile(r"@([A-Za-z0-9]+)")
 _MARKUP = re.compile(r"[*_`\ue000-\uf8ff]")
 
@@ -136,8 +138,17 @@ class TestPlatform:
         self.transcript: list[Seen] = []
         self.forms: dict[str, Form] = {}  # the form open for each person
         self.sent_keys: dict[str, Sent] = {}
-        self.worker = bot.attach_worker({name: RecordingSender(self)}, start=False)
+        if bot.worker is None:
+            self.worker = bot.attach_worker({name: RecordingSender(self)}, start=False)
+        else:  # a second platform of the same bot: one outbox, one worker, a sender each
+            self.worker = bot.worker
+            self.worker.senders[name] = RecordingSender(self)
         self._step: Step | None = None
+
+    def beside(self, name: str, capabilities: Capabilities = PLAIN) -> TestPlatform:
+        """A second platform adapter on the same bot and database (Slack and Teams at once):
+        each platform's people act and are shown things on their own platform."""
+        return TestPlatform(self.bot, name=name, capabilities=capabilities)
 
     # --- what a person does ---
 
@@ -173,6 +184,10 @@ class TestPlatform:
 
     def open_home(self, user: str) -> Step:
         return self._run(self._event("event", user, "home.opened"))
+
+    def happen(self, user: str, name: str) -> Step:
+        """Something the platform tells the bot about a person (`app.installed`)."""
+        return self._run(self._event("event", user, name))
 
     # --- what was shown ---
 

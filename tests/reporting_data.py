@@ -266,6 +266,7 @@ def seed_surveys(session: Any, day: datetime, old: datetime) -> None:
                     SurveyRecipient(
                         run_id=row.id,
                         user_id=user,
+                        platform="slack",
                         department=department or "",
                         version=1,
                         option=None if of.anonymous else option,

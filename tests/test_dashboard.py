@@ -40,6 +40,7 @@ TABLES = (
     "resolution",
     "overdue",
     "intake",
+    "intake-channels",
     "ratings",
     "rating-response",
     "pulse",

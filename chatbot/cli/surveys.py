@@ -3,11 +3,13 @@ as `/pulse`."""
 
 from __future__ import annotations
 
+import getpass
 import uuid
 from typing import TYPE_CHECKING
 
 import click
 
+from chatbot.addresses import LOCAL
 from chatbot.cli.common import local_bot, settings
 from chatbot.text import plain_text
 
@@ -16,7 +18,12 @@ if TYPE_CHECKING:
 
 
 @click.group()
-@click.option("--as", "actor", default=None, help="Admin user id to act as (default: the first).")
+@click.option(
+    "--as",
+    "actor",
+    default=None,
+    help="Act as this admin (an id on the TECHHELP_* platform); default: the local operator.",
+)
 @click.pass_context
 def survey(ctx: click.Context, actor: str | None) -> None:
     """Pulse checks from the command line: the same handlers and checks as `/pulse`. Messages are
@@ -37,18 +44,21 @@ def _survey_run(
     from chatbot.messages import FormErrors, Reply
 
     current = settings()
-    actor = ctx.obj.get("actor") or next(iter(current.techhelp_admins), "UCLI")
-    if actor not in current.techhelp_admins:
-        # Whoever can run the CLI can reach the database: they act as an administrator.
+    actor = ctx.obj.get("actor")
+    # As `chatbot alert`: the local operator, whom nothing is addressed to and who acts as an
+    # administrator (whoever can run this reaches the database); with `--as`, that person on
+    # the TECHHELP_* platform, made an administrator for this command for the same reason.
+    platform = current.techhelp_platform if actor else LOCAL
+    if actor and actor not in current.techhelp_admins:
         current = current.model_copy(update={"techhelp_admins": [*current.techhelp_admins, actor]})
     bot = local_bot(current)
     try:
         response = bot.handle(
             Event(
-                platform=current.techhelp_platform,
+                platform=platform,
                 kind=kind,
                 name=name,
-                user=actor,
+                user=actor or f"cli:{getpass.getuser()}",
                 key=f"cli:{uuid.uuid4()}",
                 text=text,
                 values=values or {},

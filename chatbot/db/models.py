@@ -22,6 +22,10 @@ from sqlalchemy.types import TypeDecorator
 
 from chatbot.addresses import Address
 
+# A platform's id of a person (a Slack user id, a Teams Entra object id, a console name) where
+# a table names who did something or whom it concerns: Teams' ids are longer than Slack's.
+ACCOUNT_ID = 255
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -89,6 +93,9 @@ class Account(Base):
     platform: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[str] = mapped_column(String(512))
     name: Mapped[str | None] = mapped_column(String(200))
+    # The e-mail address the platform's directory gives the account (lower case): what a person
+    # named by e-mail in the configuration is recognised by, on this platform.
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
     first_seen: Mapped[datetime]
     # From the platform's directory: an account that can be messaged (not a bot, deleted or guest).
     active: Mapped[bool] = mapped_column(default=False, index=True)
@@ -109,9 +116,12 @@ class Request(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
-    requester: Mapped[str] = mapped_column(String(64), index=True)
-    logged_by: Mapped[str | None] = mapped_column(String(64))
+    requester: Mapped[str] = mapped_column(String(ACCOUNT_ID), index=True)
+    logged_by: Mapped[str | None] = mapped_column(String(ACCOUNT_ID))
     intake_channel: Mapped[str] = mapped_column(String(16))  # techhelp|form|phone|email|walk-in
+    # Asked by a message to the bot on a platform that also has the command (Slack's Messages
+    # tab): the intake KPI's "<platform> DM" (`chatbot.reports.intake_channel`).
+    by_message: Mapped[bool] = mapped_column(default=False)
     text: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(100))
     urgency: Mapped[str] = mapped_column(String(16))
@@ -120,7 +130,7 @@ class Request(Base):
     service: Mapped[str | None] = mapped_column(String(100))
     department: Mapped[str | None] = mapped_column(String(100), index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)  # open|claimed|resolved
-    assignee: Mapped[str | None] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(ACCOUNT_ID))
     resolution: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
     first_response_at: Mapped[datetime | None]
@@ -144,7 +154,7 @@ class RequestEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
-    actor: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     kind: Mapped[str] = mapped_column(
         String(32)
     )  # created|claimed|escalated|resolved|reopened|rated
@@ -161,7 +171,7 @@ class Rating(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
-    rater: Mapped[str] = mapped_column(String(64))
+    rater: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime] = mapped_column(index=True)
@@ -178,7 +188,7 @@ class Interaction(Base):
     platform: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))  # command|action|form|event
     name: Mapped[str] = mapped_column(String(100))
-    user_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(index=True)
 
@@ -248,7 +258,7 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(16))  # outage|degraded|maintenance|info
     service: Mapped[str | None] = mapped_column(String(100))
     message: Mapped[str] = mapped_column(Text)
-    author: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     platform: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), index=True)  # scheduled|active|resolved
     # {"channels": bool, "everyone": bool, "departments": [names]}
@@ -298,7 +308,7 @@ class AffectedVote(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
-    user_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     # "alert": the button on the alert; "techhelp": a /techhelp request that followed the alert
     # instead of opening a duplicate (the deflection IT counts).
     source: Mapped[str] = mapped_column(String(16), default="alert")
@@ -346,7 +356,7 @@ class Survey(Base):
     anonymous: Mapped[bool] = mapped_column(default=True)
     reminder_hours: Mapped[float | None]
     close_hours: Mapped[float]
-    author: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(ACCOUNT_ID))
     platform: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))  # command|form|config|cli
     active: Mapped[bool] = mapped_column(default=True)
@@ -392,7 +402,10 @@ class SurveyRecipient(Base):
     __tablename__ = "survey_recipients"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(ACCOUNT_ID), primary_key=True)
+    # The platform of the account `user_id` names: reminders go to it. (An account id names
+    # one account whatever the platform: Slack's `U…`, Teams' Entra object ids, console names.)
+    platform: Mapped[str] = mapped_column(String(16))
     department: Mapped[str] = mapped_column(String(100), default="")  # "" for none
     version: Mapped[int] = mapped_column(Integer, default=0)
     option: Mapped[int | None] = mapped_column(Integer)  # named surveys only

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chatbot.addresses import Address
 from chatbot.config import Routing
 from chatbot.db.models import Delivery
 
@@ -29,10 +30,10 @@ def contacts_this_week(*, session: Session, now: datetime) -> Counter[str]:
 
 
 def within_budget(
-    *, session: Session, routing: Routing, people: list[tuple[str, str]], now: datetime
-) -> tuple[list[tuple[str, str]], int]:
+    *, session: Session, routing: Routing, people: list[tuple[Address, str]], now: datetime
+) -> tuple[list[tuple[Address, str]], int]:
     """Those who may still be contacted this week, and how many were held back."""
     budget = routing.pulse.weekly_contact_budget
     contacted = contacts_this_week(session=session, now=now)
-    allowed = [(user, dept) for user, dept in people if contacted[user] < budget]
+    allowed = [(to, dept) for to, dept in people if contacted[to.id] < budget]
     return allowed, len(people) - len(allowed)

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from chatbot import directory
-from chatbot.config import Settings
+from chatbot import directory, identity
+from chatbot.addresses import LOCAL, Address
+from chatbot.config import Settings, is_email
 from chatbot.db import rowcount
 from chatbot.db.models import Survey, SurveyRecipient, SurveyRun, SurveyTally
 from chatbot.db.upsert import insert_ignore
@@ -150,34 +151,53 @@ def latest_run(*, session: Session, survey: Survey | None = None) -> SurveyRun |
     return session.scalars(query.order_by(SurveyRun.sent_at.desc(), SurveyRun.id.desc())).first()
 
 
+def ids_platform(settings: Settings, platform: str) -> str:
+    """The platform whose ids a survey's `users` name: its author's, or for a survey from the
+    configuration or the command line (`LOCAL`), the one TECHHELP_* and the YAML name ids on."""
+    return settings.techhelp_platform if platform == LOCAL else platform
+
+
+def _named(session: Session, entries: list[str], platform: str) -> list[Address]:
+    """People listed by id (on `platform`) or by e-mail (their accounts with it, anywhere)."""
+    found: list[Address] = []
+    for entry in entries:
+        if is_email(entry):
+            found += identity.accounts_with_email(session=session, email=entry)
+        else:
+            found.append(Address.person(platform, entry))
+    return found
+
+
 def audience_people(
     *, session: Session, settings: Settings, audience: dict[str, Any], platform: str
-) -> list[tuple[str, str]]:
-    """(user id, department) of everyone the audience reaches, from the synced directory."""
+) -> list[tuple[Address, str]]:
+    """(address, department) of everyone the audience reaches, on every platform, each person
+    once: "everyone" and departments from the synced directory (one account per person); the
+    people named (`users`, on `platform`'s ids; `staff` and the admins, on theirs) as given."""
     if audience.get("everyone"):
-        found = directory.accounts(session=session, platform=platform)
-        return [(user, department or NO_DEPARTMENT) for user, department in found]
-    chosen: dict[str, str] = {}
+        found = directory.audience(session=session)
+        return sorted((address, department or NO_DEPARTMENT) for address, department in found)
+    chosen: dict[Address, str] = {}
     if audience.get("departments"):
-        rows = directory.accounts(
-            session=session, platform=platform, departments=audience["departments"]
-        )
-        chosen |= {user: department or NO_DEPARTMENT for user, department in rows}
-    named = list(audience.get("users") or [])
+        rows = directory.audience(session=session, departments=audience["departments"])
+        chosen |= {address: department or NO_DEPARTMENT for address, department in rows}
+    named = _named(session, audience.get("users") or [], ids_platform(settings, platform))
     if audience.get("staff"):
-        admins = settings.platform_ids().get(platform)
-        named += [*settings.routing.staff, *(admins.admins if admins else [])]
-    for user in named:
-        department = settings.routing.department_of(user)
-        chosen.setdefault(user, department.name if department else NO_DEPARTMENT)
-    return sorted(chosen.items())
+        named += _named(session, settings.routing.staff, settings.techhelp_platform)
+        for where, ids in settings.platform_ids().items():
+            named += _named(session, ids.admins, where)
+    for address in named:
+        department = settings.routing.department_of(address.id)
+        chosen.setdefault(address, department.name if department else NO_DEPARTMENT)
+    kept = directory.once_each(session=session, addresses=sorted(chosen))
+    return [(address, chosen[address]) for address in kept]
 
 
 def open_run(
     *,
     session: Session,
     run: SurveyRun,
-    people: list[tuple[str, str]],
+    people: list[tuple[Address, str]],
     held_back: int,
     now: datetime,
 ) -> None:
@@ -197,8 +217,14 @@ def open_run(
         connection.execute(
             insert(SurveyRecipient.__table__),
             [
-                {"run_id": run.id, "user_id": user, "department": dept, "version": 0}
-                for user, dept in people
+                {
+                    "run_id": run.id,
+                    "user_id": address.id,
+                    "platform": address.platform,
+                    "department": dept,
+                    "version": 0,
+                }
+                for address, dept in people
             ],
         )
     departments = sorted(set(run.recipients_by_department) | {NO_DEPARTMENT})
@@ -227,14 +253,14 @@ def recipients(*, session: Session, run: SurveyRun) -> list[str]:
     )
 
 
-def non_responders(*, session: Session, run: SurveyRun) -> list[str]:
-    return sorted(
-        session.scalars(
-            select(SurveyRecipient.user_id).where(
-                SurveyRecipient.run_id == run.id, SurveyRecipient.version == 0
-            )
+def non_responders(*, session: Session, run: SurveyRun) -> list[Address]:
+    """Who has not answered, on whichever platform the run reached them."""
+    rows = session.execute(
+        select(SurveyRecipient.platform, SurveyRecipient.user_id).where(
+            SurveyRecipient.run_id == run.id, SurveyRecipient.version == 0
         )
     )
+    return sorted(Address.person(platform, user) for platform, user in rows)
 
 
 @dataclass(frozen=True)

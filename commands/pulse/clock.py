@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from chatbot import schedules, surveys
+from chatbot.addresses import LOCAL
 from chatbot.bot import Context
 from chatbot.db.models import Survey, SurveyRun
 from commands.pulse.common import routes
@@ -44,8 +45,9 @@ def sync_config_surveys(ctx: Context) -> list[Survey]:
                 reminder_hours=config.reminder_hours,
                 close_hours=config.close_hours,
                 author="config",
-                # The YAML's audience (staff, users, departments) names ids on this platform.
-                platform=ctx.settings.techhelp_platform,
+                # The operator's: it goes to every platform, and the YAML's `users` name ids
+                # on the TECHHELP_* platform (`surveys.ids_platform`).
+                platform=LOCAL,
                 source="config",
                 now=ctx.now,
             )

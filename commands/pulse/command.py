@@ -13,7 +13,7 @@ from commands.pulse.sending import _describe_schedule, close, send_run
 
 @routes.command("pulse")
 def pulse(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.platform, event.user):
+    if not ctx.actor(event).is_admin(ctx.settings):
         raise Refusal(ctx.render("pulse/admins_only.md.j2"))
     words = event.text.split(maxsplit=1)
     verb = words[0].lower() if words else ""

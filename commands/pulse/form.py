@@ -159,7 +159,7 @@ def _audience(choice: str, users: str) -> dict[str, Any]:
 
 @routes.form(FORM)
 def submit_form(event: Event, ctx: Context) -> Response:
-    if not ctx.settings.is_admin(event.platform, event.user):
+    if not ctx.actor(event).is_admin(ctx.settings):
         raise Refusal(ctx.render("pulse/admins_only.md.j2"), field="question")
     values = event.values
     zone = ZoneInfo(ctx.settings.routing.timezone)

@@ -106,12 +106,8 @@ def send_run(
     message = prompt(ctx, run, survey, reminder=False)
     ctx.send_many(
         [
-            Outgoing(
-                key=surveys.copy_key(run.id, user),
-                to=Address.person(survey.platform, user),
-                message=message(user),
-            )
-            for user, _ in allowed
+            Outgoing(key=surveys.copy_key(run.id, to.id), to=to, message=message(to.id))
+            for to, _ in allowed
         ]
     )
     log.info(
@@ -130,7 +126,7 @@ def remind(ctx: Context, run: SurveyRun) -> int:
     allowed, held_back = surveys.within_budget(
         session=ctx.session,
         routing=ctx.settings.routing,
-        people=[(user, "") for user in waiting],
+        people=[(to, "") for to in waiting],
         now=ctx.now,
     )
     run.reminded_at = ctx.now
@@ -138,25 +134,31 @@ def remind(ctx: Context, run: SurveyRun) -> int:
     message = prompt(ctx, run, run.survey, reminder=True)
     ctx.send_many(
         [
-            Outgoing(
-                key=surveys.reminder_key(run.id, user),
-                to=Address.person(run.survey.platform, user),
-                message=message(user),
-            )
-            for user, _ in allowed
+            Outgoing(key=surveys.reminder_key(run.id, to.id), to=to, message=message(to.id))
+            for to, _ in allowed
         ]
     )
     return len(allowed)
 
 
 def close(ctx: Context, run: SurveyRun) -> int:
-    """Close the run and post its results to the IT channel (once: the delivery is keyed)."""
+    """Close the run and post its results to each platform's IT channel (once: the deliveries
+    are keyed)."""
     if not surveys.close_run(session=ctx.session, run=run, now=ctx.now):
         return 0
-    channel = ctx.settings.it_channel_for(run.survey.platform)
-    if not channel:
+    channels = ctx.settings.it_channels()
+    if not channels:
         log.warning("survey run %s closed, but TECHHELP_IT_CHANNEL is not set", run.id)
         return 0
     message = results_message(ctx, run)
-    ctx.send(Outgoing(key=f"survey-results:{run.id}", to=channel, message=message))
-    return 1
+    for channel in channels:
+        ctx.send(Outgoing(key=results_key(ctx, run, channel), to=channel, message=message))
+    return len(channels)
+
+
+def results_key(ctx: Context, run: SurveyRun, channel: Address) -> str:
+    """The key of the results for `channel`: the TECHHELP_* platform's keeps the key it always
+    had, so results stored before an upgrade are not posted twice."""
+    if channel.platform == ctx.settings.techhelp_platform:
+        return f"survey-results:{run.id}"
+    return f"survey-results:{run.id}:{channel.platform}"

@@ -31,7 +31,7 @@ from chatbot.platforms.console import render
 PLATFORM = "console"
 # What is shown goes to the one person at the keyboard (replies are theirs alone), and a form is
 # asked field by field; no home view, and nothing sent can be looked up again.
-CAPABILITIES = Capabilities(ephemeral_replies=True, modals=True)
+CAPABILITIES = Capabilities(ephemeral_replies=True, modals=True, commands=True)
 _TYPED_MENTION = re.compile(r"@([A-Za-z0-9]+)")
 _REF = re.compile(r"\bTH-\d+\b")
 HELP = """Console commands:

@@ -34,7 +34,7 @@ JSON_CONTENT = {"Content-Type": "application/json"}
 # Ephemeral messages, modals by trigger_id, App Home, and history searched by the delivery key
 # in a message's metadata.
 CAPABILITIES = Capabilities(
-    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True
+    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True, commands=True
 )
 
 

@@ -89,9 +89,13 @@ class SlackAPI:
                 time.sleep(exc.retry_after or 1)
                 continue
             for user in body.get("members", []):
+                profile = user.get("profile") or {}
                 yield Member(
                     user_id=user["id"],
-                    name=(user.get("profile") or {}).get("real_name") or user.get("name"),
+                    name=profile.get("real_name") or user.get("name"),
+                    # With the `users:read.email` scope: how people named by e-mail in the
+                    # configuration, and a person's accounts on other platforms, are found.
+                    email=profile.get("email") or None,
                     reachable=not (
                         user.get("deleted")
                         or user.get("is_bot")

@@ -98,6 +98,11 @@ TABLES = {
             ),
         ),
         Table(
+            "intake-channels",
+            "Requests by intake channel (each platform its own)",
+            (("channel", "Channel"), ("requests", "Requests"), ("share_pct", "Share (%)")),
+        ),
+        Table(
             "ratings",
             "Request ratings per week and department (1–5)",
             (
@@ -209,6 +214,7 @@ class Pages(Responses):
                 ),
                 "overdue": reports.overdue(conn=conn, filters=filters, routing=routing, now=now),
                 "intake": reports.intake_share(conn=conn, filters=filters),
+                "intake-channels": reports.intake_channels(conn=conn, filters=filters),
                 "ratings": reports.ratings_by_week(
                     conn=conn, filters=filters, min_group=self._pulse_min(), today=now.date()
                 ),
