@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -124,30 +125,32 @@ def test_a_valid_token_reaches_the_bot(endpoint: Any) -> None:
     assert [a["id"] for a in recorder.activities] == ["1700000000001"]
 
 
-@pytest.mark.parametrize(
-    ("name", "authorization"),
-    [
-        ("missing", None),
-        ("not bearer", "Basic dXNlcjpwYXNz"),
-        ("empty", "Bearer "),
-        ("garbage", "Bearer not.a.jwt"),
-        ("forged: a key not in the JWKS", f"Bearer {token(key=OTHER)}"),
-        ("forged: a known kid signed by another key", f"Bearer {token(key=OTHER, kid='k1')}"),
-        ("expired beyond the 5 minutes", f"Bearer {token(exp=int(time.time()) - 400)}"),
-        ("not valid for 10 minutes", f"Bearer {token(nbf=int(time.time()) + 600)}"),
-        ("wrong audience", f"Bearer {token(aud='someone-else')}"),
-        ("wrong issuer", f"Bearer {token(iss='https://evil.example')}"),
-        ("no expiry", f"Bearer {token(exp=None)}"),
-        ("HS256", f"Bearer {token(alg='HS256')}"),
-        ("alg none", f"Bearer {token(alg='none')}"),
-        ("other serviceurl", f"Bearer {token(service_url='https://evil.example/teams/')}"),
-        ("no serviceurl claim", f"Bearer {token(service_url=None)}"),  # type: ignore[arg-type]
-    ],
-)
+# Made when each test runs (a token made at collection could expire, or become valid, before).
+BAD: list[tuple[str, Callable[[], str | None]]] = [
+    ("missing", lambda: None),
+    ("not bearer", lambda: "Basic dXNlcjpwYXNz"),
+    ("empty", lambda: "Bearer "),
+    ("garbage", lambda: "Bearer not.a.jwt"),
+    ("forged: a key not in the JWKS", lambda: f"Bearer {token(key=OTHER)}"),
+    ("forged: a known kid signed by another key", lambda: f"Bearer {token(key=OTHER, kid='k1')}"),
+    ("expired beyond the 5 minutes", lambda: f"Bearer {token(exp=int(time.time()) - 400)}"),
+    ("not valid for 10 minutes", lambda: f"Bearer {token(nbf=int(time.time()) + 600)}"),
+    ("wrong audience", lambda: f"Bearer {token(aud='someone-else')}"),
+    ("wrong issuer", lambda: f"Bearer {token(iss='https://evil.example')}"),
+    ("no expiry", lambda: f"Bearer {token(exp=None)}"),
+    ("HS256", lambda: f"Bearer {token(alg='HS256')}"),
+    ("alg none", lambda: f"Bearer {token(alg='none')}"),
+    ("other serviceurl", lambda: f"Bearer {token(service_url='https://evil.example/teams/')}"),
+    ("no serviceurl claim", lambda: f"Bearer {token(service_url=None)}"),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(("name", "make"), BAD, ids=[name for name, _ in BAD])
 def test_bad_tokens_are_refused_and_reach_nothing(
-    endpoint: Any, name: str, authorization: str | None, caplog: pytest.LogCaptureFixture
+    endpoint: Any, name: str, make: Callable[[], str | None], caplog: pytest.LogCaptureFixture
 ) -> None:
     app, recorder, _ = endpoint
+    authorization = make()
     status, _ = post(app, activity(), authorization)
     assert status.startswith("401"), name
     assert recorder.activities == []

@@ -212,6 +212,22 @@ def test_a_post_is_journaled_before_the_outbox_records_it(rig: Any) -> None:
     assert len(fake.calls) == 1
 
 
+def test_a_post_accepted_without_an_id_is_sent_once(rig: Any) -> None:
+    """Teams answering 202 with no body: posted, so never posted again."""
+    sender, fake, _ = rig
+    channel = Address.channel("teams", CHANNEL)
+    original = fake.handler
+
+    def accepted(request: httpx.Request) -> httpx.Response:
+        original(request)
+        return httpx.Response(202)
+
+    fake.handler = accepted
+    sender.api.client._transport = httpx.MockTransport(accepted)
+    assert sender.send(job(channel, key="quiet")) == Sent("", CHANNEL)
+    assert sender.find_sent(job(channel, key="quiet")) == Sent("", CHANNEL)
+
+
 def test_tenant_pacing_keeps_under_50_requests_a_second(rig: Any) -> None:
     sender, fake, clock = rig
     start = clock.now

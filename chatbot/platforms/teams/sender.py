@@ -16,9 +16,11 @@ read a conversation back, so nothing can be looked up after the fact. What the b
 record a post the moment Teams answers: each post's activity id is committed to `teams_sends`
 (its own small transaction) before the outbox's round records it, and `find_sent` reads it there,
 so a crash after that commit never posts again. What remains is at least once in two windows:
-the process dying between Teams' answer and that commit (a few milliseconds), and a time-out
-after the request reached Teams (the answer lost: Teams may have posted it). Both are retried,
-and may show once more; a message is never dropped for being in doubt.
+the process dying while a post is in flight (from sending the request until that commit: one
+Bot Connector round trip and a small INSERT, so at most one message per sending thread), and a
+time-out after the request reached Teams (the answer lost: Teams may have posted it). Both are
+retried and may show once more; a message is never dropped for being in doubt. Rows claimed but
+not yet attempted when the process died have no journal row and are simply sent.
 """
 
 from __future__ import annotations
@@ -142,9 +144,9 @@ class TeamsSender:
             endpoint(service_url, f"v3/conversations/{target}/activities"),
             json=self._activity(job.message),
         )
+        # Teams has been seen to accept a post with 202 and no body: it was posted, so it is
+        # sent (never posted again), just without an id to edit or reply under later.
         activity_id = str(answer.get("id") or "")
-        if not activity_id:
-            return Retry("Teams answered without an activity id", in_doubt=True)
         now = _utcnow()
         with self.db.transaction() as session:  # at once: the window for a duplicate
             conversations.journal(
