@@ -534,3 +534,48 @@ def test_summary_is_plain_words() -> None:
         teams.activity(message, names={"A1": "Ann"})["summary"]
         == "TH-1 for @Ann and @someone: <at>x</at> **y**"
     )
+
+
+def _filled(content: dict[str, Any]) -> dict[str, Any]:
+    """What Teams sends on submit: the submit button's data with every input's value merged in
+    by input id (a multiple choice as "a,b", a date and a time as Teams' pickers give them)."""
+    [submit] = content["actions"]
+    data = dict(submit["data"])
+    for element in content["body"]:
+        kind, ident = element["type"], element.get("id")
+        if kind == "Input.Text":
+            data[ident] = f"Monitor <b>flickers</b> ({ident})"
+        elif kind == "Input.ChoiceSet":
+            values = [c["value"] for c in element["choices"]]
+            data[ident] = ",".join(values[:2]) if element.get("isMultiSelect") else values[-1]
+        elif kind == "Input.Date":
+            data[ident] = "2026-12-01"
+        elif kind == "Input.Time":
+            data[ident] = "09:30"
+    return data
+
+
+def test_a_form_submitted_from_its_card_comes_back_as_the_form(transcript: Transcript) -> None:
+    """The contract with the adapter's translation: the values Teams merges into the submit
+    button's data read back as the form's fields, and the handler accepts them."""
+    from chatbot.platforms.teams.translate import form_values
+
+    forms = {form.form_id: form for form in transcript.forms}
+    for form in forms.values():
+        values = form_values(_filled(teams.form_card(form)))
+        assert set(values) == {f.name for f in form.fields}, form.form_id
+        for f in form.fields:
+            if f.kind == "datetime":
+                assert values[f.name] == "2026-12-01 09:30"
+            elif f.options and f.multiple:
+                assert values[f.name] == "\n".join(o.value for o in f.options[:2])
+            elif f.options:
+                assert values[f.name] == f.options[-1].value
+            else:
+                assert values[f.name] == f"Monitor <b>flickers</b> ({f.name})"
+    chat = transcript.chat
+    chat.say(ALICE, "techhelp")
+    chat.press(ALICE, "Ask IT")
+    form = chat.forms[ALICE]
+    chat.fill(ALICE, **form_values(_filled(teams.form_card(form))))
+    assert "Monitor <b>flickers</b> (description)" in chat.last(TRIAGE)

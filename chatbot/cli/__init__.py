@@ -1,4 +1,4 @@
-"""The `chatbot` command: serve, socket, clock, shell, alert, survey, db upgrade; with no
+"""The `chatbot` command: serve, socket, clock, shell, alert, survey, db upgrade, teams; with no
 command, the right one. One module per command group; this one only assembles them."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from chatbot.cli.db import db
 from chatbot.cli.serve import clock, serve, socket
 from chatbot.cli.shell import shell
 from chatbot.cli.surveys import survey
+from chatbot.cli.teams import teams
 
 
 @click.group(invoke_without_command=True)
@@ -32,5 +33,5 @@ def main(ctx: click.Context, verbose: bool) -> None:
             ctx.invoke(shell)
 
 
-for command in (db, serve, socket, clock, survey, shell, alert):
+for command in (db, serve, socket, clock, survey, shell, alert, teams):
     main.add_command(command)
