@@ -889,6 +889,9 @@ class FakeTeams:
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
+        if len(raw) < length:  # the client went away mid-request: Teams never got it
+            request.close_connection = True
+            return
         headers = {k.lower(): v for k, v in request.headers.items()}
         path, _, query_string = request.path.partition("?")
         query = {k: v[0] for k, v in urllib.parse.parse_qs(query_string).items()}
