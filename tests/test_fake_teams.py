@@ -165,6 +165,22 @@ BAD_CARDS = {
     "duplicate ids": card(text("a", id="same"), text("b", id="same")),
     "unknown property (schema)": card(text("x", colour="red")),
     "wrong property type (schema)": card(text("x", wrap="yes")),
+    "bad element in a table cell (schema)": card(
+        {
+            "type": "Table",
+            "columns": [{"width": 1}],
+            "rows": [
+                {
+                    "type": "TableRow",
+                    "cells": [{"type": "TableCell", "items": [text("c", size="Huge")]}],
+                }
+            ],
+        }
+    ),
+    "bad element in a ShowCard (schema)": card(
+        text("x"),
+        actions=[{"type": "Action.ShowCard", "title": "t", "card": card(text("y", colour=1))}],
+    ),
     "mention not in text": card(
         text("no mention here"),
         msteams={
@@ -195,6 +211,8 @@ WHY = {  # what the refusal says, per bad card
     "duplicate ids": "id 'same' is also used at",
     "unknown property (schema)": "('colour' was unexpected)",
     "wrong property type (schema)": "'yes' is not of type 'boolean'",
+    "bad element in a table cell (schema)": "rows[0].cells[0].items[0].size: 'Huge' is not one of",
+    "bad element in a ShowCard (schema)": "actions[0].card.body[0]: Additional properties",
     "mention not in text": "mention text '<at>Bob</at>' does not appear",
 }
 
