@@ -64,11 +64,19 @@ def main() -> None:
             and (c.conversation or "").startswith("a:")
             and c.conversation not in skip
         ]
+        roster = {fake._conversation_of(m) for m in fake.members}
+        per: dict[str, int] = {}
+        for c in posts:
+            per[str(c.conversation)] = per.get(str(c.conversation), 0) + 1
         stamps = [c.time for c in posts] or [0.0]
         every = [c.time for c in ok] or [0.0]
         return {
             "posts": len(posts),
             "distinct": len({c.conversation for c in posts}),
+            "roster_reached": len(roster & set(per)),
+            "roster_posts": sum(n for conv, n in per.items() if conv in roster),
+            "twice": {conv: n for conv, n in per.items() if n > 1 and conv in roster},
+            "outside_roster": {conv: n for conv, n in per.items() if conv not in roster},
             "first": min(stamps),
             "last": max(stamps),
             "limited": sum(c.status == 429 for c in calls),
@@ -76,7 +84,7 @@ def main() -> None:
             "calls_first": min(every),
             "calls_last": max(every),
             "creates": sum(c.method == "POST" and c.path.endswith("/conversations") for c in ok),
-            "rejected": [why for _, why in fake.rejected][:5],
+            "rejected": [f"{c.method} {c.path}: {why}" for c, why in fake.rejected][:5],
         }
 
     def buttons() -> dict[str, dict[str, object]]:
@@ -101,7 +109,7 @@ def main() -> None:
         return found
 
     # Questions on stdin, one JSON answer line each: "token" (an inbound JWT, valid for an hour),
-    # "stats <since> [conversation ids to skip]", "buttons", "rejected".
+    # "stats <since> [conversation ids to skip]", "buttons", "rejected", "remember <activity>".
     def answer() -> None:
         for line in sys.stdin:
             words = line.split()
@@ -111,6 +119,9 @@ def main() -> None:
                 print(json.dumps(stats(float(words[1]), set(words[2:]))), flush=True)
             elif words == ["buttons"]:
                 print(json.dumps(buttons()), flush=True)
+            elif words and words[0] == "remember":  # an activity posted to the bot, as JSON
+                fake.remember(json.loads(line.split(None, 1)[1]))
+                print(json.dumps(True), flush=True)
             elif words == ["rejected"]:
                 print(json.dumps([why for _, why in fake.rejected]), flush=True)
             else:

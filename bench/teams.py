@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,12 +76,16 @@ class FakeTeamsProcess:
 
 
 def load(
-    url: str, activities: list[dict[str, Any]], clients: int, token: str
+    url: str,
+    activities: list[dict[str, Any]],
+    clients: int,
+    token: str,
+    within: float | None = None,
 ) -> tuple[list[float], float, int, list[Any]]:
     """POST every activity to `url`/api/messages from `clients` threads, each on its own
     keep-alive connection, as fast as answers come back. Bodies are serialised and connections
-    open before the clock starts. Returns latencies, wall time, failures (not 200) and the
-    first answers' JSON (to check their shape)."""
+    open before the clock starts; no request starts after `within` seconds. Returns latencies,
+    wall time, failures (not 200) and the first answers' JSON (to check their shape)."""
     bodies = [json.dumps(a).encode() for a in activities]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     sessions = [httpx.Client(timeout=30, headers=headers) for _ in range(clients)]
@@ -92,6 +97,7 @@ def load(
     lock = threading.Lock()
     counter = iter(range(len(bodies)))
     ready = threading.Barrier(clients + 1)
+    begin = 0.0
 
     def worker(client: httpx.Client) -> None:
         nonlocal failures
@@ -99,7 +105,7 @@ def load(
         while True:
             with lock:
                 i = next(counter, None)
-            if i is None:
+            if i is None or (within and time.perf_counter() - begin > within):
                 return
             started = time.perf_counter()
             try:
@@ -155,16 +161,18 @@ def measure(
     clicks: list[dict[str, Any]],
     clients: int,
     token: str,
+    within: float | None,
 ) -> dict[str, Any]:
-    """Warm up, then every click: times, throughput, the server's CPU per click, and whether the
-    answers are invoke answers Teams accepts."""
-    load(url, warm, clients, token)
+    """Warm up, then every click (none started after `within` seconds): times, throughput, the
+    server's CPU per click, and whether the answers are invoke answers Teams accepts."""
+    load(url, warm, clients, token, within)
     cpu_before = sum(map(cpu_seconds, pids))
-    latencies, wall, failures, answers = load(url, clicks, clients, token)
+    latencies, wall, failures, answers = load(url, clicks, clients, token, within)
     row: dict[str, Any] = summarise(name, latencies, wall, failures, unit="clicks")
     row["cpu_ms_per_click"] = round(
-        (sum(map(cpu_seconds, pids)) - cpu_before) / len(clicks) * 1000, 2
+        (sum(map(cpu_seconds, pids)) - cpu_before) / len(latencies) * 1000, 2
     )
+    row["cut_short"] = len(latencies) < len(clicks)
     problems = [p for answer in answers for p in invoke_response_problems(answer)]
     row["answer_problems"] = problems[:5]
     row["sample_answer"] = answers[0] if answers else None
@@ -209,6 +217,7 @@ def broadcast(
         payloads.installation_update(fake.endpoint, admin),
     ]
     for activity in setup:
+        fake.ask(f"remember {json.dumps(activity)}")
         answer = httpx.post(
             f"{url}/api/messages",
             json=activity,
@@ -239,7 +248,7 @@ def broadcast(
     def stats() -> dict[str, Any]:
         return fake.ask(f"stats {sent_at} {admin_conversation}")
 
-    while stats()["distinct"] < args.people * args.kill_at:
+    while stats()["roster_reached"] < args.people * args.kill_at:
         time.sleep(0.1)
     before = stats()
     server.proc.kill()  # kill -9 mid-broadcast
@@ -249,7 +258,7 @@ def broadcast(
     wait_healthy(url)
     restarted_in = time.time() - killed_at
     deadline = time.time() + args.people / LIMIT * 4 + 120
-    while stats()["distinct"] < args.people and time.time() < deadline:
+    while stats()["roster_reached"] < args.people and time.time() < deadline:
         time.sleep(0.5)
     time.sleep(10)  # leases run out: nothing more must arrive
     after = stats()
@@ -272,9 +281,11 @@ def broadcast(
         "conversations_created": after["creates"],
         "restart_s": round(restarted_in, 2),
         "rate_limited_answers": after["limited"],
-        "delivered_distinct": after["distinct"],
-        "lost": args.people - after["distinct"],
-        "duplicated": after["posts"] - after["distinct"],
+        "delivered_distinct": after["roster_reached"],
+        "lost": args.people - after["roster_reached"],
+        "duplicated": after["roster_posts"] - after["roster_reached"],
+        "duplicated_in": list(after["twice"])[:5],
+        "posts_outside_the_roster": after["outside_roster"],
         "refused_by_teams": after["rejected"],
     }, server
 
@@ -303,6 +314,12 @@ def clicks_on_copies(fake: FakeTeamsProcess, people: int) -> list[dict[str, Any]
     return clicks
 
 
+def warm_up(clicks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first people's clicks as warm-up, each a new activity (a click of its own, not a
+    redelivery of the measured one, which Teams would send with the same id)."""
+    return [{**click, "id": payloads.next_id()} for click in clicks]
+
+
 def synthetic_clicks(fake: FakeTeamsProcess, people: int) -> list[dict[str, Any]]:
     """Clicks built here (the baseline answers any verb): a survey answer per person."""
     return [
@@ -324,11 +341,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--kill-at", type=float, default=0.4, help="fraction delivered at kill")
     parser.add_argument(
+        "--within",
+        type=float,
+        default=300,
+        help="seconds after which no new click starts (each side; the figures say if cut short)",
+    )
+    parser.add_argument(
         "--baseline-only",
         action="store_true",
         help="only the Teams SDK baseline of (a), on clicks built here",
     )
     args = parser.parse_args()
+    # A SIGTERM (a time-out) unwinds through the `finally`s, so no server is left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     work = Path(tempfile.mkdtemp(prefix="techhelp-teams-"))
     python = sys.executable
@@ -360,11 +385,19 @@ def main() -> None:
                 clicks = clicks_on_copies(fake, args.people)
                 results["clicks_found"] = len(clicks)
                 if clicks:
-                    warm = clicks[: args.warmup]
+                    results["click_verb"] = clicks[0]["value"]["action"]["verb"]
+                if clicks:
                     url = f"http://127.0.0.1:{env['PORT']}"
                     results["clicks"].append(
                         measure(
-                            "TechHelp", url, [server.proc.pid], warm, clicks, args.clients, token
+                            "TechHelp",
+                            url,
+                            [server.proc.pid],
+                            warm_up(clicks[: args.warmup]),
+                            clicks,
+                            args.clients,
+                            token,
+                            args.within,
                         )
                     )
             finally:
@@ -386,10 +419,11 @@ def main() -> None:
                     "Teams SDK baseline",
                     url,
                     [baseline.proc.pid],
-                    clicks[: args.warmup],
+                    warm_up(clicks[: args.warmup]),
                     clicks,
                     args.clients,
                     token,
+                    args.within,
                 )
             )
         finally:
@@ -426,6 +460,8 @@ def main() -> None:
             f"{row['name']:20}{row['p50_ms']:8.1f}{row['p99_ms']:8.1f}{row['max_ms']:9.1f}"
             f"{row['throughput_rps']:10.1f}{row['failures']:6d}{row['cpu_ms_per_click']:8.2f}"
         )
+        if row["cut_short"]:
+            print(f"  cut short after {args.within:g} s: {row['clicks']} clicks measured")
         if row["answer_problems"]:
             print(f"  answers Teams would refuse: {row['answer_problems']}")
     if len(rows) == 2:

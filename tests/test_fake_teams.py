@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -164,6 +165,22 @@ BAD_CARDS = {
     "duplicate ids": card(text("a", id="same"), text("b", id="same")),
     "unknown property (schema)": card(text("x", colour="red")),
     "wrong property type (schema)": card(text("x", wrap="yes")),
+    "bad element in a table cell (schema)": card(
+        {
+            "type": "Table",
+            "columns": [{"width": 1}],
+            "rows": [
+                {
+                    "type": "TableRow",
+                    "cells": [{"type": "TableCell", "items": [text("c", size="Huge")]}],
+                }
+            ],
+        }
+    ),
+    "bad element in a ShowCard (schema)": card(
+        text("x"),
+        actions=[{"type": "Action.ShowCard", "title": "t", "card": card(text("y", colour=1))}],
+    ),
     "mention not in text": card(
         text("no mention here"),
         msteams={
@@ -194,6 +211,8 @@ WHY = {  # what the refusal says, per bad card
     "duplicate ids": "id 'same' is also used at",
     "unknown property (schema)": "('colour' was unexpected)",
     "wrong property type (schema)": "'yes' is not of type 'boolean'",
+    "bad element in a table cell (schema)": "rows[0].cells[0].items[0].size: 'Huge' is not one of",
+    "bad element in a ShowCard (schema)": "actions[0].card.body[0]: Additional properties",
     "mention not in text": "mention text '<at>Bob</at>' does not appear",
 }
 
@@ -812,3 +831,39 @@ def test_env_lets_another_process_reach_the_fake(fake: FakeTeams) -> None:
     )
     assert child.returncode == 0, child.stderr
     assert json.loads(child.stdout) == {"members": 200, "keys": 1}
+
+
+def test_install_for_everyone_opens_each_members_1on1(fake: FakeTeams) -> None:
+    """An admin's install policy: the bot may post to a roster member's 1:1 without creating it,
+    and it is the conversation Teams would name in that person's activities."""
+    fake.members = payloads.roster(3, tenant_id=fake.tenant_id)
+    conversation = payloads.personal_conversation_id(fake, fake.members[2])
+    with connector(fake) as client:
+        before = client.post(
+            f"v3/conversations/{conversation}/activities", json={"type": "message", "text": "x"}
+        )
+        fake.install_for_everyone()
+        after = client.post(
+            f"v3/conversations/{conversation}/activities", json={"type": "message", "text": "y"}
+        )
+    assert before.status_code == 404
+    assert after.status_code == 200
+    assert [a["text"] for a in fake.messages(conversation)] == ["y"]
+
+
+def test_a_request_cut_off_midway_is_not_served(fake: FakeTeams) -> None:
+    """A bot killed while sending: Teams never got the request, so nothing is recorded, posted or
+    refused (an empty body must not read as a bad call of the bot's)."""
+    host, port = fake.url.removeprefix("https://").split(":")
+    token = fake.access_token()
+    head = (
+        f"POST /teams/v3/conversations HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 400\r\n\r\n"
+    )
+    raw = socket.create_connection((host, int(port)))
+    with fake.ssl_context().wrap_socket(raw, server_hostname=host) as tls:
+        tls.sendall(head.encode())  # the headers went out, the body never did
+    time.sleep(0.3)
+    assert fake.calls == []
+    assert fake.messages() == []
