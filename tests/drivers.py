@@ -31,6 +31,11 @@ from tests.platform import words
 SETTLE_TIMEOUT = 30.0
 
 
+def email(role: str) -> str:
+    """A person's address in their platform's directory, the same on every platform."""
+    return f"{role}.tester@example.org"
+
+
 @dataclass
 class Shown:
     """One thing an address was shown (a new version of a message counts again)."""
@@ -290,7 +295,7 @@ class SlackDriver(Driver):
     def sync_directory(self) -> None:
         self.fake.set_users(
             [
-                {"id": ident, "name": role, "profile": {"real_name": role.title()}}
+                {"id": ident, "name": role, "profile": {"real_name": role, "email": email(role)}}
                 for role, ident in self.people.items()
             ]
         )
@@ -344,3 +349,157 @@ class SlackDriver(Driver):
             if view.get("type") == "modal":
                 self.forms[who] = view
         self.seen_views = len(views)
+
+
+# --- Microsoft Teams ----------------------------------------------------------------------------
+
+_TEAMS_MARKUP = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>|~<])")
+
+
+def teams_words(activity: dict[str, Any] | str) -> str:
+    """An activity (or an invoke's text answer) as the words a person reads."""
+    from tests.teams_driver import text_of
+
+    raw = activity if isinstance(activity, str) else text_of(activity)
+    raw = re.sub(r"</?at>", "", raw)
+    return words(html.unescape(_TEAMS_MARKUP.sub(r"\1", raw)))
+
+
+def teams_buttons(activity: dict[str, Any]) -> list[tuple[str, Any]]:
+    from tests.teams_driver import actions_of
+
+    return [
+        (str(action["title"]), action)
+        for action in actions_of(activity)
+        if action.get("type") == "Action.Execute"
+    ]
+
+
+class TeamsDriver(Driver):
+    platform = "teams"
+    channels = {
+        "triage": "19:triage@thread.tacv2",
+        "alerts": "19:alerts@thread.tacv2",
+        "it": "19:it@thread.tacv2",
+    }
+
+    def __init__(self, server: Server, fake: Any) -> None:
+        from tests.fakes.teams_payloads import person, personal_conversation_id
+
+        super().__init__(server)
+        self.fake = fake
+        self.members = {
+            role: person(role, name=f"{role.title()} Tester")
+            for role in ("alice", "bob", "staff", "admin")
+        }
+        self.people = {role: str(m["aadObjectId"]) for role, m in self.members.items()}
+        self.conversations = {personal_conversation_id(fake, m): r for r, m in self.members.items()}
+        self.seen_calls = 0
+        self.forms: dict[str, tuple[dict[str, Any], Shown]] = {}  # role -> submit action, card
+
+    @classmethod
+    def ids(cls) -> dict[str, str]:
+        from tests.fakes.teams_payloads import person
+
+        roles = ("alice", "bob", "staff", "admin")
+        people = {r: str(person(r, name=f"{r.title()} Tester")["aadObjectId"]) for r in roles}
+        return people | cls.channels
+
+    def recorded(self) -> int:
+        return len(self.fake.calls)
+
+    def sync_directory(self) -> None:
+        from tests.fakes.teams_payloads import installation_update, members_added
+
+        self.fake.members[:] = list(self.members.values())
+        admin = self.members["admin"]
+        added = members_added(self.fake, [], who=admin, include_bot=True)
+        assert self.fake.post_activity(self.server.url, added).status_code == 200
+        for member in self.members.values():
+            installed = installation_update(self.fake, member)
+            assert self.fake.post_activity(self.server.url, installed).status_code == 200
+        self.settle()
+        self.server.clock_once()
+
+    def say(self, who: str, words_: str) -> None:
+        from tests.fakes.teams_payloads import personal_message
+
+        self.settle()
+        activity = personal_message(self.fake, self.members[who], words_)
+        answer = self.fake.post_activity(self.server.url, activity)
+        assert answer.status_code in (200, 201, 202), answer.text
+
+    def press(self, who: str, label: str, *, card: str | None = None) -> None:
+        shown, action = self.button(who, label, card)
+        self._invoke(who, shown, action, dict(action.get("data") or {}))
+
+    def fill(self, who: str, **values: str) -> dict[str, str]:
+        self.settle()
+        opened = self.forms.pop(who, None)
+        assert opened is not None, f"no form is open for {who}"
+        action, shown = opened
+        answer = self._invoke(who, shown, action, dict(action.get("data") or {}) | values)
+        if answer.get("type") == "application/vnd.microsoft.activity.message":
+            self.forms[who] = opened  # the card keeps its inputs: the form is still open
+            return {"form": teams_words(str(answer.get("value") or ""))}
+        return {}
+
+    def _invoke(
+        self, who: str, shown: Shown, action: dict[str, Any], data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Click `action` on message `shown`; what Teams shows the clicker from the answer."""
+        from tests.fakes.teams_payloads import card_action
+
+        channel = self.channels.get(shown.to)
+        activity = card_action(
+            self.fake,
+            self.members[who],
+            str(action["verb"]),
+            data,
+            reply_to_id=shown.id.partition("|")[0],
+            channel_id=channel,
+        )
+        response = self.fake.post_activity(self.server.url, activity)
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json() if response.content else {}
+        # Teams shows the answer at once, then whatever the bot sends or edits after it.
+        self.collect()
+        if answer.get("type") == "application/vnd.microsoft.card.adaptive":
+            card = {"attachments": [{"contentType": answer["type"], "content": answer["value"]}]}
+            # The answer's card replaces the clicked one, for the clicker.
+            replaced = Shown(who if not channel else shown.to, shown.id, teams_words(card))
+            replaced.buttons = teams_buttons(card)
+            self.transcript.append(replaced)
+            submit = next((a for _, a in replaced.buttons if a.get("verb") == "form.submit"), None)
+            if submit is not None:
+                self.forms[who] = (submit, replaced)
+        elif answer.get("type") == "application/vnd.microsoft.activity.message" and answer.get(
+            "value"
+        ):
+            self.transcript.append(
+                Shown(who, f"answer-{uuid.uuid4()}", teams_words(str(answer["value"])))
+            )
+        self.settle()
+        return answer
+
+    def collect(self) -> None:
+        calls = self.fake.calls
+        for call in calls[self.seen_calls :]:
+            if (call.status or 0) // 100 != 2 or not isinstance(call.body, dict):
+                continue
+            if call.method not in ("POST", "PUT") or "/activities" not in call.path:
+                continue
+            path = call.path.removeprefix("/teams/v3/conversations/")
+            conversation, _, rest = path.partition("/activities")
+            channel = conversation.partition(";messageid=")[0]
+            to = self.conversations.get(channel) or self.role_of(channel)
+            if call.method == "POST":
+                message_id = str((call.response or {}).get("id", ""))
+            else:
+                message_id = rest.strip("/")
+            shown = Shown(to, message_id, teams_words(call.body), teams_buttons(call.body))
+            self.transcript.append(shown)
+            submit = next((a for _, a in shown.buttons if a.get("verb") == "form.submit"), None)
+            if submit is not None and to in self.people:
+                self.forms[to] = (submit, shown)
+        self.seen_calls = len(calls)

@@ -187,7 +187,9 @@ def text_of(activity: Body) -> str:
             if kind in ("TextBlock", "TextRun") and element.get("text"):
                 parts.append(str(element["text"]))
             elif kind == "FactSet":
-                parts.extend(f"{f.get('title')} {f.get('value')}" for f in element.get("facts", []))
+                parts.extend(
+                    f"{f.get('title')}: {f.get('value')}" for f in element.get("facts", [])
+                )
             elif kind in ("Action.Execute", "Action.Submit") and element.get("title"):
                 parts.append(f"[{element['title']}]")
     return "\n".join(parts) if parts else str(activity.get("text") or "")
