@@ -562,6 +562,13 @@ class Settings(BaseSettings):
                 f"TEAMS_SERVICE_URL not set: Microsoft publishes no default Bot Connector URL "
                 f"for TEAMS_CLOUD={self.teams_cloud}; set the one your tenant's activities carry"
             )
+        if (
+            given
+            and not self.slack_configured
+            and "techhelp_platform" not in self.model_fields_set
+        ):
+            # Teams alone: the YAML's ids (staff, departments) and TECHHELP_* are Teams ids.
+            self.techhelp_platform = "teams"
         return self
 
     @property
@@ -602,7 +609,15 @@ class Settings(BaseSettings):
                 it_channel=getattr(self, f"{platform}_it_channel"),
                 admins=getattr(self, f"{platform}_admins"),
             )
-            if ids.configured and platform != self.techhelp_platform:
+            if platform == self.techhelp_platform:  # its own variables first, then TECHHELP_*
+                base = found[platform]
+                found[platform] = PlatformIds(
+                    triage_channel=ids.triage_channel or base.triage_channel,
+                    alert_channels=ids.alert_channels or base.alert_channels,
+                    it_channel=ids.it_channel or base.it_channel,
+                    admins=[*ids.admins, *base.admins],
+                )
+            elif ids.configured:
                 found[platform] = ids
         return found
 

@@ -93,3 +93,27 @@ def test_china_with_a_service_url_is_accepted() -> None:
     )
     assert chosen.teams_cloud == "China"
     assert chosen.teams_cloud_environment().token_issuer == "https://api.botframework.azure.cn"
+
+
+def test_with_teams_alone_the_configurations_ids_are_teams_ids(tmp_path: Any) -> None:
+    """An organisation on Teams only writes its service desk's and departments' Teams ids in
+    the YAML (and may use TECHHELP_* for channels): they must count on Teams, not on a Slack
+    that is not there."""
+    config = tmp_path / "techhelp.yml"
+    config.write_text("staff: [aad-staff]\n")
+    alone = settings(
+        **CREDENTIALS,
+        techhelp_config=str(config),
+        techhelp_admins=["aad-boss"],
+        teams_admins=["aad-admin"],
+        teams_triage_channel="19:triage@thread.tacv2",
+        techhelp_it_channel="19:it@thread.tacv2",
+    )
+    assert alone.techhelp_platform == "teams"
+    assert alone.is_staff("teams", "aad-staff") and not alone.is_staff("slack", "aad-staff")
+    assert alone.is_admin("teams", "aad-admin") and alone.is_admin("teams", "aad-boss")
+    assert [str(a) for a in alone.triage_channels()] == ["teams:channel:19:triage@thread.tacv2"]
+    assert [str(a) for a in alone.it_channels()] == ["teams:channel:19:it@thread.tacv2"]
+    # Beside Slack, the YAML's ids stay Slack's unless TECHHELP_PLATFORM says otherwise.
+    both = settings(**CREDENTIALS, slack_bot_token="xoxb-1", techhelp_config=str(config))
+    assert both.techhelp_platform == "slack" and not both.is_staff("teams", "aad-staff")
