@@ -1,14 +1,18 @@
 """Fixtures: a fake Slack Web API on 127.0.0.1, a fresh database per test (SQLite, and PostgreSQL
-when TEST_DATABASE_URL is set), and a real `chatbot serve` process driven by signed requests."""
+when TEST_DATABASE_URL is set), and `chatbot serve` driven by signed requests over HTTP: composed
+in the test's process as the command composes it (the same Bolt app, web host, waitress, delivery
+and inbox workers), or as a real process where a test needs one (`kill -9`, SIGTERM, its log)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
@@ -36,30 +40,74 @@ STAFF = "USTAFF"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "empty_database: the database starts empty, not at the latest schema"
+    )
+    config.addinivalue_line(
+        "markers", "serve_process: the `server` fixture is a real `chatbot serve` process"
+    )
+
+
 # --- databases --------------------------------------------------------------------------------
 
 
-def _postgres_database() -> Iterator[str]:
+def _postgres_database(template: str | None = None) -> Iterator[str]:
     import psycopg
 
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (.ci/run starts a server and sets it)")
     name = f"techhelp_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     parts = urllib.parse.urlsplit(base)
     yield urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _migrate(url: str) -> None:
+    from chatbot.db import Database
+
+    db = Database(url)
+    db.upgrade()
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the latest schema, made once per test process: each test gets a copy,
+    byte for byte what `chatbot db upgrade` leaves, instead of running every migration again."""
+    path = tmp_path_factory.mktemp("template") / "techhelp.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """A PostgreSQL database at the latest schema, made once per test process: each test's
+    database is created from it (`CREATE DATABASE … TEMPLATE`)."""
+    for url in _postgres_database():
+        _migrate(url)
+        yield urllib.parse.urlsplit(url).path.lstrip("/")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database per test, already at the latest schema (a copy of one migrated per test
+    process; the bot's own `upgrade` then finds nothing to do). Tests marked `empty_database`
+    (the migration tests) get an empty one."""
+    empty = request.node.get_closest_marker("empty_database") is not None
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'techhelp.db'}"
+        path = tmp_path / "techhelp.db"
+        if not empty:
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
     else:
-        yield from _postgres_database()
+        template = None if empty else request.getfixturevalue("migrated_postgres")
+        yield from _postgres_database(template)
 
 
 # --- fake Slack -------------------------------------------------------------------------------
@@ -97,12 +145,20 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     args: tuple[str, ...] = ()  # options of `chatbot serve`, e.g. ("--web-only",)
+    in_process: bool = True
+    _running: InProcessServe | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> Server:
+        if not self.in_process:
+            return self._start_process(timeout)
+        self._running = InProcessServe(self.env, self.port, self.args)
+        return self
+
+    def _start_process(self, timeout: float) -> Server:
         env = {**self.env, "PORT": str(self.port)}
         assert self.log_path is not None
         log = self.log_path.open("ab")
@@ -126,7 +182,12 @@ class Server:
         raise AssertionError(f"chatbot serve did not start:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
-        """SIGTERM, as a deploy sends it: the server must finish what is in flight and exit 0."""
+        """SIGTERM, as a deploy sends it: the server must finish what is in flight and exit 0.
+        In-process: the same order as the command's exit (web, inbox, deliveries, database)."""
+        if self._running is not None:
+            running, self._running = self._running, None
+            running.stop()
+            return
         if self.process and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
             try:
@@ -138,7 +199,7 @@ class Server:
             assert code == 0, f"chatbot serve exited {code} on SIGTERM"
 
     def kill9(self) -> None:
-        assert self.process is not None
+        assert self.process is not None, "kill -9 needs a process: make_server(process=True)"
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
@@ -262,6 +323,80 @@ class Server:
         return self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}), **kwargs)
 
 
+class InProcessServe:
+    """`chatbot serve` composed in this process as the command composes it
+    (`chatbot.cli.serve`): settings from the same environment variables (read from `env`, not
+    from this process's environment), the Slack parts, the delivery and inbox workers (not with
+    `--web-only`), the dashboard, and the web host on waitress at 127.0.0.1:`port`. What a test
+    sends still crosses HTTP with Slack's signature; only the interpreter's start-up is saved."""
+
+    def __init__(self, env: dict[str, str], port: int, args: tuple[str, ...] = ()) -> None:
+        import waitress
+
+        from chatbot.app import build_bot
+        from chatbot.config import Settings, load_routing
+        from chatbot.platforms.slack.runner import http_app, slack_parts
+        from chatbot.web.dashboard import Web
+        from chatbot.web.host import MAX_BODY
+
+        skip = {"PATH", "HOME", "LANG", "PYTHONPATH"}
+        values = {k.lower(): v for k, v in env.items() if k not in skip}
+        settings = Settings.from_values({**values, "port": port})
+        if settings.techhelp_config:
+            routing = load_routing(settings.techhelp_config)
+            settings = settings.model_copy(update={"routing": routing})
+        workers = "--web-only" not in args
+        self.bot = build_bot(settings)
+        self.bot.db.upgrade()
+        self.parts = slack_parts(self.bot)
+        self.worker = self.bot.attach_worker({"slack": self.parts.sender}, start=workers)
+        if workers:
+            self.parts.inbox.start()
+        assert settings.slack_signing_secret
+        web = Web(settings=settings, db=self.bot.db, clock=self.bot.clock)
+        app = http_app(
+            self.parts.app, self.bot.db, web, signing_secret=settings.slack_signing_secret
+        )
+        proxy: dict[str, Any] = {}
+        if settings.techhelp_trusted_proxy:  # as `chatbot.web.host.serve` passes it
+            proxy = {
+                "trusted_proxy": settings.techhelp_trusted_proxy,
+                "trusted_proxy_count": 1,
+                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+            }
+        self.web = waitress.create_server(
+            app,
+            host="127.0.0.1",
+            port=port,
+            threads=settings.web_threads,
+            connection_limit=1000,
+            channel_timeout=30,
+            max_request_body_size=MAX_BODY,
+            clear_untrusted_proxy_headers=True,
+            ident="techhelp",
+            **proxy,
+        )
+        self.thread = threading.Thread(target=self.web.run, name=f"serve-{port}", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        web = self.web
+
+        def close_all() -> None:  # in the server's own loop thread: its map is not shared
+            for dispatcher in list(web._map.values()):
+                if dispatcher is not web.trigger:
+                    dispatcher.handle_close()
+            web.trigger.handle_close()
+
+        web.trigger.pull_trigger(close_all)
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "the web host did not stop"
+        web.task_dispatcher.shutdown()
+        self.parts.inbox.stop()
+        self.worker.stop()
+        self.bot.db.dispose()
+
+
 def server_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
     return {
@@ -281,12 +416,14 @@ def server_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, st
 def make_server(database_url: str, fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Any]:
     servers: list[Server] = []
 
-    def make(*args: str, **extra: str) -> Server:
+    def make(*args: str, process: bool = False, **extra: str) -> Server:
+        """`process=True`: a real `chatbot serve` process (for kill -9, SIGTERM, its log)."""
         server = Server(
             server_env(database_url, fake_slack, **extra),
             fake_slack,
             log_path=tmp_path / "server.log",
             args=args,
+            in_process=not process,
         )
         servers.append(server)
         return server
@@ -297,12 +434,14 @@ def make_server(database_url: str, fake_slack: FakeSlack, tmp_path: Path) -> Ite
 
 
 @pytest.fixture
-def server(make_server: Any, tmp_path: Path) -> Server:
+def server(make_server: Any, tmp_path: Path, request: pytest.FixtureRequest) -> Server:
+    """`chatbot serve` in this process; a real process for tests marked `serve_process`."""
     config = tmp_path / "techhelp.yml"
     config.write_text(
         "staff: [USTAFF]\ndepartments:\n  - {name: Finance, manager: UMANAGER, members: [UALICE]}\n"
     )
-    return make_server(TECHHELP_CONFIG=str(config)).start()
+    process = request.node.get_closest_marker("serve_process") is not None
+    return make_server(process=process, TECHHELP_CONFIG=str(config)).start()
 
 
 # --- the in-process test platform -------------------------------------------------------------

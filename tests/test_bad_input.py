@@ -9,10 +9,14 @@ import socket
 import time
 import urllib.parse
 
+import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from tests.conftest import SIGNING_SECRET, Server
 from tests.test_intake import rows
+
+# A real process: what it writes to its log is read back.
+pytestmark = pytest.mark.serve_process
 
 MARKER = "BODY-MARKER-7f3a"
 

@@ -118,7 +118,7 @@ def test_rate_limited_delivery_honours_retry_after(server: Server) -> None:
 
 def test_kill_between_storing_and_sending_loses_and_duplicates_nothing(make_server) -> None:  # type: ignore[no-untyped-def]
     # A row caught mid-attempt by the kill waits for its lease to run out: keep that short.
-    server = make_server(DELIVERY_LEASE_SECONDS="2").start()
+    server = make_server(DELIVERY_LEASE_SECONDS="2", process=True).start()
     fake = server.fake
     fake.outage()  # stored, not sendable
     ref = ref_of(server.command("kill test"))
@@ -132,7 +132,7 @@ def test_kill_between_storing_and_sending_loses_and_duplicates_nothing(make_serv
 
 def test_kill_while_sending_does_not_post_twice(make_server) -> None:  # type: ignore[no-untyped-def]
     # Slack stores the post but the answer never arrives; the sender is killed meanwhile.
-    server = make_server(DELIVERY_LEASE_SECONDS="2").start()
+    server = make_server(DELIVERY_LEASE_SECONDS="2", process=True).start()
     fake = server.fake
     fake.stall_after_store("chat.postMessage")
     server.command("in doubt")

@@ -198,7 +198,7 @@ def test_acknowledged_clicks_survive_a_crash_before_they_are_handled(make_server
     fake.wait_for(lambda: len(fake.messages()) >= 450, timeout=60)
     first.stop()
 
-    web = make_server("--web-only", TECHHELP_IT_CHANNEL=IT).start()
+    web = make_server("--web-only", process=True, TECHHELP_IT_CHANNEL=IT).start()
     people = [f"UEMP{i:03d}" for i in range(1, 31)]
     bodies = []
     for n, user in enumerate(people):
