@@ -12,7 +12,7 @@ import urllib.parse
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from tests.conftest import SIGNING_SECRET, Server
+from tests.conftest import SIGNING_SECRET, Server, http_post
 from tests.test_intake import rows
 
 # A real process: what it writes to its log is read back.
@@ -79,7 +79,6 @@ def test_a_refused_body_is_never_logged(server: Server) -> None:
 
 
 def _signed(server: Server, body: str, *, content_type: str, timestamp: str) -> int:
-    import httpx
 
     signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
     headers = {
@@ -87,7 +86,7 @@ def _signed(server: Server, body: str, *, content_type: str, timestamp: str) -> 
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": signature,
     }
-    answer = httpx.post(
+    answer = http_post(
         server.url + "/slack/events", content=body.encode(), headers=headers, timeout=10
     )
     assert len(answer.content) < 200, answer.text  # a short message, no traceback

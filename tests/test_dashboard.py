@@ -19,7 +19,7 @@ from chatbot.config import Routing, Settings
 from chatbot.db import Database
 from chatbot.db.models import Rating, Request
 from chatbot.web.dashboard import Web
-from tests.conftest import DASHBOARD_TOKEN, Server
+from tests.conftest import DASHBOARD_TOKEN, TLS, Server, http_get, http_post
 from tests.reporting_data import (
     CONFIG,
     LAPTOP_QUESTION,
@@ -53,7 +53,7 @@ def web(make_server: Any, database_url: str, tmp_path: Path) -> Server:
 
 
 def _get(server: Server, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.get(server.url + path, timeout=10, follow_redirects=False, **kwargs)
+    return http_get(server.url + path, timeout=10, follow_redirects=False, **kwargs)
 
 
 def _bearer(token: str = TOKEN) -> dict[str, str]:
@@ -75,12 +75,12 @@ def test_nothing_readable_without_the_token(web: Server) -> None:
 
 
 def test_sign_in_sets_a_cookie_that_opens_the_dashboard(web: Server) -> None:
-    wrong = httpx.post(
+    wrong = http_post(
         web.url + "/dashboard/signin", data={"token": "nope", "next": "/dashboard"}, timeout=10
     )
     assert wrong.status_code == 401 and "not right" in wrong.text
     assert "set-cookie" not in wrong.headers
-    signed = httpx.post(
+    signed = http_post(
         web.url + "/dashboard/signin",
         data={"token": TOKEN, "next": "/dashboard?department=Parks"},
         timeout=10,
@@ -89,12 +89,12 @@ def test_sign_in_sets_a_cookie_that_opens_the_dashboard(web: Server) -> None:
     assert signed.headers["Location"] == "/dashboard?department=Parks"
     cookie = signed.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
-    with httpx.Client(base_url=web.url, cookies=signed.cookies, timeout=10) as client:
+    with httpx.Client(base_url=web.url, cookies=signed.cookies, timeout=10, verify=TLS) as client:
         page = client.get("/dashboard")
         assert page.status_code == 200 and "Service dashboard" in page.text
         assert client.get("/dashboard/csv/overdue.csv").status_code == 200
     # An outside address is never a redirect target.
-    away = httpx.post(
+    away = http_post(
         web.url + "/dashboard/signin",
         data={"token": TOKEN, "next": "https://evil.example/dashboard"},
         timeout=10,
@@ -301,7 +301,7 @@ def test_closed_without_a_token(make_server: Any, database_url: str) -> None:
         response = _get(server, path, headers=_bearer("anything"))
         assert response.status_code == 403, path
         assert "closed" in response.text
-    signin = httpx.post(server.url + "/dashboard/signin", data={"token": ""}, timeout=10)
+    signin = http_post(server.url + "/dashboard/signin", data={"token": ""}, timeout=10)
     assert signin.status_code == 403 and "set-cookie" not in signin.headers
     assert _get(server, "/report").status_code == 200
 
