@@ -19,7 +19,7 @@ from chatbot.config import Routing, Settings
 from chatbot.db import Database
 from chatbot.db.models import Rating, Request
 from chatbot.web.dashboard import Web
-from tests.conftest import DASHBOARD_TOKEN, TLS, Server, http_get, http_post
+from tests.conftest import DASHBOARD_TOKEN, TLS, Server, http_get, http_post, sqlite_only
 from tests.reporting_data import (
     CONFIG,
     LAPTOP_QUESTION,
@@ -60,6 +60,7 @@ def _bearer(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@sqlite_only("refused before any figure is read")
 def test_nothing_readable_without_the_token(web: Server) -> None:
     paths = ["/dashboard", "/dashboard?department=Finance"]
     paths += [f"/dashboard/csv/{name}.csv" for name in TABLES]
@@ -294,6 +295,7 @@ def test_report_rating_changes_only_when_the_week_ends(database_url: str) -> Non
     db.dispose()
 
 
+@sqlite_only("refused before any figure is read (the report's figures: on both, above)")
 def test_closed_without_a_token(make_server: Any, database_url: str) -> None:
     seed(database_url, datetime.now(UTC))
     server = make_server().start()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN, Server
+from tests.conftest import ADMIN, Server, sqlite_only
 from tests.fakes.payloads import block_actions
 from tests.test_intake import reply_text, rows
 from tests.test_techalert import directory_users
@@ -120,6 +120,7 @@ def test_send_click_change_comment_close(server: Server) -> None:
     assert "PS-1" in reply_text(server.command("results", command="/pulse", user=ADMIN))
 
 
+@sqlite_only("a refusal before anything is stored")
 def test_non_admin_is_told_and_nothing_is_sent(server: Server) -> None:
     sync_directory(server)
     said = reply_text(server.command("send Rate us", command="/pulse", user="UEMP001"))
