@@ -1,5 +1,5 @@
-"""The dashboard and the public report through a real `chatbot serve`: access control, figures,
-CSV exports, and what the public page must never show."""
+"""The dashboard and the public report through `chatbot serve` (composed in the test process):
+access control, figures, CSV exports, and what the public page must never show."""
 
 from __future__ import annotations
 

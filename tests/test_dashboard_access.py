@@ -1,6 +1,6 @@
-"""Who gets into the dashboard, through a real `chatbot serve`: a strong token or no start, sign-in
-throttled per client and overall, a sign-out that ends the session, and `Secure` cookies behind a
-trusted HTTPS proxy (and only a trusted one)."""
+"""Who gets into the dashboard, through `chatbot serve` (a real process for the weak token): a
+strong token or no start, sign-in throttled per client and overall, a sign-out that ends the
+session, and `Secure` cookies behind a trusted HTTPS proxy (and only a trusted one)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Pulse checks end to end: a real `chatbot serve`, the directory synced by `chatbot clock` from a
-paginated users.list, signed slash commands and clicks, and the fake Slack checking every
-message is valid Block Kit."""
+"""Pulse checks end to end: `chatbot serve` (a real process where it is killed), the directory
+synced by `chatbot clock --once` from a paginated users.list, signed slash commands and clicks,
+and the fake Slack checking every message is valid Block Kit."""
 
 from __future__ import annotations
 
