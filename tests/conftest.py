@@ -380,6 +380,47 @@ def clock_once_in_process(env: dict[str, str]) -> None:
         bot.db.dispose()
 
 
+_WAITRESS = threading.Lock()
+
+
+def _run_web_host(app: Any, **options: Any) -> Any:
+    """`chatbot.web.host.serve` itself (its waitress options, whatever they become) on
+    127.0.0.1 in a thread, keeping hold of the waitress server so that the test can stop it:
+    `waitress.serve` is swapped, only while this thread starts, for one that records it."""
+    import waitress
+
+    from chatbot.web import host
+
+    ready = threading.Event()
+    made: list[Any] = []
+    original = waitress.serve
+
+    def serve_recorded(app: Any, **kwargs: Any) -> None:
+        server = waitress.create_server(app, **kwargs)
+        made.append(server)
+        ready.set()
+        server.run()
+
+    def run() -> None:
+        try:
+            host.serve(app, host="127.0.0.1", **options)
+        finally:
+            ready.set()
+
+    with _WAITRESS:
+        waitress.serve = serve_recorded
+        try:
+            thread = threading.Thread(target=run, name=f"serve-{options['port']}", daemon=True)
+            thread.start()
+            ready.wait(30)
+        finally:
+            waitress.serve = original
+    assert made, "the web host did not start"
+    server = made[0]
+    server.thread = thread
+    return server
+
+
 class InProcessServe:
     """`chatbot serve` composed in this process as the command composes it
     (`chatbot.cli.serve`): settings from the same environment variables (read from `env`, not
@@ -388,12 +429,9 @@ class InProcessServe:
     sends still crosses HTTP with Slack's signature; only the interpreter's start-up is saved."""
 
     def __init__(self, env: dict[str, str], port: int, args: tuple[str, ...] = ()) -> None:
-        import waitress
-
         from chatbot.app import build_bot
         from chatbot.platforms.slack.runner import http_app, slack_parts
         from chatbot.web.dashboard import Web
-        from chatbot.web.host import MAX_BODY
 
         settings = settings_of(env, port=port)
         workers = "--web-only" not in args
@@ -408,27 +446,13 @@ class InProcessServe:
         app = http_app(
             self.parts.app, self.bot.db, web, signing_secret=settings.slack_signing_secret
         )
-        proxy: dict[str, Any] = {}
-        if settings.techhelp_trusted_proxy:  # as `chatbot.web.host.serve` passes it
-            proxy = {
-                "trusted_proxy": settings.techhelp_trusted_proxy,
-                "trusted_proxy_count": 1,
-                "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
-            }
-        self.web = waitress.create_server(
+        self.web = _run_web_host(
             app,
-            host="127.0.0.1",
             port=port,
             threads=settings.web_threads,
-            connection_limit=1000,
-            channel_timeout=30,
-            max_request_body_size=MAX_BODY,
-            clear_untrusted_proxy_headers=True,
-            ident="techhelp",
-            **proxy,
+            trusted_proxy=settings.techhelp_trusted_proxy,
         )
-        self.thread = threading.Thread(target=self.web.run, name=f"serve-{port}", daemon=True)
-        self.thread.start()
+        self.thread = self.web.thread
 
     def stop(self) -> None:
         web = self.web
