@@ -459,9 +459,9 @@ class InProcessServe:
 
         def close_all() -> None:  # in the server's own loop thread: its map is not shared
             for dispatcher in list(web._map.values()):
-                if dispatcher is not web.trigger:
-                    dispatcher.handle_close()
-            web.trigger.handle_close()
+                if dispatcher is not web and dispatcher is not web.trigger:
+                    dispatcher.handle_close()  # an open connection
+            web.close()  # the listening socket and the trigger: the loop's map is empty
 
         web.trigger.pull_trigger(close_all)
         self.thread.join(10)
