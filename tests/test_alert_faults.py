@@ -121,7 +121,7 @@ def test_kill_9_mid_broadcast_then_restart(server: Server) -> None:
     server.kill9()
     stopped_at = len(copies_sent(fake))
     assert stopped_at < 300
-    server.start()  # same database, same outbox
+    server.restart()  # same database, same outbox
     assert_each_got_one(server, people, timeout=90)
 
 

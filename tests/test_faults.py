@@ -126,7 +126,7 @@ def test_kill_between_storing_and_sending_loses_and_duplicates_nothing(make_serv
     ref = ref_of(server.command("kill test"))
     server.kill9()
     fake.restore()
-    server.start()
+    server.restart()
     fake.wait_for(lambda: card_posts(server), timeout=20)
     time.sleep(0.5)
     assert len(card_posts(server)) == 1 and f"TH-{ref}" in json.dumps(card_posts(server)[0].body)
@@ -141,7 +141,7 @@ def test_kill_while_sending_does_not_post_twice(make_server) -> None:  # type: i
     fake.wait_for(lambda: fake.messages(TRIAGE), timeout=10)
     server.kill9()
     fake.release()
-    server.start()
+    server.restart()
     # Both sent: the lease ran out and the restarted worker checked before posting again.
     fake.wait_for(
         lambda: rows(server, "select count(*) from deliveries where status='sent'")[0][0] == 2,
