@@ -49,6 +49,7 @@ bench: $(STAMP)  ## benchmarks (not tests): see bench/README.md
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/pulse.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/teams.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

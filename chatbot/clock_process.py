@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -71,22 +71,27 @@ def sync_directory(
     """Refresh the cached directory of `platform` (the one TECHHELP_* names ids on, unless
     told) from its member list, when it is older than `DIRECTORY_EVERY`."""
     now = bot.clock.now()
+    platform = platform or bot.settings.techhelp_platform
+    # Each platform's sync has its own time (the TECHHELP_* platform's keeps the old name).
+    state_name = (
+        DIRECTORY if platform == bot.settings.techhelp_platform else f"{DIRECTORY}:{platform}"
+    )
     with bot.db.sessions() as session:
-        state = session.get(ClockState, DIRECTORY)
+        state = session.get(ClockState, state_name)
         if not force and state and state.value and now - state.value < DIRECTORY_EVERY:
             return False
     listed = list(members())  # outside the transaction: it pages through the platform's API
     with bot.db.transaction() as session:
         reachable, skipped = directory.sync(
             session=session,
-            platform=platform or bot.settings.techhelp_platform,
+            platform=platform,
             members=listed,
             routing=bot.settings.routing,
             now=now,
         )
-        insert_ignore(session, ClockState, name=DIRECTORY, value=now)
-        session.execute(update(ClockState).where(ClockState.name == DIRECTORY).values(value=now))
-    log.info("directory: %d people reachable, %d skipped", reachable, skipped)
+        insert_ignore(session, ClockState, name=state_name, value=now)
+        session.execute(update(ClockState).where(ClockState.name == state_name).values(value=now))
+    log.info("directory (%s): %d people reachable, %d skipped", platform, reachable, skipped)
     return True
 
 
@@ -96,9 +101,11 @@ def tick(
     holder: str,
     members: Callable[[], Iterable[Member]] | None = None,
     platform: str | None = None,
+    directories: Mapping[str, Callable[[], Iterable[Member]]] | None = None,
 ) -> int:
     """One round of the clock; returns how many deliveries it stored. Each job addresses what
-    it sends; `platform` is only the context's (default: `techhelp_platform`)."""
+    it sends; `platform` is only the context's (default: `techhelp_platform`). `members` is the
+    directory of `techhelp_platform`; `directories` each platform's (Slack's, Teams')."""
     platform = platform or bot.settings.techhelp_platform
     now = bot.clock.now()
     with bot.db.transaction() as session:
@@ -112,24 +119,32 @@ def tick(
                 stored += job(bot.context(session, platform=platform, now=now))
         except Exception:  # the others still run; this one is retried next tick
             log.exception("clock job %s failed", job.__qualname__)
+    synced = dict(directories or {})
     if members is not None:
+        synced.setdefault(bot.settings.techhelp_platform, members)
+    for name, listing in synced.items():
         try:
-            sync_directory(bot, members)
+            sync_directory(bot, listing, platform=name)
         except Exception:  # the platform is down: keep the cached directory, try next tick
-            log.exception("directory sync failed")
+            log.exception("directory sync (%s) failed", name)
     if stored and bot.worker:
         bot.worker.wake()
     return stored
 
 
-def run_forever(bot: Bot, members: Callable[[], Iterable[Member]] | None = None) -> None:
+def run_forever(
+    bot: Bot,
+    members: Callable[[], Iterable[Member]] | None = None,
+    *,
+    directories: Mapping[str, Callable[[], Iterable[Member]]] | None = None,
+) -> None:
     holder = holder_id()
     scheduler = BlockingScheduler(timezone=ZoneInfo(bot.settings.routing.timezone))
     scheduler.add_job(
         tick,
         "interval",
         seconds=60,
-        kwargs={"bot": bot, "holder": holder, "members": members},
+        kwargs={"bot": bot, "holder": holder, "members": members, "directories": directories},
         next_run_time=bot.clock.now(),
         max_instances=1,
         coalesce=True,

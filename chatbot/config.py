@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -30,6 +31,9 @@ from pydantic_settings import (
 )
 
 from chatbot.addresses import Address
+
+if TYPE_CHECKING:
+    from microsoft_teams.api.auth.cloud_environment import CloudEnvironment
 
 Urgency = Literal["low", "normal", "high", "critical"]
 URGENCIES: tuple[Urgency, ...] = ("low", "normal", "high", "critical")
@@ -360,6 +364,17 @@ class PlatformIds(BaseModel):
         return bool(self.triage_channel or self.alert_channels or self.it_channel or self.admins)
 
 
+# TEAMS_CLOUD's values (the Teams SDK's `cloud_environment.from_name` names) and each cloud's
+# Bot Connector URL for proactive messages to a conversation not heard from yet (Microsoft's
+# published endpoints: "Send proactive messages", and the Agents SDK's TeamsServiceEndpoints).
+# Microsoft publishes none for China (21Vianet): there TEAMS_SERVICE_URL is required.
+TEAMS_CLOUDS = ("Public", "USGov", "USGovDoD", "China")
+TEAMS_SERVICE_URLS = {
+    "Public": "https://smba.trafficmanager.net/teams/",
+    "USGov": "https://smba.infra.gov.teams.microsoft.us/teams/",
+    "USGovDoD": "https://smba.infra.dod.teams.microsoft.us/teams/",
+}
+
 # Platforms configured by variables of their own (`TEAMS_TRIAGE_CHANNEL`, …) beside the
 # TECHHELP_* ones, which name ids on `techhelp_platform`. Adding one is its four settings below
 # and a line here.
@@ -384,6 +399,15 @@ class Settings(BaseSettings):
     # The platform whose ids TECHHELP_TRIAGE_CHANNEL, _ALERT_CHANNELS, _IT_CHANNEL, _ADMINS and
     # the YAML's staff and departments hold ("console" in `chatbot shell`).
     techhelp_platform: str = "slack"
+    # Microsoft Teams (`chatbot.platforms.teams`): the bot's Entra app registration and its
+    # cloud; the three URLs override the cloud's endpoints (tests, clouds the SDK does not know).
+    teams_client_id: str | None = None
+    teams_client_secret: str | None = None
+    teams_tenant_id: str | None = None
+    teams_cloud: str = "Public"
+    teams_login_endpoint: str | None = None
+    teams_openid_metadata_url: str | None = None
+    teams_service_url: str | None = None
     teams_triage_channel: str | None = None
     teams_alert_channels: CsvList = []
     teams_it_channel: str | None = None
@@ -465,6 +489,73 @@ class Settings(BaseSettings):
     @property
     def slack_configured(self) -> bool:
         return bool(self.slack_bot_token)
+
+    @field_validator("teams_cloud")
+    @classmethod
+    def _teams_cloud(cls, value: str) -> str:
+        names = {name.lower(): name for name in TEAMS_CLOUDS}
+        if value.lower() not in names:
+            raise ValueError(
+                f"TEAMS_CLOUD must be one of {', '.join(TEAMS_CLOUDS)} (got {value!r})"
+            )
+        return names[value.lower()]
+
+    @field_validator("teams_login_endpoint", "teams_openid_metadata_url", "teams_service_url")
+    @classmethod
+    def _teams_https(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        variable = (info.field_name or "").upper()
+        if parts.scheme != "https" or not parts.netloc:
+            raise ValueError(f"{variable} must be an https:// URL (got {value!r})")
+        if info.field_name == "teams_login_endpoint":
+            return value.rstrip("/")
+        return value
+
+    @model_validator(mode="after")
+    def _teams_complete(self) -> Settings:
+        given = [
+            name
+            for name in ("teams_client_id", "teams_client_secret", "teams_tenant_id")
+            if getattr(self, name)
+        ]
+        if given and len(given) < 3:
+            missing = [
+                name.upper()
+                for name in ("teams_client_id", "teams_client_secret", "teams_tenant_id")
+                if not getattr(self, name)
+            ]
+            raise ValueError(
+                f"{', '.join(missing)} not set: Teams needs TEAMS_CLIENT_ID, "
+                "TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID together"
+            )
+        if given and self.teams_service_url is None and self.teams_cloud not in TEAMS_SERVICE_URLS:
+            raise ValueError(
+                f"TEAMS_SERVICE_URL not set: Microsoft publishes no default Bot Connector URL "
+                f"for TEAMS_CLOUD={self.teams_cloud}; set the one your tenant's activities carry"
+            )
+        return self
+
+    @property
+    def teams_configured(self) -> bool:
+        """The Teams endpoint and sender run: the app registration is complete."""
+        return bool(self.teams_client_id and self.teams_client_secret and self.teams_tenant_id)
+
+    def teams_cloud_environment(self) -> CloudEnvironment:
+        """The cloud's endpoints (the Teams SDK's), with the TEAMS_* overrides applied."""
+        from microsoft_teams.api.auth import cloud_environment
+
+        return cloud_environment.with_overrides(
+            cloud_environment.from_name(self.teams_cloud),
+            login_endpoint=self.teams_login_endpoint,
+            openid_metadata_url=self.teams_openid_metadata_url,
+        )
+
+    @property
+    def teams_default_service_url(self) -> str:
+        """The Bot Connector URL for proactive messages where no conversation gave one yet."""
+        return self.teams_service_url or TEAMS_SERVICE_URLS[self.teams_cloud]
 
     def platform_ids(self) -> dict[str, PlatformIds]:
         """Channels and admins per platform: TECHHELP_* for `techhelp_platform`, then each

@@ -30,6 +30,7 @@ from tests.fakes.payloads import block_actions
 
 if TYPE_CHECKING:
     from tests.fakes.slack_api import FakeSlack
+    from tests.fakes.teams import FakeTeams
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -145,6 +146,24 @@ def fake_slack() -> Iterator[FakeSlack]:
     finally:
         fake.stop()
     assert fake.errors == [], f"the bot sent something Slack would reject: {fake.errors}"
+
+
+# --- fake Microsoft (Entra token endpoint, Bot Framework keys, Bot Connector) ------------------
+
+
+@pytest.fixture
+def fake_teams() -> Iterator[FakeTeams]:
+    """A fake Teams on https://127.0.0.1 (trustme CA: `fake.env()` gives a `chatbot serve` its
+    TEAMS_* settings and the CA). Fails the test if the bot sent anything Teams would refuse."""
+    from tests.fakes.teams import FakeTeams
+
+    fake = FakeTeams().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    refused = [f"{call.method} {call.path}: {why}" for call, why in fake.rejected]
+    assert refused == [], f"the bot sent something Teams would refuse: {refused}"
 
 
 # --- the running server -----------------------------------------------------------------------
@@ -371,18 +390,18 @@ def settings_of(env: dict[str, str], **values: Any) -> Any:
 
 
 def clock_once_in_process(env: dict[str, str]) -> None:
-    """`chatbot clock --once` composed as the command composes it, under a holder of its own
-    (a new process's): the Slack parts for the directory, one tick, the worker stopped."""
-    from chatbot.app import build_bot
+    """`chatbot clock --once` composed as the command composes it (`chatbot.cli.common`), under
+    a holder of its own (a new process's): every platform's directory, one tick, the worker
+    stopped."""
+    from chatbot.cli.common import compose, local_bot
     from chatbot.clock_process import tick
-    from chatbot.platforms.slack.runner import slack_parts
 
-    bot = build_bot(settings_of(env, port=0))
-    bot.db.upgrade()
-    parts = slack_parts(bot)
-    worker = bot.attach_worker({"slack": parts.sender})
+    bot = local_bot(settings_of(env, port=0))
+    platforms = compose(bot)
+    worker = bot.attach_worker(platforms.senders())
     try:
-        tick(bot, holder=f"test-clock:{uuid.uuid4().hex}", members=parts.sender.api.members)
+        directories = platforms.directories(bot.settings)
+        tick(bot, holder=f"test-clock:{uuid.uuid4().hex}", directories=directories)
     finally:
         worker.stop()
         bot.db.dispose()
@@ -430,30 +449,35 @@ def _run_web_host(app: Any, **options: Any) -> Any:
 
 
 class InProcessServe:
-    """`chatbot serve` composed in this process as the command composes it
-    (`chatbot.cli.serve`): settings from the same environment variables (read from `env`, not
-    from this process's environment), the Slack parts, the delivery and inbox workers (not with
-    `--web-only`), the dashboard, and the web host on waitress at 127.0.0.1:`port`. What a test
-    sends still crosses HTTP with Slack's signature; only the interpreter's start-up is saved."""
+    """`chatbot serve` composed in this process as the command composes it (`chatbot.cli.serve`,
+    with `compose` from `chatbot.cli.common`): settings from the same environment variables
+    (read from `env`, not from this process's environment), every configured platform's parts,
+    the delivery and inbox workers (not with `--web-only`), the dashboard, and the web host on
+    waitress at 127.0.0.1:`port`. What a test sends still crosses HTTP with Slack's signature;
+    only the interpreter's start-up is saved."""
 
     def __init__(self, env: dict[str, str], port: int, args: tuple[str, ...] = ()) -> None:
-        from chatbot.app import build_bot
-        from chatbot.platforms.slack.runner import http_app, slack_parts
+        from chatbot.cli.common import compose, local_bot
+        from chatbot.platforms.slack.server import slack_endpoint
         from chatbot.web.dashboard import Web
+        from chatbot.web.host import Host
 
         settings = settings_of(env, port=port)
         workers = "--web-only" not in args
-        self.bot = build_bot(settings)
-        self.bot.db.upgrade()
-        self.parts = slack_parts(self.bot)
-        self.worker = self.bot.attach_worker({"slack": self.parts.sender}, start=workers)
-        if workers:
-            self.parts.inbox.start()
-        assert settings.slack_signing_secret
+        self.bot = local_bot(settings)
+        self.platforms = compose(self.bot)
+        self.worker = self.bot.attach_worker(self.platforms.senders(), start=workers)
+        if workers and self.platforms.inbox is not None:
+            self.platforms.inbox.start()
+        endpoints = []
+        if self.platforms.slack is not None:
+            assert settings.slack_signing_secret
+            slack = self.platforms.slack.app
+            endpoints.append(slack_endpoint(slack, settings.slack_signing_secret))
+        if self.platforms.teams is not None:
+            endpoints.append(self.platforms.teams.endpoint)
         web = Web(settings=settings, db=self.bot.db, clock=self.bot.clock)
-        app = http_app(
-            self.parts.app, self.bot.db, web, signing_secret=settings.slack_signing_secret
-        )
+        app = Host(self.bot.db, web=web, endpoints=endpoints)
         self.web = _run_web_host(
             app,
             port=port,
@@ -475,7 +499,8 @@ class InProcessServe:
         self.thread.join(10)
         assert not self.thread.is_alive(), "the web host did not stop"
         web.task_dispatcher.shutdown()
-        self.parts.inbox.stop()
+        if self.platforms.inbox is not None:
+            self.platforms.inbox.stop()
         self.worker.stop()
         self.bot.db.dispose()
 
@@ -525,6 +550,59 @@ def server(make_server: Any, tmp_path: Path, request: pytest.FixtureRequest) -> 
     )
     process = request.node.get_closest_marker("serve_process") is not None
     return make_server(process=process, TECHHELP_CONFIG=str(config)).start()
+
+
+# --- a `chatbot serve` for Teams ----------------------------------------------------------------
+
+TEAMS_TRIAGE = "19:triage@thread.tacv2"
+TEAMS_ALERTS = "19:alerts@thread.tacv2"
+
+
+def teams_env(database_url: str, fake: FakeTeams, **extra: str) -> dict[str, str]:
+    """A `chatbot serve` with Teams alone (no SLACK_*): the fake's TEAMS_* and CA, the triage
+    and alert channels, and the admin (the fake's `person("admin")`)."""
+    from tests.fakes.teams_payloads import person
+
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    return {
+        **keep,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": database_url,
+        **fake.env(),
+        "TEAMS_TRIAGE_CHANNEL": TEAMS_TRIAGE,
+        "TEAMS_ALERT_CHANNELS": TEAMS_ALERTS,
+        "TEAMS_ADMINS": str(person("admin", name="Ada Admin")["aadObjectId"]),
+        **extra,
+    }
+
+
+@pytest.fixture
+def make_teams_server(database_url: str, fake_teams: FakeTeams, tmp_path: Path) -> Iterator[Any]:
+    """`make_teams_server(*serve_args, slack=fake_slack or None, **env)`: a `chatbot serve` on
+    Teams (and Slack too with `slack`), not started."""
+    servers: list[Server] = []
+
+    def make(*args: str, slack: FakeSlack | None = None, **extra: str) -> Server:
+        env = teams_env(database_url, fake_teams, **extra)
+        if slack is not None:
+            env |= {k: v for k, v in server_env(database_url, slack).items() if k not in env}
+        # A real process: the fake Microsoft endpoints are reached over TLS with a test CA that
+        # only the process's environment (SSL_CERT_FILE) names.
+        server = Server(env, slack, log_path=tmp_path / "server.log", args=args, in_process=False)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def teams(make_teams_server: Any, fake_teams: FakeTeams) -> Any:
+    """A running Teams-only `chatbot serve` and its driver (`tests/teams_driver.py`)."""
+    from tests.teams_driver import TeamsDriver
+
+    return TeamsDriver(make_teams_server().start(), fake_teams)
 
 
 # --- the in-process test platform -------------------------------------------------------------

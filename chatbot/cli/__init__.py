@@ -19,14 +19,14 @@ from chatbot.cli.surveys import survey
 def main(ctx: click.Context, verbose: bool) -> None:
     """TechHelp: the chat front door of the Technology Service Center.
 
-    With no command: `serve` when Slack credentials are configured (`socket` when
+    With no command: `serve` when Slack or Teams credentials are configured (`socket` when
     SLACK_APP_TOKEN is set too), otherwise the local console (`shell`)."""
     ctx.obj = {"verbose": verbose}
     if ctx.invoked_subcommand is None:
         current = settings()
         if current.slack_configured and current.slack_app_token:
             ctx.invoke(socket)
-        elif current.slack_configured:
+        elif current.slack_configured or current.teams_configured:
             ctx.invoke(serve)
         else:
             ctx.invoke(shell)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from chatbot.cli.common import local_bot, settings, slack_bot
+from chatbot.cli.common import chat_bot, local_bot, settings
 from chatbot.text import plain_text
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def send(
         if part not in AUDIENCES and not part.startswith("department:"):
             raise click.BadParameter(f"unknown audience {part!r}", param_hint="--audience")
     audience = "\n".join(parts)
-    with slack_bot(ctx, "slack_bot_token") as (bot, _parts):
+    with chat_bot(ctx, "slack_bot_token") as (bot, _parts):
         zone = ZoneInfo(bot.settings.routing.timezone)
         try:
             post, start = (schedules.parse_when(v, zone) for v in (post_at, starts_at))
@@ -172,7 +172,7 @@ def update(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | N
     from chatbot import alerts
     from commands import techalert
 
-    with slack_bot(ctx, "slack_bot_token") as (bot, _parts):
+    with chat_bot(ctx, "slack_bot_token") as (bot, _parts):
         _run(
             bot,
             "update",
@@ -192,7 +192,7 @@ def resolve(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | 
     from chatbot import alerts
     from commands import techalert
 
-    with slack_bot(ctx, "slack_bot_token") as (bot, _parts):
+    with chat_bot(ctx, "slack_bot_token") as (bot, _parts):
         _run(
             bot,
             "resolve",

@@ -1,13 +1,14 @@
 """What the `chatbot` command groups share: settings with a readable error, logging, and the
-composed Slack bot with its workers for the commands that talk to Slack."""
+composed bot with the parts of every configured platform (Slack, Teams) and its workers."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -16,7 +17,11 @@ from chatbot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from chatbot.bot import Bot
+    from chatbot.delivery import Sender
+    from chatbot.directory import Member
+    from chatbot.inbox import Inbox
     from chatbot.platforms.slack.runner import SlackParts
+    from chatbot.platforms.teams.runner import TeamsParts
 
 log = logging.getLogger("chatbot")
 
@@ -58,29 +63,95 @@ def local_bot(settings: Settings) -> Bot:
     return bot
 
 
+@dataclass
+class Platforms:
+    """The platforms this process serves: Slack's parts, Teams' parts (each None when not
+    configured), and the one inbox their deferred clicks share."""
+
+    slack: SlackParts | None
+    teams: TeamsParts | None
+    inbox: Inbox | None
+
+    def senders(self) -> dict[str, Sender]:
+        found: dict[str, Sender] = {}
+        if self.slack is not None:
+            found["slack"] = self.slack.sender
+        if self.teams is not None:
+            found["teams"] = self.teams.sender
+        return found
+
+    def directories(self, settings: Settings) -> dict[str, Callable[[], Iterable[Member]]]:
+        """Each configured platform's member list, for `chatbot clock`'s directory sync."""
+        found: dict[str, Callable[[], Iterable[Member]]] = {}
+        if self.slack is not None and settings.slack_configured:
+            found["slack"] = self.slack.sender.api.members
+        if self.teams is not None:
+            found["teams"] = self.teams.members
+        return found
+
+
+def require_platform(settings: Settings, *slack: str) -> None:
+    """Slack's named settings, unless Teams alone is configured (then Slack is simply off)."""
+    if settings.teams_configured and not settings.slack_configured:
+        return
+    require_slack(settings, *slack)
+
+
+def compose(bot: Bot, *, slack: bool = True) -> Platforms:
+    """The parts of every configured platform, sharing the composed bot and one inbox."""
+    settings = bot.settings
+    slack_parts_: SlackParts | None = None
+    teams: TeamsParts | None = None
+    inbox: Inbox | None = None
+    if slack and (settings.slack_configured or not settings.teams_configured):
+        from chatbot.platforms.slack.runner import slack_parts
+
+        slack_parts_ = slack_parts(bot)
+        inbox = slack_parts_.inbox
+    if settings.teams_configured:
+        from chatbot.platforms.teams.runner import teams_parts
+
+        teams = teams_parts(bot, inbox)
+        inbox = teams.inbox
+    return Platforms(slack=slack_parts_, teams=teams, inbox=inbox)
+
+
+@contextmanager
+def chat_bot(
+    ctx: click.Context, *required: str, deliveries: bool = True, inbox: bool = False
+) -> Iterator[tuple[Bot, Platforms]]:
+    """The composed bot with the parts of every configured platform (Slack, Teams or both), one
+    running delivery worker sending through all of their senders unless `deliveries` is off,
+    and the inbox worker if `inbox` (the long-running processes only: an operator's command
+    must not take stored clicks). `required` names Slack settings needed unless Teams alone is
+    configured. SIGTERM (a deploy, `kill`) ends it gracefully: the event and the sends in
+    flight finish and are recorded before exit."""
+    setup_logging(ctx.obj["verbose"])
+    current = settings()
+    require_platform(current, *required)
+    bot = local_bot(current)
+    platforms = compose(bot)
+    worker = bot.attach_worker(platforms.senders(), start=deliveries)
+    if inbox and platforms.inbox is not None:
+        platforms.inbox.start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        yield bot, platforms
+    finally:
+        log.info("stopping: finishing the event and the deliveries in flight")
+        if platforms.inbox is not None:
+            platforms.inbox.stop()
+        worker.stop()
+        bot.db.dispose()
+
+
 @contextmanager
 def slack_bot(
     ctx: click.Context, *required: str, deliveries: bool = True, inbox: bool = False
 ) -> Iterator[tuple[Bot, SlackParts]]:
-    """The composed bot with its Slack parts, a running delivery worker unless `deliveries` is
-    off, and an inbox worker if `inbox` (the long-running processes only: an operator's
-    command must not take stored clicks). SIGTERM (a deploy, `kill`) ends it gracefully: the
-    event and the sends in flight finish and are recorded before exit."""
-    from chatbot.platforms.slack.runner import slack_parts
-
+    """`chat_bot` for a command that needs Slack itself (Socket Mode): its Slack parts."""
     setup_logging(ctx.obj["verbose"])
-    current = settings()
-    require_slack(current, *required)
-    bot = local_bot(current)
-    parts = slack_parts(bot)
-    worker = bot.attach_worker({"slack": parts.sender}, start=deliveries)
-    if inbox:
-        parts.inbox.start()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        yield bot, parts
-    finally:
-        log.info("stopping: finishing the event and the deliveries in flight")
-        parts.inbox.stop()
-        worker.stop()
-        bot.db.dispose()
+    require_slack(settings(), *required)
+    with chat_bot(ctx, *required, deliveries=deliveries, inbox=inbox) as (bot, platforms):
+        assert platforms.slack is not None
+        yield bot, platforms.slack

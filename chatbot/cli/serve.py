@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import click
 
-from chatbot.cli.common import slack_bot
+from chatbot.cli.common import chat_bot, slack_bot
+
+SLACK_HTTP = ("slack_bot_token", "slack_signing_secret")
 
 
 @click.command()
@@ -17,19 +19,25 @@ from chatbot.cli.common import slack_bot
 )
 @click.pass_context
 def serve(ctx: click.Context, web_only: bool) -> None:
-    """HTTP server: POST /slack/events, GET /healthz, /dashboard, /report."""
-    from chatbot.platforms.slack.runner import http_app
+    """HTTP server: POST /slack/events and/or POST /api/messages (Teams), GET /healthz,
+    /dashboard, /report."""
+    from chatbot.platforms.slack.server import slack_endpoint
     from chatbot.web.dashboard import Web
+    from chatbot.web.host import Endpoint, Host
     from chatbot.web.host import serve as run_server
 
     workers = not web_only
-    required = ("slack_bot_token", "slack_signing_secret")
-    with slack_bot(ctx, *required, deliveries=workers, inbox=workers) as (bot, parts):
+    with chat_bot(ctx, *SLACK_HTTP, deliveries=workers, inbox=workers) as (bot, platforms):
         settings = bot.settings
-        assert settings.slack_signing_secret  # required above
+        endpoints: list[Endpoint] = []
+        if platforms.slack is not None:
+            assert settings.slack_signing_secret  # required when Slack is configured
+            endpoints.append(slack_endpoint(platforms.slack.app, settings.slack_signing_secret))
+        if platforms.teams is not None:
+            endpoints.append(platforms.teams.endpoint)
         web = Web(settings=settings, db=bot.db, clock=bot.clock)
         run_server(
-            http_app(parts.app, bot.db, web, signing_secret=settings.slack_signing_secret),
+            Host(bot.db, web=web, endpoints=endpoints),
             port=settings.port,
             threads=settings.web_threads,
             trusted_proxy=settings.techhelp_trusted_proxy,
@@ -53,13 +61,15 @@ def socket(ctx: click.Context) -> None:
 @click.option("--once", is_flag=True, help="Run one tick and exit (cron, or a check).")
 @click.pass_context
 def clock(ctx: click.Context, once: bool) -> None:
-    """The scheduler: outreach messages now; surveys, reminders and digests later."""
+    """The scheduler: outreach, surveys, reminders, digests, and each platform's directory
+    (Slack's users, the members of the Teams teams the app is installed in)."""
     from chatbot.clock_process import holder_id, run_forever, tick
 
     required = () if once else ("slack_bot_token",)
-    with slack_bot(ctx, *required, inbox=not once) as (bot, parts):
-        members = parts.sender.api.members if bot.settings.slack_configured else None
+    with chat_bot(ctx, *required, inbox=not once) as (bot, platforms):
+        directories = platforms.directories(bot.settings)
         if once:
-            click.echo(f"stored {tick(bot, holder=holder_id(), members=members)} deliveries")
+            stored = tick(bot, holder=holder_id(), directories=directories)
+            click.echo(f"stored {stored} deliveries")
         else:
-            run_forever(bot, members)
+            run_forever(bot, directories=directories)

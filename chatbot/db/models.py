@@ -421,3 +421,38 @@ class SurveyCommentBox(Base):
 
     run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
     comments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TeamsConversation(Base):
+    """A Microsoft Teams conversation reference, recorded from `installationUpdate`,
+    `conversationUpdate` and messages (or made by creating a 1:1 conversation): what a proactive
+    message needs. `kind` is "person" (`ref`: their Entra object id; the 1:1 conversation and
+    their Bot Framework id `29:…`), "channel" (`ref`: the channel's conversation id) or "team"
+    (`ref`: the team id, whose roster is the Teams directory)."""
+
+    __tablename__ = "teams_conversations"
+    __table_args__ = (UniqueConstraint("kind", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # person | channel | team
+    ref: Mapped[str] = mapped_column(String(512))
+    conversation_id: Mapped[str] = mapped_column(String(512))
+    service_url: Mapped[str] = mapped_column(String(512))
+    tenant_id: Mapped[str | None] = mapped_column(String(128))
+    user_id: Mapped[str | None] = mapped_column(String(512))  # a person's `29:…` id
+    name: Mapped[str | None] = mapped_column(String(200))
+    installed: Mapped[bool] = mapped_column(default=True)  # False once the app is removed
+    updated_at: Mapped[datetime]
+
+
+class TeamsSend(Base):
+    """Where a Teams post landed, committed the moment the Bot Connector answers, before the
+    outbox records its round: a send found here is never posted again (Teams has no
+    idempotency key and no way to read a conversation back)."""
+
+    __tablename__ = "teams_sends"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)  # the delivery's key
+    conversation_id: Mapped[str] = mapped_column(String(512))
+    activity_id: Mapped[str] = mapped_column(String(512))
+    at: Mapped[datetime]

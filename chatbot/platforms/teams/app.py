@@ -1,0 +1,245 @@
+"""The dispatcher: verified activities (`server.py` checked the token) to the neutral core, and
+its answers back to Teams.
+
+- A message (personal chat, or a channel message @mentioning the bot) is an `Event` of kind
+  "message": the core routes it by its one grammar and answers through the outbox.
+- An `adaptiveCard/action` invoke is answered in the HTTP response, well within Teams' 5 s
+  (`Invoke answers` in the Teams brief): a replaced card, a form opened as card inputs, a short
+  message for form errors. A deferred action (a survey's one-click answer) is only stored in the
+  inbox before the answer; the inbox worker handles it and the replier edits the card after.
+  A public reply is also posted where the card is.
+- `conversationUpdate` and `installationUpdate` record conversation references; a personal
+  install is the core's event `app.installed`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from chatbot.bot import Bot, Capabilities, Event
+from chatbot.inbox import Inbox
+from chatbot.messages import (
+    CloseForm,
+    FormErrors,
+    Message,
+    OpenForm,
+    ReplaceMessage,
+    Reply,
+    Response,
+)
+from chatbot.platforms.teams import conversations, translate
+from chatbot.platforms.teams.client import Connector, endpoint
+from chatbot.platforms.teams.server import Answer
+from chatbot.text import plain_text
+
+log = logging.getLogger(__name__)
+
+CARD = "application/vnd.microsoft.card.adaptive"
+TEXT = "application/vnd.microsoft.activity.message"
+# No ephemeral messages (a private reply becomes a 1:1 message), no modal opened by a command (a
+# card whose button opens the form), no home view, and no way to find a message sent in doubt.
+CAPABILITIES = Capabilities(
+    ephemeral_replies=False, modals=False, home_view=False, message_lookup=False
+)
+
+
+def card_answer(card: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": 200, "type": CARD, "value": card}
+
+
+def text_answer(text: str) -> dict[str, Any]:
+    return {"statusCode": 200, "type": TEXT, "value": text}
+
+
+class Renderer:
+    """The card renderer (`render.py`), with the display names of the people a message
+    mentions read from the stored references and the directory."""
+
+    def __init__(self, bot: Bot, module: Any | None = None) -> None:
+        self.bot = bot
+        self._module = module
+
+    @property
+    def module(self) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module("chatbot.platforms.teams.render")
+        return self._module
+
+    def names(self, message: Message) -> Mapping[str, str]:
+        from chatbot.platforms.teams.sender import _MENTIONED, _texts
+
+        ids = {m for text in _texts(message) for m in _MENTIONED.findall(text)}
+        if not ids:
+            return {}
+        with self.bot.db.sessions() as session:
+            return conversations.names(session, ids)
+
+    def card(self, message: Message) -> dict[str, Any]:
+        return dict(self.module.card(message, names=self.names(message)))
+
+    def activity(self, message: Message) -> dict[str, Any]:
+        return dict(self.module.activity(message, names=self.names(message)))
+
+    def form_card(self, form: Any) -> dict[str, Any]:
+        return dict(self.module.form_card(form))
+
+
+class Replies:
+    """What is said after the invoke's answer: a deferred action's result (the card edited in
+    place, or a message in its conversation) and public replies. On a pool of threads, so the
+    answer never waits for them. Fire and forget, like Slack's `respond`: a failure is logged."""
+
+    def __init__(self, connector: Connector, renderer: Renderer, *, threads: int = 8) -> None:
+        self.api = connector
+        self.renderer = renderer
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="teams-followup")
+
+    def reply(self, event: Event, response: Response) -> None:
+        """The inbox's replier: a handled deferred action's response."""
+        if isinstance(response, ReplaceMessage | Reply):
+            self.pool.submit(self._send, event.reply_to, response)
+
+    def _send(self, reply_to: str | None, response: ReplaceMessage | Reply) -> None:
+        try:
+            where = json.loads(reply_to or "{}")
+            conversation, service_url = where["conversation"], where["service_url"]
+        except (ValueError, KeyError, TypeError):
+            return
+        activity = self.renderer.activity(response.message)
+        try:
+            if isinstance(response, ReplaceMessage) and where.get("activity"):
+                path = f"v3/conversations/{conversation}/activities/{where['activity']}"
+                self.api.call(
+                    "PUT", endpoint(service_url, path), json=activity | {"id": where["activity"]}
+                )
+            else:
+                path = f"v3/conversations/{conversation}/activities"
+                self.api.call("POST", endpoint(service_url, path), json=activity)
+        except Exception as exc:  # fire and forget, like Slack's `respond`: logged, not raised
+            log.warning("teams follow-up failed: %s", exc)
+
+
+class TeamsApp:
+    """`dispatch(activity)` for `POST /api/messages`, built from the composed `Bot`."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        inbox: Inbox,
+        replies: Replies,
+        renderer: Renderer,
+    ) -> None:
+        self.bot = bot
+        self.inbox = inbox
+        self.replies = replies
+        self.renderer = renderer
+        bot.declare(translate.PLATFORM, CAPABILITIES)
+        self.apology = Reply(Message.plain(bot.templates.render("common/apology.md.j2")))
+        self._known: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._known_lock = threading.Lock()
+
+    # --- the endpoint's entry point ---------------------------------------------------------
+
+    def dispatch(self, activity: dict[str, Any]) -> Answer:
+        try:
+            inbound = translate.parse(activity)
+        except translate.BadActivity as exc:
+            log.info("teams activity refused: %s", exc)
+            return Answer(400, {"error": str(exc)})
+        try:
+            self._record(inbound.references)
+        except Exception:
+            log.exception("recording teams conversation references failed")
+        event = inbound.event
+        if event is None:
+            return Answer(200, None)
+        if inbound.unresolved:
+            event = self._resolve_mentions(event, inbound.unresolved)
+        if inbound.invoke:
+            return Answer(200, self._invoke(event))
+        if self.bot.handler_for(self.bot.routed(event)) is None and event.kind == "event":
+            return Answer(200, None)  # an event nobody handles (yet): nothing to say
+        self._handle(event)
+        return Answer(200, None)
+
+    # --- invokes ----------------------------------------------------------------------------
+
+    def _invoke(self, event: Event) -> dict[str, Any]:
+        if self.bot.defers(event):
+            try:
+                self.inbox.accept(event)
+            except Exception:
+                log.exception("storing %s %s failed", *self.bot.route_of(event))
+                return text_answer(plain_text(self.apology.message.text))
+            return text_answer(plain_text(self.bot.templates.render("common/received.md.j2")))
+        response = self._handle(event)
+        try:
+            return self._answer(event, response)
+        except Exception:
+            log.exception("answering %s %s failed", *self.bot.route_of(event))
+            return text_answer(plain_text(self.apology.message.text))
+
+    def _answer(self, event: Event, response: Response) -> dict[str, Any]:
+        if isinstance(response, ReplaceMessage):
+            return card_answer(self.renderer.card(response.message))
+        if isinstance(response, OpenForm):
+            return card_answer(self.renderer.form_card(response.form))
+        if isinstance(response, FormErrors):
+            return text_answer("\n".join(plain_text(e) for e in response.errors.values()))
+        if isinstance(response, Reply):
+            if response.visibility == "public":
+                self.replies.pool.submit(self.replies._send, event.reply_to, response)
+            return text_answer(plain_text(response.message.text))
+        if isinstance(response, CloseForm) or event.kind == "form":
+            done = self.bot.templates.render("common/done.md.j2")
+            return card_answer(self.renderer.card(Message.plain(done)))
+        # Nothing to show the clicker here (a refusal or a change reaches them as a message or
+        # an edited card): the click was received.
+        return text_answer(plain_text(self.bot.templates.render("common/received.md.j2")))
+
+    # --- the core ---------------------------------------------------------------------------
+
+    def _handle(self, event: Event) -> Response:
+        try:
+            return self.bot.handle(event)
+        except Exception:
+            log.exception("handling %s %s failed", *self.bot.route_of(event))
+            return self.apology
+
+    def _resolve_mentions(self, event: Event, unresolved: dict[str, str]) -> Event:
+        with self.bot.db.sessions() as session:
+            known = conversations.by_bot_framework_id(session, unresolved.values())
+        found = {label: known[bf] for label, bf in unresolved.items() if bf in known}
+        return replace(event, mentions={**event.mentions, **found}) if found else event
+
+    def _record(self, references: tuple[translate.Reference, ...]) -> None:
+        """Store references that changed (a message refreshes its sender's: usually the same,
+        which costs no write)."""
+        fresh = []
+        with self._known_lock:
+            for ref in references:
+                signature = (ref.conversation_id, ref.service_url, ref.user_id, ref.installed)
+                if self._known.get((ref.kind, ref.ref)) != signature:
+                    fresh.append(ref)
+        if not fresh:
+            return
+        with self.bot.db.transaction() as session:
+            conversations.record(session, fresh, self.bot.clock.now())
+        with self._known_lock:
+            for ref in fresh:
+                signature = (ref.conversation_id, ref.service_url, ref.user_id, ref.installed)
+                self._known[(ref.kind, ref.ref)] = signature
+
+
+def build_app(bot: Bot, connector: Connector, inbox: Inbox, renderer: Renderer) -> TeamsApp:
+    """The dispatcher, with its replier registered in `inbox` (shared with Slack's, if any)."""
+    replies = Replies(connector, renderer)
+    inbox.replies[translate.PLATFORM] = replies.reply
+    return TeamsApp(bot, inbox, replies, renderer)

@@ -1,0 +1,346 @@
+"""People using a real `chatbot serve` on a platform, and what each of them was shown.
+
+The in-process test platform (`tests/platform.py`) runs the shared scenarios against the core; a
+driver here runs them through the process, over HTTP, as the platform's users would: what a
+person does becomes the platform's own signed request, and what they were shown is read back
+from the fake platform's record of what the bot sent. Both speak in the same words
+(`tests.platform.words`), so one scenario reads the same on every platform (`test_parity.py`).
+
+People and channels are named by role ("alice", "staff", "triage"); each driver maps a role to
+its platform's ids.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from tests.conftest import Server
+from tests.fakes.payloads import block_actions
+from tests.fakes.slack_api import dm_id
+from tests.platform import words
+
+SETTLE_TIMEOUT = 30.0
+
+
+@dataclass
+class Shown:
+    """One thing an address was shown (a new version of a message counts again)."""
+
+    to: str  # a role ("alice", "triage")
+    id: str  # the platform's id of the message: what an edit or a press refers to
+    text: str  # as `words`
+    buttons: list[tuple[str, Any]] = field(default_factory=list)  # (label, the platform's handle)
+
+
+class Driver:
+    """What every platform's driver does; subclasses speak the platform."""
+
+    platform = ""
+    people: dict[str, str] = {}
+    channels: dict[str, str] = {}
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.transcript: list[Shown] = []
+        self.engine = create_engine(server.env["DATABASE_URL"], poolclass=None)
+
+    # --- what a person does (platform-specific) ---
+
+    def say(self, who: str, words_: str) -> None:
+        raise NotImplementedError
+
+    def press(self, who: str, label: str, *, card: str | None = None) -> None:
+        raise NotImplementedError
+
+    def fill(self, who: str, **values: str) -> dict[str, str]:
+        """Submit the form open for `who`; the errors shown if it stays open."""
+        raise NotImplementedError
+
+    def sync_directory(self) -> None:
+        """The platform's directory lists every person role; `chatbot clock` syncs it."""
+        raise NotImplementedError
+
+    def remind_now(self) -> None:
+        """The open survey runs' reminders fall due, and `chatbot clock` runs a tick: the real
+        clock process, with only the due times moved (and the last tick's clock lease run out,
+        as it would before a reminder is due)."""
+        self.settle()
+        past = {"past": _soon() - timedelta(hours=1)}
+        with self.engine.begin() as connection:
+            connection.execute(
+                text("update survey_runs set remind_at = :past where reminded_at is null"), past
+            )
+            connection.execute(
+                text("update clock_state set value = :past where name = 'lease'"), past
+            )
+        self.server.clock_once()
+
+    # --- what was shown ---
+
+    def received(self, where: str) -> list[str]:
+        self.settle()
+        return [shown.text for shown in self.transcript if shown.to == where]
+
+    def last(self, where: str) -> str:
+        shown = self.received(where)
+        assert shown, f"{where} was shown nothing on {self.platform}"
+        return shown[-1]
+
+    def settle(self) -> None:
+        """Wait until the process has delivered everything due and handled every stored
+        click, then read what the fake platform was sent."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            with self.engine.connect() as connection:
+                busy = connection.execute(
+                    text(
+                        "select (select count(*) from deliveries"
+                        " where status in ('pending', 'sending') and not_before <= :soon)"
+                        " + (select count(*) from inbox)"
+                    ),
+                    {"soon": _soon()},
+                ).scalar_one()
+            if not busy and self.quiet():
+                break
+            assert time.monotonic() < deadline, f"{busy} deliveries or clicks still waiting"
+            time.sleep(0.05)
+        self.collect()
+
+    def collect(self) -> None:
+        """Append what the fake recorded since the last look to the transcript."""
+        raise NotImplementedError
+
+    def recorded(self) -> int:
+        """How many calls the fake platform has recorded."""
+        raise NotImplementedError
+
+    def quiet(self, window: float = 0.2) -> bool:
+        """No call reached the fake for `window` seconds: what is said after an ack (a reply,
+        a form opened) is said by then."""
+        before = self.recorded()
+        time.sleep(window)
+        return self.recorded() == before
+
+    # --- shared insides ---
+
+    def role_of(self, platform_id: str) -> str:
+        for role, ident in {**self.people, **self.channels}.items():
+            if ident == platform_id:
+                return role
+        return platform_id
+
+    def button(self, who: str, label: str, card: str | None) -> tuple[Shown, Any]:
+        """The button labelled `label` on the newest current message `who` sees (their own, or
+        a channel's) that mentions `card`."""
+        self.settle()
+        for shown in reversed(self.transcript):
+            if shown.to != who and shown.to not in self.channels:
+                continue
+            if card and card not in shown.text:
+                continue
+            if self.newest(shown.id) is not shown:
+                continue
+            for button_label, handle in shown.buttons:
+                if button_label.lower() == label.lower():
+                    return shown, handle
+        raise AssertionError(f"{who} sees no button {label!r} on {card or 'any message'}")
+
+    def newest(self, message_id: str) -> Shown | None:
+        return next((s for s in reversed(self.transcript) if s.id == message_id), None)
+
+
+def _soon() -> datetime:
+    """What falls due within a few seconds (a batched count's edit), as the database stores
+    times (UTC, naive): settling waits for it too."""
+    return datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=3)
+
+
+# --- Slack --------------------------------------------------------------------------------------
+
+_SLACK_ENTITY = re.compile(r"<[@#!]?([^>|]*)(?:\|([^>]*))?>")
+
+
+def slack_words(blocks: list[dict[str, Any]] | None, fallback: str = "") -> str:
+    """A Block Kit message as the words a person reads, buttons in brackets."""
+    lines: list[str] = []
+    for block in blocks or []:
+        kind = block.get("type")
+        if kind in ("header", "section"):
+            lines.append((block.get("text") or {}).get("text", ""))
+            for fact in block.get("fields") or []:  # "*Label*\nvalue", as the core's "Label: value"
+                label, _, value = fact["text"].partition("\n")
+                lines.append(f"{label}: {value}")
+        elif kind == "context":
+            lines.extend(e.get("text", "") for e in block.get("elements") or [])
+        elif kind == "actions":
+            labels = [e["text"]["text"] for e in block.get("elements") or [] if "text" in e]
+            lines.append(" ".join(f"[{label}]" for label in labels))
+    raw = "\n".join(lines) if lines else fallback
+    raw = _SLACK_ENTITY.sub(lambda m: m.group(2) or "@" + m.group(1), raw)
+    return words(html.unescape(raw))
+
+
+def slack_buttons(blocks: list[dict[str, Any]] | None) -> list[tuple[str, Any]]:
+    return [
+        (element["text"]["text"], (element["action_id"], element.get("value", "")))
+        for block in blocks or []
+        if block.get("type") == "actions"
+        for element in block.get("elements") or []
+        if element.get("type") == "button"
+    ]
+
+
+class SlackDriver(Driver):
+    platform = "slack"
+    people = {"alice": "UALICE", "bob": "UBOB", "staff": "USTAFF", "admin": "UADMIN"}
+    channels = {"triage": "CTRIAGE", "alerts": "CALERTS", "it": "CIT"}
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(server)
+        self.fake = server.fake
+        self.seen_calls = 0
+        self.actor: dict[int, tuple[str, Shown | None]] = {}  # call index -> who acted, pressed
+        self.forms: dict[str, dict[str, Any]] = {}  # role -> the view open for them
+        self.seen_views = 0
+        self.ts_channel: dict[str, str] = {}  # message ts -> role it went to
+
+    def say(self, who: str, words_: str) -> None:
+        user = self.people[who]
+        self._step(who, None)
+        if words_.startswith("/"):
+            name, _, rest = words_.partition(" ")
+            answer = self.server.command(rest.strip(), user=user, command=name)
+            assert answer.status_code == 200, answer.text
+            if answer.content:
+                body = answer.json()
+                self._show(who, f"reply-{uuid.uuid4()}", body.get("blocks"), body.get("text", ""))
+            return
+        body = {
+            "token": "legacy",
+            "team_id": "T0TEST",
+            "api_app_id": "A0TEST",
+            "type": "event_callback",
+            "event_id": f"Ev{uuid.uuid4().hex[:10]}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "message",
+                "channel": dm_id(user),
+                "channel_type": "im",
+                "user": user,
+                "text": words_,
+                "ts": f"{time.time():.6f}",
+            },
+        }
+        answer = self.server.post(json.dumps(body), content_type="application/json")
+        assert answer.status_code == 200, answer.text
+
+    def press(self, who: str, label: str, *, card: str | None = None) -> None:
+        shown, (action_id, value) = self.button(who, label, card)
+        channel = self.channels.get(shown.to)
+        self._step(who, shown)
+        body = block_actions(
+            self.people[who],
+            action_id,
+            value,
+            channel=channel or dm_id(self.people[who]),
+            response_url=self.fake.response_url(f"act-{uuid.uuid4()}"),
+        )
+        answer = self.server.post(body)
+        assert answer.status_code == 200, answer.text
+
+    def fill(self, who: str, **values: str) -> dict[str, str]:
+        self.settle()
+        view = self.forms.pop(who, None)
+        assert view is not None, f"no form is open for {who}"
+        inputs = [b for b in view.get("blocks") or [] if b.get("type") == "input"]
+        filled = {
+            b["block_id"]: values.get(b["block_id"], b["element"].get("initial_value", ""))
+            for b in inputs
+        }
+        unknown = set(values) - set(filled)
+        assert not unknown, f"the form has no field {unknown}"
+        kinds = {b["block_id"]: b["element"]["type"] for b in inputs}
+        self._step(who, None)
+        answer = self.server.submit(
+            view["callback_id"],
+            filled,
+            user=self.people[who],
+            private_metadata=view.get("private_metadata", ""),
+            selects=tuple(n for n, k in kinds.items() if k == "static_select"),
+            multis=tuple(n for n, k in kinds.items() if k == "multi_static_select"),
+        )
+        assert answer.status_code == 200, answer.text
+        errors: dict[str, str] = (answer.json() if answer.content else {}).get("errors") or {}
+        if errors:
+            self.forms[who] = view
+        return errors
+
+    def recorded(self) -> int:
+        return len(self.fake.calls())
+
+    def sync_directory(self) -> None:
+        self.fake.set_users(
+            [
+                {"id": ident, "name": role, "profile": {"real_name": role.title()}}
+                for role, ident in self.people.items()
+            ]
+        )
+        self.server.clock_once()
+
+    def _step(self, who: str, pressed: Shown | None) -> None:
+        """What the fake records from here on answers this person's act."""
+        self.settle()
+        self.actor[len(self.fake.calls())] = (who, pressed)
+
+    def _show(self, to: str, message_id: str, blocks: Any, fallback: str) -> None:
+        self.transcript.append(
+            Shown(to, message_id, slack_words(blocks, fallback), slack_buttons(blocks))
+        )
+
+    def collect(self) -> None:
+        calls = self.fake.calls()
+        who, pressed = "", None
+        for index in range(self.seen_calls):
+            if index in self.actor:
+                who, pressed = self.actor[index]
+        for index in range(self.seen_calls, len(calls)):
+            who, pressed = self.actor.get(index, (who, pressed))
+            call = calls[index]
+            if call.status is not None or not (call.response or {}).get("ok", True):
+                continue
+            body = call.body
+            if call.method == "chat.postMessage":
+                ts = (call.response or {})["ts"]
+                to = self.role_of(str(body["channel"]).removeprefix("D"))
+                self.ts_channel[ts] = to
+                self._show(to, ts, body.get("blocks"), body.get("text", ""))
+            elif call.method == "chat.update":
+                to = self.ts_channel.get(str(body.get("ts")), "")
+                self._show(to, str(body.get("ts")), body.get("blocks"), body.get("text", ""))
+            elif call.method == "response_url":
+                if body.get("replace_original") and pressed is not None:
+                    self._show(pressed.to, pressed.id, body.get("blocks"), body.get("text", ""))
+                else:
+                    to = (
+                        who
+                        if body.get("response_type") != "in_channel"
+                        else pressed.to
+                        if pressed
+                        else who
+                    )
+                    self._show(to, f"reply-{index}", body.get("blocks"), body.get("text", ""))
+        self.seen_calls = len(calls)
+        views = self.fake.views
+        for view in views[self.seen_views :]:
+            if view.get("type") == "modal":
+                self.forms[who] = view
+        self.seen_views = len(views)

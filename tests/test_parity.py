@@ -1,0 +1,101 @@
+"""Parity: the shared scenarios through the real `chatbot serve`, once per platform, from one
+parametrised test. What a person does is the platform's own signed request; what they were shown
+is what the fake platform received, read as words (`tests/drivers.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.drivers import Driver, SlackDriver
+
+
+@pytest.fixture(params=["slack"])
+def chat(request: pytest.FixtureRequest, make_server: Any, tmp_path: Path) -> Driver:
+    driver_class = SlackDriver
+    ids = driver_class.people | driver_class.channels
+    config = tmp_path / "techhelp.yml"
+    config.write_text(f"staff: [{ids['staff']}]\n")
+    server = make_server(
+        TECHHELP_CONFIG=str(config),
+        TECHHELP_TRIAGE_CHANNEL=ids["triage"],
+        TECHHELP_ALERT_CHANNELS=ids["alerts"],
+        TECHHELP_IT_CHANNEL=ids["it"],
+        TECHHELP_ADMINS=ids["admin"],
+        ALERT_COUNT_INTERVAL="1",
+    ).start()
+    return driver_class(server)
+
+
+def said(chat: Driver, who: str, text: str) -> str:
+    """What `who` was shown in answer to saying `text`."""
+    before = len(chat.received(who))
+    chat.say(who, text)
+    return "\n".join(chat.received(who)[before:])
+
+
+def test_ask_claim_resolve_rate_and_change_the_rating(chat: Driver) -> None:
+    assert "TH-1 is logged" in said(chat, "alice", "/techhelp printer on floor 3 is jammed")
+    card = chat.last("triage")
+    assert "printer on floor 3 is jammed" in card and "[Claim]" in card
+    assert "TH-2 is logged" in said(chat, "bob", "my monitor flickers")  # a message to the bot
+    assert "TH-2" in chat.last("triage")
+
+    chat.press("staff", "Claim", card="TH-1")
+    assert "State: claimed" in chat.last("triage") and "[Claim]" not in chat.last("triage")
+    assert "is now working on TH-1" in chat.last("alice")
+    chat.press("staff", "Resolve", card="TH-1")
+    assert "text" in chat.fill("staff", text="  ")  # an empty note keeps the form open
+    assert chat.fill("staff", text="Cleared the jam") == {}
+    assert "State: resolved" in chat.last("triage")
+    assert "How did we do with TH-1" in chat.last("alice")
+
+    chat.press("alice", "4", card="TH-1")
+    assert "you rated TH-1 4/5" in chat.last("alice")
+    chat.press("alice", "2", card="TH-1")
+    assert "you rated TH-1 2/5" in chat.last("alice")
+    assert "You have no open requests" in said(chat, "alice", "status")
+
+
+def test_an_alert_reaches_everyone_counts_the_affected_and_resolves_every_copy(
+    chat: Driver,
+) -> None:
+    chat.sync_directory()
+    assert "Only IT administrators can send alerts" in said(
+        chat, "alice", "/techalert outage Email is down"
+    )
+    assert chat.received("alerts") == []
+    answer = said(chat, "admin", "/techalert outage Email is down")
+    assert "AL-1" in answer
+    copy = chat.last("alerts")
+    assert "Email is down" in copy and "[I'm affected]" in copy
+
+    chat.press("alice", "I'm affected", card="Email is down")
+    chat.press("bob", "I'm affected", card="Email is down")
+    assert "2 people affected" in chat.last("alerts")
+    said(chat, "admin", "/techalert update AL-1 Engineers are restoring the mail server")
+    assert "restoring the mail server" in chat.last("alerts")
+    said(chat, "admin", "/techalert resolve AL-1 Mail flows again")
+    assert "resolved" in chat.last("alerts").lower()
+
+
+def test_a_survey_click_can_be_changed_and_only_non_responders_are_reminded(chat: Driver) -> None:
+    chat.sync_directory()
+    assert "PS-1" in said(chat, "admin", "/pulse send How well does IT support you?")
+    prompt = chat.last("alice")
+    assert "How well does IT support you?" in prompt and "[5]" in prompt
+    chat.press("alice", "4", card="How well does IT support you?")
+    assert "4" in chat.last("alice") and "Thank you" in chat.last("alice")
+    chat.press("alice", "2", card="Thank you")
+    assert "2" in chat.last("alice")
+
+    before = {who: len(chat.received(who)) for who in ("alice", "bob")}
+    chat.remind_now()
+    assert len(chat.received("alice")) == before["alice"]  # answered: no reminder
+    assert "How well does IT support you?" in chat.last("bob")
+    assert len(chat.received("bob")) == before["bob"] + 1
+
+    assert "is closed" in said(chat, "admin", "/pulse close PS-1")
+    assert "Pulse results: PS-1" in chat.last("it")
