@@ -83,7 +83,9 @@ def assert_each_got_one(server: Server, people: list[str], timeout: float = 60) 
 def server(make_server) -> Server:  # type: ignore[no-untyped-def]
     # As in production: posts paced below the workspace limit; a short lease so a killed
     # process's claims are taken over within the test.
+    # A real process: kill -9 mid-broadcast, and 429 storms and outages as a deployment meets them.
     return make_server(
+        process=True,
         TECHHELP_ALERT_CHANNELS=",".join(CHANNELS),
         DELIVERY_LEASE_SECONDS="3",
         DELIVERY_RATE="50",
@@ -119,7 +121,7 @@ def test_kill_9_mid_broadcast_then_restart(server: Server) -> None:
     server.kill9()
     stopped_at = len(copies_sent(fake))
     assert stopped_at < 300
-    server.start()  # same database, same outbox
+    server.restart()  # same database, same outbox
     assert_each_got_one(server, people, timeout=90)
 
 

@@ -30,7 +30,7 @@ from chatbot.db.models import (
 from chatbot.messages import CloseForm, FormErrors, Message, OpenForm, ReplaceMessage, Reply
 from chatbot.platforms.slack import render
 from chatbot.text import plain_text
-from tests.conftest import Server
+from tests.conftest import Server, sqlite_only
 from tests.rendered import slack_json
 
 ADMIN = "UADMIN"
@@ -147,12 +147,17 @@ def refused_log(bot: Bot, user: str) -> list[str]:
         return [row.payload["refused"] for row in rows if "refused" in row.payload]
 
 
+# Who may act is decided from the configuration and the request's queue, before anything is
+# changed; what the audience queries read stays on both databases (section 7).
+CARD_RULE = "a permission decided from the configuration before anything changes"
+
 # --- 5. only the service desk acts on a card ----------------------------------------------------
 
 BUTTONS = ("triage.claim", "triage.escalate", "triage.ask", "triage.resolve")
 FORMS = {"triage.resolve_form": "fixed it myself", "triage.ask_form": "what is your password?"}
 
 
+@sqlite_only(CARD_RULE)
 @pytest.mark.parametrize("intruder", [BOB, NOBODY, ALICE])
 def test_only_the_service_desk_acts_on_a_card(bot: Bot, intruder: str) -> None:
     """An employee (of another department, of none, or the requester herself) presses every
@@ -182,12 +187,14 @@ def test_only_the_service_desk_acts_on_a_card(bot: Bot, intruder: str) -> None:
     assert state(bot, request.id) == resolved
 
 
+@sqlite_only(CARD_RULE)
 def test_a_forged_id_is_refused_without_saying_whether_it_exists(bot: Bot) -> None:
     request = new_request(bot)
     for value in (str(request.id), "999", "not-a-number"):
         assert REFUSED in said(handle(bot, "action", "triage.claim", NOBODY, value=value))
 
 
+@sqlite_only(CARD_RULE)
 @pytest.mark.parametrize("desk", [STAFF, ADMIN])
 def test_staff_and_admins_act_on_every_card(bot: Bot, desk: str) -> None:
     request = new_request(bot)
@@ -205,6 +212,7 @@ def test_staff_and_admins_act_on_every_card(bot: Bot, desk: str) -> None:
     assert state(bot, request.id)[:2] == ("claimed", desk)
 
 
+@sqlite_only(CARD_RULE)
 def test_a_queue_member_acts_on_that_queue_only(bot: Bot) -> None:
     project = new_request(bot, "we need a new system for shelter staffing")
     printer = new_request(bot)
@@ -220,6 +228,7 @@ def test_a_queue_member_acts_on_that_queue_only(bot: Bot) -> None:
     assert state(bot, printer.id) == before
 
 
+@sqlite_only(CARD_RULE)
 def test_the_answer_form_is_the_requesters_only(bot: Bot) -> None:
     """A tampered answer form (another request's id as its context) records nothing."""
     request = new_request(bot)
@@ -244,6 +253,7 @@ def test_the_answer_form_is_the_requesters_only(bot: Bot) -> None:
     assert one(bot, answered) == 0
 
 
+@sqlite_only(CARD_RULE)
 def test_a_card_click_by_an_employee_over_signed_http_changes_nothing(server: Server) -> None:
     """Through `chatbot serve` with a correctly signed payload: the employee is told so, the
     card is not edited and the requester gets no message in the bot's name."""
@@ -335,6 +345,7 @@ def test_only_the_audience_can_report_being_affected(bot: Bot, action: str) -> N
 # --- 8. ratings only after resolution -----------------------------------------------------------
 
 
+@sqlite_only("a refusal read from the request's state before anything is stored")
 def test_a_forged_rating_on_an_unresolved_request_is_refused(bot: Bot) -> None:
     request = new_request(bot)
     for name in ("rating.rate:5", "rating.rate:1"):
@@ -362,6 +373,7 @@ def test_a_forged_rating_on_an_unresolved_request_is_refused(bot: Bot) -> None:
 # --- 11. an alert's fallback text carries no live markup ----------------------------------------
 
 
+@sqlite_only("escaping happens when the message is rendered, not in the database")
 def test_alert_text_is_not_live_in_the_fallback_text(bot: Bot) -> None:
     """Typed through the CLI or the console, no platform turned the markup into text first."""
     poison = "<!channel> VPN down <@UADMIN> see <https://evil.example|the portal> & more"

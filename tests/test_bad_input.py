@@ -9,10 +9,14 @@ import socket
 import time
 import urllib.parse
 
+import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from tests.conftest import SIGNING_SECRET, Server
+from tests.conftest import SIGNING_SECRET, Server, http_post, sqlite_only
 from tests.test_intake import rows
+
+# A real process: what it writes to its log is read back.
+pytestmark = pytest.mark.serve_process
 
 MARKER = "BODY-MARKER-7f3a"
 
@@ -39,6 +43,7 @@ def _nothing_stored(server: Server) -> None:
     assert rows(server, "select count(*) from inbox")[0][0] == 0
 
 
+@sqlite_only("refused by the web host before the database is reached")
 def test_a_body_over_the_cap_is_refused_before_it_is_read(server: Server) -> None:
     # 50 MB announced, 64 KB sent: the answer comes at once, without waiting for the rest.
     head = (
@@ -65,6 +70,7 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(server: Server) -> Non
     assert MARKER not in server.log_path.read_text(errors="replace")
 
 
+@sqlite_only("refused by the web host before the database is reached")
 def test_a_refused_body_is_never_logged(server: Server) -> None:
     body = urllib.parse.urlencode({"command": "/techhelp", "text": MARKER * 2000})
     assert server.post(body, secret="wrong-secret").status_code == 401
@@ -75,7 +81,6 @@ def test_a_refused_body_is_never_logged(server: Server) -> None:
 
 
 def _signed(server: Server, body: str, *, content_type: str, timestamp: str) -> int:
-    import httpx
 
     signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
     headers = {
@@ -83,7 +88,7 @@ def _signed(server: Server, body: str, *, content_type: str, timestamp: str) -> 
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": signature,
     }
-    answer = httpx.post(
+    answer = http_post(
         server.url + "/slack/events", content=body.encode(), headers=headers, timeout=10
     )
     assert len(answer.content) < 200, answer.text  # a short message, no traceback
@@ -158,6 +163,7 @@ MALFORMED = [
 ]
 
 
+@sqlite_only("refused by the endpoint before the database is reached")
 def test_malformed_signed_requests_are_400_and_store_nothing(server: Server) -> None:
     now = str(int(time.time()))
     for name, body, content_type in MALFORMED:
@@ -173,6 +179,7 @@ def test_malformed_signed_requests_are_400_and_store_nothing(server: Server) -> 
     assert rows(server, "select requester from requests") == [("UALICE",)]
 
 
+@sqlite_only("the endpoint's reading of a form body; the request is stored as any other")
 def test_a_command_about_a_payload_is_a_request(server: Server) -> None:
     """Bolt reads any form body holding the letters "payload" as an interaction; the endpoint
     passes such a command on so that it is still the request the person typed."""

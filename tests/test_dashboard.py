@@ -1,5 +1,5 @@
-"""The dashboard and the public report through a real `chatbot serve`: access control, figures,
-CSV exports, and what the public page must never show."""
+"""The dashboard and the public report through `chatbot serve` (composed in the test process):
+access control, figures, CSV exports, and what the public page must never show."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from chatbot.config import Routing, Settings
 from chatbot.db import Database
 from chatbot.db.models import Rating, Request
 from chatbot.web.dashboard import Web
-from tests.conftest import DASHBOARD_TOKEN, Server
+from tests.conftest import DASHBOARD_TOKEN, TLS, Server, http_get, http_post, sqlite_only
 from tests.reporting_data import (
     CONFIG,
     LAPTOP_QUESTION,
@@ -54,13 +54,14 @@ def web(make_server: Any, database_url: str, tmp_path: Path) -> Server:
 
 
 def _get(server: Server, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.get(server.url + path, timeout=10, follow_redirects=False, **kwargs)
+    return http_get(server.url + path, timeout=10, follow_redirects=False, **kwargs)
 
 
 def _bearer(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@sqlite_only("refused before any figure is read")
 def test_nothing_readable_without_the_token(web: Server) -> None:
     paths = ["/dashboard", "/dashboard?department=Finance"]
     paths += [f"/dashboard/csv/{name}.csv" for name in TABLES]
@@ -76,12 +77,12 @@ def test_nothing_readable_without_the_token(web: Server) -> None:
 
 
 def test_sign_in_sets_a_cookie_that_opens_the_dashboard(web: Server) -> None:
-    wrong = httpx.post(
+    wrong = http_post(
         web.url + "/dashboard/signin", data={"token": "nope", "next": "/dashboard"}, timeout=10
     )
     assert wrong.status_code == 401 and "not right" in wrong.text
     assert "set-cookie" not in wrong.headers
-    signed = httpx.post(
+    signed = http_post(
         web.url + "/dashboard/signin",
         data={"token": TOKEN, "next": "/dashboard?department=Parks"},
         timeout=10,
@@ -90,12 +91,12 @@ def test_sign_in_sets_a_cookie_that_opens_the_dashboard(web: Server) -> None:
     assert signed.headers["Location"] == "/dashboard?department=Parks"
     cookie = signed.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
-    with httpx.Client(base_url=web.url, cookies=signed.cookies, timeout=10) as client:
+    with httpx.Client(base_url=web.url, cookies=signed.cookies, timeout=10, verify=TLS) as client:
         page = client.get("/dashboard")
         assert page.status_code == 200 and "Service dashboard" in page.text
         assert client.get("/dashboard/csv/overdue.csv").status_code == 200
     # An outside address is never a redirect target.
-    away = httpx.post(
+    away = http_post(
         web.url + "/dashboard/signin",
         data={"token": TOKEN, "next": "https://evil.example/dashboard"},
         timeout=10,
@@ -295,6 +296,7 @@ def test_report_rating_changes_only_when_the_week_ends(database_url: str) -> Non
     db.dispose()
 
 
+@sqlite_only("refused before any figure is read (the report's figures: on both, above)")
 def test_closed_without_a_token(make_server: Any, database_url: str) -> None:
     seed(database_url, datetime.now(UTC))
     server = make_server().start()
@@ -302,7 +304,7 @@ def test_closed_without_a_token(make_server: Any, database_url: str) -> None:
         response = _get(server, path, headers=_bearer("anything"))
         assert response.status_code == 403, path
         assert "closed" in response.text
-    signin = httpx.post(server.url + "/dashboard/signin", data={"token": ""}, timeout=10)
+    signin = http_post(server.url + "/dashboard/signin", data={"token": ""}, timeout=10)
     assert signin.status_code == 403 and "set-cookie" not in signin.headers
     assert _get(server, "/report").status_code == 200
 

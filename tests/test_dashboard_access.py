@@ -1,6 +1,6 @@
-"""Who gets into the dashboard, through a real `chatbot serve`: a strong token or no start, sign-in
-throttled per client and overall, a sign-out that ends the session, and `Secure` cookies behind a
-trusted HTTPS proxy (and only a trusted one)."""
+"""Who gets into the dashboard, through `chatbot serve` (a real process for the weak token): a
+strong token or no start, sign-in throttled per client and overall, a sign-out that ends the
+session, and `Secure` cookies behind a trusted HTTPS proxy (and only a trusted one)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import DASHBOARD_TOKEN, Server, free_port
+from tests.conftest import DASHBOARD_TOKEN, Server, free_port, http_get, http_post, sqlite_only
 
 PROXY = {"TECHHELP_TRUSTED_PROXY": "127.0.0.1"}
 
 
 def _sign_in(server: Server, token: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.post(
+    return http_post(
         server.url + "/dashboard/signin",
         data={"token": token, "next": "/dashboard"},
         headers=headers or {},
@@ -30,25 +30,32 @@ def _as(client: str, **more: str) -> dict[str, str]:
     return {"X-Forwarded-For": client, **more}
 
 
+@sqlite_only("serve stops on its settings, before it opens the database")
 def test_a_weak_token_stops_serve_naming_the_variable(make_server: Any) -> None:
-    for weak in ("ab", "dash-token-5b8e1c", "a" * 40, "abab" * 10):
+    started = {}
+    for weak in ("ab", "dash-token-5b8e1c", "a" * 40, "abab" * 10):  # at once: each is a process
         server = make_server(TECHHELP_DASHBOARD_TOKEN=weak)
         env = {**server.env, "PORT": str(free_port())}
+        started[weak] = subprocess.Popen(
+            [sys.executable, "-m", "chatbot.cli", "serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    for weak, process in started.items():
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "chatbot.cli", "serve"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=90,
-            )
+            _, stderr = process.communicate(timeout=90)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
             raise AssertionError(f"serve started with the weak token {weak!r}") from None
-        assert done.returncode != 0, weak
-        assert "TECHHELP_DASHBOARD_TOKEN" in done.stderr, done.stderr
-        assert weak not in done.stderr  # the message does not echo the secret
+        assert process.returncode != 0, weak
+        assert "TECHHELP_DASHBOARD_TOKEN" in stderr, stderr
+        assert weak not in stderr  # the message does not echo the secret
 
 
+@sqlite_only("the throttle counts guesses in memory; a sign-in stores a plain row")
 def test_sign_in_is_throttled_per_client_and_overall(make_server: Any) -> None:
     server = make_server(TECHHELP_DASHBOARD_TOKEN=DASHBOARD_TOKEN, **PROXY).start()
     statuses = [_sign_in(server, f"guess-{i}", _as("10.0.0.1")).status_code for i in range(30)]
@@ -58,7 +65,7 @@ def test_sign_in_is_throttled_per_client_and_overall(make_server: Any) -> None:
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert "set-cookie" not in refused.headers
     # Guessing by the Bearer header counts too.
-    bearer = httpx.get(
+    bearer = http_get(
         server.url + "/dashboard",
         headers=_as("10.0.0.1", Authorization="Bearer guess"),
         timeout=10,
@@ -80,16 +87,16 @@ def test_sign_out_ends_the_session(make_server: Any) -> None:
     signed = _sign_in(server, DASHBOARD_TOKEN)
     assert signed.status_code == 303
     cookie = signed.headers["set-cookie"].split(";", 1)[0]
-    assert httpx.get(server.url + "/dashboard", headers={"Cookie": cookie}).status_code == 200
+    assert http_get(server.url + "/dashboard", headers={"Cookie": cookie}).status_code == 200
     # A second session, from another browser, is not ended by the first one's sign-out.
     other = _sign_in(server, DASHBOARD_TOKEN).headers["set-cookie"].split(";", 1)[0]
-    out = httpx.post(server.url + "/dashboard/signout", headers={"Cookie": cookie})
+    out = http_post(server.url + "/dashboard/signout", headers={"Cookie": cookie})
     assert out.status_code == 303
     # The old cookie, replayed (a copy kept by someone else), no longer opens anything.
-    assert httpx.get(server.url + "/dashboard", headers={"Cookie": cookie}).status_code == 401
-    csv = httpx.get(server.url + "/dashboard/csv/overdue.csv", headers={"Cookie": cookie})
+    assert http_get(server.url + "/dashboard", headers={"Cookie": cookie}).status_code == 401
+    csv = http_get(server.url + "/dashboard/csv/overdue.csv", headers={"Cookie": cookie})
     assert csv.status_code == 401
-    assert httpx.get(server.url + "/dashboard", headers={"Cookie": other}).status_code == 200
+    assert http_get(server.url + "/dashboard", headers={"Cookie": other}).status_code == 200
 
 
 def test_secure_cookie_behind_a_trusted_https_proxy_only(make_server: Any) -> None:

@@ -14,12 +14,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DASHBOARD_TOKEN, ROOT, Server
+from tests.conftest import DASHBOARD_TOKEN, ROOT, Server, sqlite_only
 from tests.reporting_data import PEOPLE, SECRET_TEXT, seeded_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 TOKEN = DASHBOARD_TOKEN
+BROWSER_ONLY = (
+    "the pages in a browser (sign-in, keyboard, filters, download, accessibility); the figures "
+    "and CSVs they show are checked on both databases in test_dashboard.py and test_reports.py"
+)
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')"
@@ -38,23 +42,30 @@ def web(make_server: Any, database_url: str, tmp_path: Path) -> Server:
     return seeded_server(make_server, database_url, tmp_path, TOKEN)
 
 
-@pytest.fixture
-def page(request: pytest.FixtureRequest) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium for the module; each test has a browser context of its own (no cookies,
+    storage or cache shared between tests)."""
     executable = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=executable, headless=True, args=["--no-sandbox"]
         )
-        context = browser.new_context(
-            accept_downloads=True, viewport={"width": 1280, "height": 900}
-        )
-        page = context.new_page()
-        page.set_default_timeout(15_000)
         try:
-            yield page
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def _shot(page: Any, request: pytest.FixtureRequest, name: str) -> None:
@@ -80,6 +91,7 @@ def _cells(page: Any, table: str, column: int) -> list[str]:
     ]
 
 
+@sqlite_only(BROWSER_ONLY)
 def test_dashboard_in_a_browser(web: Server, page: Any, request: pytest.FixtureRequest) -> None:
     response = page.goto(web.url + "/dashboard")
     assert response.status == 401
@@ -149,6 +161,7 @@ def test_dashboard_in_a_browser(web: Server, page: Any, request: pytest.FixtureR
     assert _cells(page, "intake", 1) == ["Nothing in this range."]
 
 
+@sqlite_only(BROWSER_ONLY)
 def test_public_report_in_a_browser(web: Server, page: Any, request: pytest.FixtureRequest) -> None:
     response = page.goto(web.url + "/report")
     assert response.status == 200

@@ -6,12 +6,13 @@ import json
 import time
 import urllib.parse
 
-from tests.conftest import TRIAGE, Server
+from tests.conftest import TRIAGE, Server, sqlite_only
 from tests.test_intake import card_posts, dms_to, ref_of, reply_text, rows
 
 POISON = "<!channel> <@U0ADMIN> <https://evil.example|x> & <b>"
 
 
+@sqlite_only("the signature is refused before the database is reached")
 def test_forged_and_stale_requests_are_refused_and_change_nothing(server: Server) -> None:
     body = urllib.parse.urlencode(
         {"command": "/techhelp", "text": "hi", "user_id": "UALICE", "trigger_id": "t1"}
@@ -51,6 +52,7 @@ def test_double_click_changes_once(server: Server) -> None:
     assert sum("is now working on" in dm for dm in dms_to(server, "UALICE")) == 1
 
 
+@sqlite_only("escaping happens when the message is rendered, not in the database")
 def test_poison_text_is_never_live(server: Server) -> None:
     answer = server.command(f"help me {POISON}")
     assert answer.status_code == 200
@@ -118,13 +120,13 @@ def test_rate_limited_delivery_honours_retry_after(server: Server) -> None:
 
 def test_kill_between_storing_and_sending_loses_and_duplicates_nothing(make_server) -> None:  # type: ignore[no-untyped-def]
     # A row caught mid-attempt by the kill waits for its lease to run out: keep that short.
-    server = make_server(DELIVERY_LEASE_SECONDS="2").start()
+    server = make_server(DELIVERY_LEASE_SECONDS="2", process=True).start()
     fake = server.fake
     fake.outage()  # stored, not sendable
     ref = ref_of(server.command("kill test"))
     server.kill9()
     fake.restore()
-    server.start()
+    server.restart()
     fake.wait_for(lambda: card_posts(server), timeout=20)
     time.sleep(0.5)
     assert len(card_posts(server)) == 1 and f"TH-{ref}" in json.dumps(card_posts(server)[0].body)
@@ -132,18 +134,18 @@ def test_kill_between_storing_and_sending_loses_and_duplicates_nothing(make_serv
 
 def test_kill_while_sending_does_not_post_twice(make_server) -> None:  # type: ignore[no-untyped-def]
     # Slack stores the post but the answer never arrives; the sender is killed meanwhile.
-    server = make_server(DELIVERY_LEASE_SECONDS="2").start()
+    server = make_server(DELIVERY_LEASE_SECONDS="2", process=True).start()
     fake = server.fake
     fake.stall_after_store("chat.postMessage")
     server.command("in doubt")
     fake.wait_for(lambda: fake.messages(TRIAGE), timeout=10)
     server.kill9()
     fake.release()
-    server.start()
-    time.sleep(4)  # the lease runs out; the restarted worker checks before posting again
+    server.restart()
+    # Both sent: the lease ran out and the restarted worker checked before posting again.
     fake.wait_for(
         lambda: rows(server, "select count(*) from deliveries where status='sent'")[0][0] == 2,
-        timeout=15,
+        timeout=19,
     )
     assert len(fake.messages(TRIAGE)) == 1
     assert len(fake.messages("UALICE")) == 1

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.conftest import STAFF, TRIAGE, Server
+from tests.conftest import STAFF, TRIAGE, Server, sqlite_only
 
 
 def reply_text(response) -> str:  # type: ignore[no-untyped-def]
@@ -71,6 +71,7 @@ def test_request_is_stored_answered_and_carded(server: Server) -> None:
     assert rows(server, "select count(*) from interactions")[0][0] == 1
 
 
+@sqlite_only("the grammar of the command; the request is stored as any other")
 def test_status_help_and_unknown_words(server: Server) -> None:
     assert "no open requests" in reply_text(server.command("status"))
     assert "/techhelp status" in reply_text(server.command("help"))
@@ -181,6 +182,7 @@ def test_reopen_before_the_delay_withdraws_the_rating_prompt(make_server, tmp_pa
     assert sum("How did we do" in dm for dm in dms_to(server, "UALICE")) == 1
 
 
+@sqlite_only("the form's fields and the card's mention; the request is stored as any other")
 def test_modal_intake(server: Server) -> None:
     response = server.command("")
     assert response.status_code == 200
@@ -208,6 +210,7 @@ def test_modal_intake(server: Server) -> None:
     assert "<@UMANAGER>" in json.dumps(card_posts(server)[0].body["blocks"])
 
 
+@sqlite_only("the on-behalf syntax and its permission; the request is stored as any other")
 def test_service_desk_logs_a_phone_request(server: Server) -> None:
     answer = reply_text(
         server.command("for <@UBOB|bob> via phone laptop will not boot", user=STAFF)

@@ -9,6 +9,9 @@ from alembic.migration import MigrationContext
 from chatbot.db import Database
 from chatbot.db.models import Base
 
+# Every test here migrates an empty database itself.
+pytestmark = pytest.mark.empty_database
+
 
 def test_upgrade_matches_models(database_url: str) -> None:
     db = Database(database_url)

@@ -32,6 +32,7 @@ from chatbot.db.models import (
     SurveyTally,
 )
 from chatbot.messages import CloseForm, FormErrors, Message, OpenForm, ReplaceMessage, Reply
+from tests.conftest import sqlite_only
 from tests.rendered import slack_blocks, slack_json, slack_texts
 
 ADMIN = "UADMIN"
@@ -221,6 +222,7 @@ def test_quick_pulse_to_everyone_with_five_signed_buttons(bot: Bot) -> None:
     assert "How well does IT support you?" in text and "Anonymous" in text
 
 
+@sqlite_only("a refusal before anything is stored")
 def test_non_admins_are_told_and_nothing_is_sent(bot: Bot) -> None:
     said = reply_text(command(bot, "send Hello?", user="UFIN0"))
     assert "Only IT administrators" in said
@@ -333,6 +335,7 @@ def test_comment_opens_a_form_and_is_stored(bot: Bot) -> None:
     assert isinstance(early, FormErrors) and "choose an answer first" in early.errors["comment"]
 
 
+@sqlite_only("the signature is checked before anything is read or stored")
 @pytest.mark.parametrize(
     "tamper",
     [
@@ -359,6 +362,7 @@ def test_forged_button_values_are_refused(bot: Bot, tamper: Any) -> None:
     assert answers(bot) == []
 
 
+@sqlite_only("the signature is checked before anything is read or stored")
 def test_a_value_signed_with_another_secret_is_refused(
     database_url: str, clock: FixedClock
 ) -> None:
@@ -613,6 +617,7 @@ def test_form_several_departments_and_staff(database_url: str, clock: FixedClock
     bot.db.dispose()
 
 
+@sqlite_only("the form's checks refuse it before anything is stored")
 @pytest.mark.parametrize(
     ("values", "field", "message"),
     [
@@ -633,6 +638,7 @@ def test_form_bad_input_names_the_field(
     assert deliveries(bot) == []
 
 
+@sqlite_only("a refusal before anything is stored")
 def test_non_admin_form_is_refused(bot: Bot) -> None:
     response = bot.handle(form_event({}, user="UFIN0"))
     assert isinstance(response, FormErrors) and deliveries(bot) == []
@@ -959,6 +965,7 @@ def test_custom_options_results_and_named_comments(bot: Bot) -> None:
     assert "*Comments (5)*" in text and "<@UFIN0>: from UFIN0" in text  # named: who said it
 
 
+@sqlite_only("the length check refuses it before anything is stored")
 def test_oversized_question_is_refused_and_nothing_sent(bot: Bot) -> None:
     said = reply_text(command(bot, "send " + "x" * 5000))
     assert "5,000 characters" in said and "Nothing was sent" in said

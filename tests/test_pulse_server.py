@@ -1,6 +1,6 @@
-"""Pulse checks end to end: a real `chatbot serve`, the directory synced by `chatbot clock` from a
-paginated users.list, signed slash commands and clicks, and the fake Slack checking every
-message is valid Block Kit."""
+"""Pulse checks end to end: `chatbot serve` (a real process where it is killed), the directory
+synced by `chatbot clock --once` from a paginated users.list, signed slash commands and clicks,
+and the fake Slack checking every message is valid Block Kit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN, Server
+from tests.conftest import ADMIN, Server, sqlite_only
 from tests.fakes.payloads import block_actions
 from tests.test_intake import reply_text, rows
 from tests.test_techalert import directory_users
@@ -120,6 +120,7 @@ def test_send_click_change_comment_close(server: Server) -> None:
     assert "PS-1" in reply_text(server.command("results", command="/pulse", user=ADMIN))
 
 
+@sqlite_only("a refusal before anything is stored")
 def test_non_admin_is_told_and_nothing_is_sent(server: Server) -> None:
     sync_directory(server)
     said = reply_text(server.command("send Rate us", command="/pulse", user="UEMP001"))
@@ -198,7 +199,7 @@ def test_acknowledged_clicks_survive_a_crash_before_they_are_handled(make_server
     fake.wait_for(lambda: len(fake.messages()) >= 450, timeout=60)
     first.stop()
 
-    web = make_server("--web-only", TECHHELP_IT_CHANNEL=IT).start()
+    web = make_server("--web-only", process=True, TECHHELP_IT_CHANNEL=IT).start()
     people = [f"UEMP{i:03d}" for i in range(1, 31)]
     bodies = []
     for n, user in enumerate(people):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import TEAMS_ALERTS, TEAMS_TRIAGE, Server
+from tests.conftest import TEAMS_ALERTS, TEAMS_TRIAGE, Server, sqlite_only
 from tests.fakes.teams import FORGERIES
 from tests.fakes.teams_payloads import personal_message
 from tests.teams_driver import (
@@ -47,6 +47,7 @@ def count(server: Server, table: str) -> int:
 # --- inbound: who may post to /api/messages ------------------------------------------------------
 
 
+@sqlite_only("the token is refused before the database is reached")
 @pytest.mark.parametrize("forgery", [None, *FORGERIES])
 def test_bad_tokens_get_401_and_store_nothing(teams: TeamsDriver, forgery: str | None) -> None:
     """Missing, forged, expired, wrong-audience or wrong-serviceUrl tokens: 401, and neither a
@@ -139,6 +140,7 @@ def test_triage_claim_and_resolve_edit_the_card_and_tell_the_requester(
     teams.wait(lambda: rows(teams.server, "select score from ratings") == [(4,)])
 
 
+@sqlite_only("a refusal before anything is stored")
 def test_a_non_admin_techalert_is_refused_and_nothing_is_sent(teams: TeamsDriver) -> None:
     teams.say(ALICE, "techalert outage Email is down for everyone")
     teams.wait_shown(teams.personal(ALICE), "Only IT administrators")
@@ -147,6 +149,7 @@ def test_a_non_admin_techalert_is_refused_and_nothing_is_sent(teams: TeamsDriver
     assert count(teams.server, "alerts") == 0
 
 
+@sqlite_only("escaping happens when the card is rendered, not in the database")
 def test_typed_mentions_and_links_never_go_out_live(teams: TeamsDriver) -> None:
     typed = "<at>Bob Burns</at> [free laptops](https://evil.example) printer broke"
     teams.say(ALICE, typed)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import ADMIN, Server
+from tests.conftest import ADMIN, Server, sqlite_only
 from tests.fakes.slack_api import dm_id
 from tests.test_faults import POISON
 from tests.test_intake import reply_text, rows
@@ -29,6 +29,7 @@ def posts(server: Server, channel: str, *, threaded: bool) -> list[dict]:  # typ
     return [m for m in server.fake.messages(channel) if bool(m.get("thread_ts")) is threaded]
 
 
+@sqlite_only("a refusal before anything is stored")
 def test_only_admins_and_nothing_sent_otherwise(server: Server) -> None:
     answer = alert(server, "outage Email is down", user="UALICE")
     assert "Only IT administrators" in answer
@@ -68,6 +69,7 @@ def test_send_update_resolve_every_copy(server: Server) -> None:
     assert "already resolved" in alert(server, "resolve AL-1")
 
 
+@sqlite_only("the command's parsing refuses it before anything is stored")
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -87,6 +89,7 @@ def test_bad_input_gets_a_clear_answer_and_sends_nothing(
     assert rows(server, "select count(*) from alerts")[0][0] == 0
 
 
+@sqlite_only("escaping happens when the message is rendered, not in the database")
 def test_poison_text_is_not_live_in_alerts(server: Server) -> None:
     alert(server, f"info {POISON}")
     server.fake.wait_for(lambda: server.fake.messages(CHANNELS[0]))
