@@ -24,6 +24,7 @@ def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> D
     if request.param == "slack":
         ids = SlackDriver.people | SlackDriver.channels
         server = request.getfixturevalue("make_server")(
+            process=True,  # the real `chatbot serve`, as on Teams
             TECHHELP_CONFIG=str(config),
             TECHHELP_TRIAGE_CHANNEL=ids["triage"],
             TECHHELP_ALERT_CHANNELS=ids["alerts"],
