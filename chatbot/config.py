@@ -562,11 +562,7 @@ class Settings(BaseSettings):
                 f"TEAMS_SERVICE_URL not set: Microsoft publishes no default Bot Connector URL "
                 f"for TEAMS_CLOUD={self.teams_cloud}; set the one your tenant's activities carry"
             )
-        if (
-            given
-            and not self.slack_configured
-            and "techhelp_platform" not in self.model_fields_set
-        ):
+        if given and not self.slack_configured and "techhelp_platform" not in self.model_fields_set:
             # Teams alone: the YAML's ids (staff, departments) and TECHHELP_* are Teams ids.
             self.techhelp_platform = "teams"
         return self
