@@ -52,6 +52,7 @@ class Driver:
     platform = ""
     people: dict[str, str] = {}
     channels: dict[str, str] = {}
+    forms: dict[str, Any]  # role -> the form open for them, as the platform shows it
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -88,6 +89,15 @@ class Driver:
                 text("update clock_state set value = :past where name = 'lease'"), past
             )
         self.server.clock_once()
+
+    def open_form(self, who: str, command: str, title: str) -> None:
+        """Ask for a form by command: it opens at once where the platform can (Slack's modal),
+        else from the button of the card the bot answers with (Teams)."""
+        self.say(who, command)
+        self.settle()
+        if who not in self.forms:
+            self.press(who, title)
+        assert who in self.forms, f"{command!r} opened no form for {who} on {self.platform}"
 
     # --- what was shown ---
 

@@ -116,3 +116,39 @@ def test_a_survey_click_can_be_changed_and_only_non_responders_are_reminded(chat
 
     assert "is closed" in said(chat, "admin", "/pulse close PS-1")
     assert "Pulse results: PS-1" in chat.last("it")
+
+
+def test_an_alert_by_form_reaches_everyone_and_a_matching_request_follows_it(chat: Driver) -> None:
+    chat.sync_directory()
+    chat.open_form("admin", "/techalert", "Send an IT alert")
+    assert (
+        chat.fill(
+            "admin",
+            severity="outage",
+            message="Wireless network offline in building A",
+            audience="channels+everyone",
+        )
+        == {}
+    )
+    assert "Wireless network offline in building A" in chat.last("alerts")
+    for person in ("alice", "bob", "staff"):  # everyone, by personal message, once
+        assert (
+            sum(
+                "Wireless network offline in building A" in shown for shown in chat.received(person)
+            )
+            == 1
+        )
+
+    offer = said(chat, "bob", "/techhelp the wireless network is offline")
+    assert "This looks like known issue AL-1" in offer and "[Follow AL-1]" in offer
+    chat.press("bob", "Follow AL-1", card="known issue AL-1")
+    assert "1 person affected" in chat.last("alerts")
+
+
+def test_home_shows_a_persons_requests_surveys_and_alerts(chat: Driver) -> None:
+    chat.sync_directory()
+    said(chat, "alice", "/techhelp printer on floor 3 is jammed")
+    said(chat, "admin", "/techalert outage Email is down")
+    home = said(chat, "alice", "home")
+    assert "TH-1" in home and "printer on floor 3 is jammed" in home
+    assert "AL-1" in home and "Email is down" in home
