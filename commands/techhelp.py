@@ -37,10 +37,16 @@ LONG_TEXT = 2800  # longer descriptions are stored whole but shown cut
 # The on-behalf syntax, parsed here and nowhere else: `for <mention> via <how> <text>`. The
 # person is whoever the platform says the mention names (`Event.mentions`), never a guess from
 # the shape of the typed word.
-_FOR = re.compile(
-    r"^for\s+(?P<who>\S+)\s+via\s+(?P<via>phone|email|e-mail|walk-in|walkin)\s+(?P<text>.+)$",
-    re.IGNORECASE | re.DOTALL,
-)
+_VIA = r"\s+via\s+(?P<via>phone|email|e-mail|walk-in|walkin)\s+(?P<text>.+)$"
+
+
+def _for(text: str, mentions: dict[str, str]) -> re.Match[str] | None:
+    """`for <person> via <channel> <text>`, the person as a mention reads (`@Ann Lee`: a
+    display name may hold spaces, so the mentions the platform gave are tried first)."""
+    said = sorted(mentions, key=len, reverse=True)
+    who = "|".join([*(re.escape(m) for m in said), r"\S+"])
+    return re.match(rf"^for\s+(?P<who>{who}){_VIA}", text, re.IGNORECASE | re.DOTALL)
+
 
 
 def text_reply(ctx: Context, template: str, **values: object) -> Reply:
@@ -118,7 +124,7 @@ def help_message(ctx: Context) -> Message:
 def log_for_someone(event: Event, ctx: Context, text: str) -> Response:
     if not ctx.actor(event).is_staff(ctx.settings):
         return text_reply(ctx, "techhelp/staff_only.md.j2")
-    match = _FOR.match(text)
+    match = _for(text, event.mentions)
     requester = event.mentions.get(match["who"]) if match else None
     if not match or not requester:
         return text_reply(ctx, "techhelp/for_usage.md.j2")

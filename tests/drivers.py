@@ -29,6 +29,8 @@ from tests.fakes.slack_api import dm_id
 from tests.platform import words
 
 SETTLE_TIMEOUT = 30.0
+# A person mentioned in what someone says ("for @bob via phone …"): each platform writes it its way.
+MENTION = re.compile(r"@(alice|bob|staff|admin)\b")
 
 
 def email(role: str) -> str:
@@ -230,6 +232,7 @@ class SlackDriver(Driver):
 
     def say(self, who: str, words_: str) -> None:
         user = self.people[who]
+        words_ = MENTION.sub(lambda m: f"<@{self.people[m[1]]}|{m[1]}>", words_)
         self._step(who, None)
         if words_.startswith("/"):
             name, _, rest = words_.partition(" ")
@@ -435,7 +438,17 @@ class TeamsDriver(Driver):
         from tests.fakes.teams_payloads import personal_message
 
         self.settle()
+        mentioned = [self.members[role] for role in MENTION.findall(words_)]
+        words_ = MENTION.sub(lambda m: f"<at>{self.members[m[1]]['name']}</at>", words_)
         activity = personal_message(self.fake, self.members[who], words_)
+        activity["entities"] = [
+            {
+                "type": "mention",
+                "text": f"<at>{member['name']}</at>",
+                "mentioned": {"id": member["id"], "name": member["name"]},
+            }
+            for member in mentioned
+        ]
         answer = self.fake.post_activity(self.server.url, activity)
         assert answer.status_code in (200, 201, 202), answer.text
 

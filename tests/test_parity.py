@@ -75,6 +75,10 @@ def test_ask_claim_resolve_rate_and_change_the_rating(chat: Driver) -> None:
     assert "you rated TH-1 2/5" in chat.last("alice")
     assert "You have no open requests" in said(chat, "alice", "status")
 
+    # The service desk logs a call on someone's behalf, naming them as the platform mentions.
+    assert "TH-3 is logged for" in said(chat, "staff", "techhelp for @bob via phone no dial tone")
+    assert "TH-3" in said(chat, "bob", "status")
+
 
 def test_an_alert_reaches_everyone_counts_the_affected_and_resolves_every_copy(
     chat: Driver,
