@@ -77,20 +77,20 @@ class Driver:
         """The platform's directory lists every person role; `chatbot clock` syncs it."""
         raise NotImplementedError
 
-    def remind_now(self) -> None:
-        """The open survey runs' reminders fall due, and `chatbot clock` runs a tick: the real
-        clock process, with only the due times moved (and the last tick's clock lease run out,
-        as it would before a reminder is due)."""
+    def later(self, *updates: str, hours: float = 1) -> None:
+        """Time passes for what the clock looks at: each SQL update moves a due time into the
+        past (`:past`, `hours` ago), the last tick's clock lease runs out as it would, and the
+        real `chatbot clock --once` runs a tick."""
         self.settle()
-        past = {"past": _soon() - timedelta(hours=1)}
+        past = {"past": _soon() - timedelta(hours=hours)}
         with self.engine.begin() as connection:
-            connection.execute(
-                text("update survey_runs set remind_at = :past where reminded_at is null"), past
-            )
-            connection.execute(
-                text("update clock_state set value = :past where name = 'lease'"), past
-            )
+            for update in (*updates, "update clock_state set value = :past where name = 'lease'"):
+                connection.execute(text(update), past)
         self.server.clock_once()
+
+    def remind_now(self) -> None:
+        """The open survey runs' reminders fall due."""
+        self.later("update survey_runs set remind_at = :past where reminded_at is null")
 
     def open_form(self, who: str, command: str, title: str) -> None:
         """Ask for a form by command: it opens at once where the platform can (Slack's modal),

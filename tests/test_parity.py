@@ -156,3 +156,11 @@ def test_home_shows_a_persons_requests_surveys_and_alerts(chat: Driver) -> None:
     home = said(chat, "alice", "home")
     assert "TH-1" in home and "printer on floor 3 is jammed" in home
     assert "AL-1" in home and "Email is down" in home
+
+
+def test_an_overdue_request_is_escalated_in_the_triage_channel(chat: Driver) -> None:
+    said(chat, "alice", "/techhelp printer on floor 3 is jammed")
+    # Five hours later: a normal request's first-response target is four.
+    chat.later("update requests set created_at = :past", hours=5)
+    escalation = chat.last("triage")
+    assert "TH-1" in escalation and "past its first-response target" in escalation
