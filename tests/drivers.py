@@ -46,6 +46,7 @@ class Shown:
     id: str  # the platform's id of the message: what an edit or a press refers to
     text: str  # as `words`
     buttons: list[tuple[str, Any]] = field(default_factory=list)  # (label, the platform's handle)
+    images: int = 0  # pictures shown with it (a chart)
 
 
 class Driver:
@@ -341,6 +342,18 @@ class SlackDriver(Driver):
                 to = self.role_of(str(body["channel"]).removeprefix("D"))
                 self.ts_channel[ts] = to
                 self._show(to, ts, body.get("blocks"), body.get("text", ""))
+            elif call.method == "files.completeUploadExternal":  # a file shared with a message
+                to = self.role_of(str(body["channel_id"]).removeprefix("D"))
+                blocks = body.get("blocks")
+                if isinstance(blocks, str):
+                    blocks = json.loads(blocks)
+                shown = Shown(
+                    to, f"file-{index}", slack_words(blocks, body.get("initial_comment", ""))
+                )
+                shown.images = len(
+                    json.loads(body["files"]) if isinstance(body["files"], str) else body["files"]
+                )
+                self.transcript.append(shown)
             elif call.method == "chat.update":
                 to = self.ts_channel.get(str(body.get("ts")), "")
                 self._show(to, str(body.get("ts")), body.get("blocks"), body.get("text", ""))
@@ -521,6 +534,7 @@ class TeamsDriver(Driver):
             else:
                 message_id = rest.strip("/")
             shown = Shown(to, message_id, teams_words(call.body), teams_buttons(call.body))
+            shown.images = json.dumps(call.body).count('"type": "Image"')
             self.transcript.append(shown)
             submit = next((a for _, a in shown.buttons if a.get("verb") == "form.submit"), None)
             if submit is not None and to in self.people:

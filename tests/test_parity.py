@@ -20,7 +20,8 @@ def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> D
     config = tmp_path / "techhelp.yml"
     # The service desk named as an admin names them: by e-mail, which means them on every
     # platform whose directory gives their account that address.
-    config.write_text(f"staff: [{email('staff')}]\n")
+    extra = request.node.get_closest_marker("techhelp_yaml")
+    config.write_text(f"staff: [{email('staff')}]\n" + (extra.args[0] if extra else ""))
     if request.param == "slack":
         ids = SlackDriver.people | SlackDriver.channels
         server = request.getfixturevalue("make_server")(
@@ -164,3 +165,15 @@ def test_an_overdue_request_is_escalated_in_the_triage_channel(chat: Driver) -> 
     chat.later("update requests set created_at = :past", hours=5)
     escalation = chat.last("triage")
     assert "TH-1" in escalation and "past its first-response target" in escalation
+
+
+@pytest.mark.techhelp_yaml('digest: "* * * * *"\n')  # the weekly digest, every minute here
+def test_the_weekly_digest_with_its_chart_reaches_the_it_channel(chat: Driver) -> None:
+    said(chat, "alice", "/techhelp printer on floor 3 is jammed")
+    # Made a week ago (the digest covers the last whole week); this first tick starts the
+    # digest's schedule from now, the next finds its run due.
+    chat.later("update requests set created_at = :past", hours=7 * 24)
+    chat.later("update clock_state set value = :past where name = 'digest'", hours=0.02)
+    digest = chat.last("it")
+    assert "Weekly service digest" in digest and "1 received" in digest
+    assert [s.images for s in chat.transcript if s.to == "it"][-1] == 1  # the chart
