@@ -176,6 +176,9 @@ class Outreach(BaseModel):
     channels: list[str]
     schedule: str  # crontab: minute hour day month weekday, in `timezone`
     template: str = "techhelp/help.md.j2"
+    # The platform whose channel ids `channels` are (default: `techhelp_platform`'s): an
+    # organisation on Slack and Teams lists an outreach per platform.
+    platform: str | None = None
 
     @field_validator("schedule")
     @classmethod

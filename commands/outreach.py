@@ -30,12 +30,13 @@ def post_due(ctx: Context) -> int:
             continue
         parts = ctx.templates.blocks(outreach.template)
         message = Message(text=parts[0], blocks=tuple(Block("section", text=p) for p in parts))
+        platform = outreach.platform or ctx.settings.techhelp_platform
         for run in runs:
             for channel in outreach.channels:
                 ctx.send(
                     Outgoing(
                         key=f"{name}:{run.isoformat()}:{channel}",
-                        to=Address.channel(ctx.settings.techhelp_platform, channel),
+                        to=Address.channel(platform, channel),
                         message=message,
                     )
                 )

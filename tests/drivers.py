@@ -222,6 +222,10 @@ class SlackDriver(Driver):
     people = {"alice": "UALICE", "bob": "UBOB", "staff": "USTAFF", "admin": "UADMIN"}
     channels = {"triage": "CTRIAGE", "alerts": "CALERTS", "it": "CIT"}
 
+    @classmethod
+    def ids(cls) -> dict[str, str]:
+        return cls.people | cls.channels
+
     def __init__(self, server: Server) -> None:
         super().__init__(server)
         self.fake = server.fake

@@ -21,9 +21,11 @@ def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> D
     # The service desk named as an admin names them: by e-mail, which means them on every
     # platform whose directory gives their account that address.
     extra = request.node.get_closest_marker("techhelp_yaml")
-    config.write_text(f"staff: [{email('staff')}]\n" + (extra.args[0] if extra else ""))
+    ids = (SlackDriver if request.param == "slack" else TeamsDriver).ids()
+    more = extra.args[0].format(platform=request.param, **ids) if extra else ""
+    config.write_text(f"staff: [{email('staff')}]\n" + more)
     if request.param == "slack":
-        ids = SlackDriver.people | SlackDriver.channels
+        ids = SlackDriver.ids()
         server = request.getfixturevalue("make_server")(
             process=True,  # the real `chatbot serve`, as on Teams
             TECHHELP_CONFIG=str(config),
@@ -177,3 +179,14 @@ def test_the_weekly_digest_with_its_chart_reaches_the_it_channel(chat: Driver) -
     digest = chat.last("it")
     assert "Weekly service digest" in digest and "1 received" in digest
     assert [s.images for s in chat.transcript if s.to == "it"][-1] == 1  # the chart
+
+
+@pytest.mark.techhelp_yaml(
+    # The single point of intake, advertised in the alert channel every minute (here).
+    "outreach:\n  - {{name: intake, channels: ['{alerts}'], schedule: '* * * * *',"
+    " platform: {platform}}}\n"
+)
+def test_outreach_is_posted_on_its_schedule(chat: Driver) -> None:
+    chat.later()  # the first tick starts the schedule from now
+    chat.later("update clock_state set value = :past where name = 'outreach:intake'", hours=0.02)
+    assert "One place to ask IT for anything" in chat.last("alerts")
