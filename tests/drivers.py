@@ -70,8 +70,9 @@ class Driver:
     def press(self, who: str, label: str, *, card: str | None = None) -> None:
         raise NotImplementedError
 
-    def fill(self, who: str, **values: str) -> dict[str, str]:
-        """Submit the form open for `who`; the errors shown if it stays open."""
+    def fill(self, who: str, **values: str | datetime) -> dict[str, str]:
+        """Submit the form open for `who` (a date and time given as an aware `datetime`, entered
+        as the platform's picker sends it); the errors shown if it stays open."""
         raise NotImplementedError
 
     def sync_directory(self) -> None:
@@ -280,16 +281,20 @@ class SlackDriver(Driver):
         answer = self.server.post(body)
         assert answer.status_code == 200, answer.text
 
-    def fill(self, who: str, **values: str) -> dict[str, str]:
+    def fill(self, who: str, **values: str | datetime) -> dict[str, str]:
+        # Slack's datetimepicker sends Unix seconds.
+        typed = {
+            k: str(int(v.timestamp())) if isinstance(v, datetime) else v for k, v in values.items()
+        }
         self.settle()
         view = self.forms.pop(who, None)
         assert view is not None, f"no form is open for {who}"
         inputs = [b for b in view.get("blocks") or [] if b.get("type") == "input"]
         filled = {
-            b["block_id"]: values.get(b["block_id"], b["element"].get("initial_value", ""))
+            b["block_id"]: typed.get(b["block_id"], b["element"].get("initial_value", ""))
             for b in inputs
         }
-        unknown = set(values) - set(filled)
+        unknown = set(typed) - set(filled)
         assert not unknown, f"the form has no field {unknown}"
         kinds = {b["block_id"]: b["element"]["type"] for b in inputs}
         self._step(who, None)
@@ -473,12 +478,20 @@ class TeamsDriver(Driver):
         shown, action = self.button(who, label, card)
         self._invoke(who, shown, action, dict(action.get("data") or {}))
 
-    def fill(self, who: str, **values: str) -> dict[str, str]:
+    def fill(self, who: str, **values: str | datetime) -> dict[str, str]:
+        # Teams' Input.Date and Input.Time, in the configuration's time zone (UTC here).
+        typed: dict[str, str] = {}
+        for name, value in values.items():
+            if isinstance(value, datetime):
+                local = value.astimezone(UTC)
+                typed |= {f"{name}.date": f"{local:%Y-%m-%d}", f"{name}.time": f"{local:%H:%M}"}
+            else:
+                typed[name] = value
         self.settle()
         opened = self.forms.pop(who, None)
         assert opened is not None, f"no form is open for {who}"
         action, shown = opened
-        answer = self._invoke(who, shown, action, dict(action.get("data") or {}) | values)
+        answer = self._invoke(who, shown, action, dict(action.get("data") or {}) | typed)
         if answer.get("type") == "application/vnd.microsoft.activity.message":
             self.forms[who] = opened  # the card keeps its inputs: the form is still open
             return {"form": teams_words(str(answer.get("value") or ""))}

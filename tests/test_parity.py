@@ -4,6 +4,7 @@ is what the fake platform received, read as words (`tests/drivers.py`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,24 @@ def test_outreach_is_posted_on_its_schedule(chat: Driver) -> None:
     chat.later()  # the first tick starts the schedule from now
     chat.later("update clock_state set value = :past where name = 'outreach:intake'", hours=0.02)
     assert "One place to ask IT for anything" in chat.last("alerts")
+
+
+def test_a_maintenance_notice_is_posted_at_its_time_and_its_window_announced(chat: Driver) -> None:
+    chat.open_form("admin", "/techalert", "Send an IT alert")
+    soon = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
+    assert (
+        chat.fill(
+            "admin",
+            severity="maintenance",
+            message="Mail server upgrade tonight",
+            audience="channels",
+            post_at=soon,
+            starts_at=soon + timedelta(hours=1),
+        )
+        == {}
+    )
+    assert chat.received("alerts") == []  # not before its time
+    chat.later("update alerts set post_at = :past", hours=0.01)
+    assert "Mail server upgrade tonight" in chat.last("alerts")
+    chat.later("update alerts set starts_at = :past", hours=0.005)
+    assert "maintenance window of AL-1 starts now" in chat.last("alerts")
