@@ -115,6 +115,8 @@ def test_a_survey_click_can_be_changed_and_only_non_responders_are_reminded(chat
     assert "4" in chat.last("alice") and "Thank you" in chat.last("alice")
     chat.press("alice", "2", card="Thank you")
     assert "2" in chat.last("alice")
+    chat.press("alice", "Add a comment", card="Thank you")
+    assert chat.fill("alice", comment="Quick and kind") == {}
 
     before = {who: len(chat.received(who)) for who in ("alice", "bob")}
     chat.remind_now()
