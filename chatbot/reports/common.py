@@ -1,0 +1,115 @@
+"""What every figure shares: the filters (date range, department, urgency), the week and time
+arithmetic per database, and the department column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    cast,
+    func,
+    literal,
+    select,
+)
+
+from chatbot.config import Routing
+from chatbot.db.models import (
+    Request,
+)
+
+# The single point of intake (the command, or a message to the bot, and the form); the rest was
+# logged by staff.
+SELF_SERVICE = ("techhelp", "form")
+LOGGED_BY_STAFF = ("phone", "email", "walk-in")
+UNRESOLVED = ("open", "claimed")  # IN, not != 'resolved': the state index then finds only these
+DEFAULT_WEEKS = 12
+OVERDUE_LIMIT = 200
+ALERT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the reader chose: a date range of creation (inclusive) and a department."""
+
+    start: date
+    end: date
+    department: str | None = None
+
+    @classmethod
+    def default(cls, *, today: date, weeks: int = DEFAULT_WEEKS) -> Filters:
+        return cls(start=today - timedelta(weeks=weeks) + timedelta(days=1), end=today)
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time(), tzinfo=UTC)
+
+    @property
+    def until(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), time(), tzinfo=UTC)
+
+    def query(self) -> dict[str, str]:
+        """As URL parameters (for links that keep the filters, CSV exports)."""
+        values = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        if self.department:
+            values["department"] = self.department
+        return values
+
+
+def _is_pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _week(conn: Connection, column: Any) -> ColumnElement[str]:
+    """The Monday (UTC) of the column's week, as YYYY-MM-DD."""
+    if _is_pg(conn):
+        return func.to_char(func.date_trunc("week", func.timezone("UTC", column)), "YYYY-MM-DD")
+    return func.date(column, "-6 days", "weekday 1")
+
+
+def _seconds(conn: Connection, later: Any, earlier: Any) -> ColumnElement[float]:
+    if _is_pg(conn):
+        return cast(func.extract("epoch", later - earlier), Float)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _in_range(filters: Filters) -> list[ColumnElement[bool]]:
+    where = [Request.created_at >= filters.since, Request.created_at < filters.until]
+    if filters.department:
+        where.append(Request.department == filters.department)
+    return where
+
+
+NO_DEPARTMENT = "(none)"
+
+
+def _department(column: Any) -> ColumnElement[str]:
+    return func.coalesce(column, literal(NO_DEPARTMENT))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _share(row: Any) -> float:
+    return round(100 * int(row.via_techhelp) / int(row.requests), 1)
+
+
+def departments(*, conn: Connection, routing: Routing, filters: Filters) -> list[str]:
+    """Departments to filter by: configured ones, and any found on the range's requests (not
+    the whole history, which would cost a scan of every request)."""
+    found = conn.execute(
+        select(Request.department)
+        .where(
+            Request.created_at >= filters.since,
+            Request.created_at < filters.until,
+            Request.department.is_not(None),
+        )
+        .distinct()
+    ).scalars()
+    chosen = {filters.department} if filters.department else set()
+    return sorted({d.name for d in routing.departments} | {d for d in found if d} | chosen)

@@ -1,0 +1,140 @@
+"""Pulse checks' trend lines per department, with small groups suppressed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    func,
+    literal,
+    select,
+)
+
+from chatbot import surveys
+from chatbot.config import Routing
+from chatbot.db.models import (
+    Survey,
+    SurveyRun,
+    SurveyTally,
+)
+from chatbot.reports.common import (
+    NO_DEPARTMENT,
+    Filters,
+    _department,
+    _utc,
+)
+
+EVERYONE = "Everyone"  # the row of all respondents, beside the departments
+
+
+def pulse_trends(
+    *,
+    conn: Connection,
+    filters: Filters,
+    routing: Routing,
+    min_group: int,
+    by_department: bool = True,
+) -> list[dict[str, Any]]:
+    """Pulse survey results as trend lines: per survey, each closed run sent in the range
+    (oldest first), everyone's row and then one per department of the respondents (or only the
+    chosen department's). Each row: recipients, answers, response rate, and the average (1–5
+    scale) or the distribution and top option (custom options).
+
+    Only closed runs: the figures are published once, when a run closes, and never change with
+    each click (comparing them before and after one would tell that person's answer). The
+    counts come from `survey_tallies` (per run, department and option). A group with fewer
+    answers than the minimum (the larger of `min_group` and `pulse.min_group_size`, the rule of
+    /pulse results) shows no answers, rate, average nor distribution; nor does any department
+    hidden with it so that everyone's row minus the shown departments cannot reveal it
+    (`surveys.suppressed`), whether or not the page shows everyone's row or one department. No
+    comments and no respondents here."""
+    minimum = surveys.min_group_size(routing, at_least=min_group)
+    sent = [
+        SurveyRun.state == "closed",
+        SurveyRun.sent_at >= filters.since,
+        SurveyRun.sent_at < filters.until,
+    ]
+    runs = conn.execute(
+        select(
+            SurveyRun.id,
+            SurveyRun.sent_at,
+            SurveyRun.recipients,
+            SurveyRun.recipients_by_department,
+            Survey.id.label("survey_id"),
+            Survey.question,
+            Survey.options,
+            Survey.scale,
+        )
+        .join(Survey, Survey.id == SurveyRun.survey_id)
+        .where(*sent)
+        .order_by(Survey.id, SurveyRun.sent_at, SurveyRun.id)
+    ).all()
+    if not runs:
+        return []
+    department = _department(func.nullif(SurveyTally.department, literal(""))).label("department")
+    counted = conn.execute(
+        select(SurveyTally.run_id, department, SurveyTally.option, SurveyTally.count)
+        .join(SurveyRun, SurveyRun.id == SurveyTally.run_id)
+        .where(*sent, SurveyTally.count > 0)
+    )
+    counts: dict[int, dict[str, Counter[int]]] = {}
+    for run_id, name, option, count in counted:
+        counts.setdefault(run_id, {}).setdefault(name, Counter())[option] += int(count)
+    result = []
+    for run in runs:
+        groups = counts.get(run.id, {})
+        asked = {
+            (name or NO_DEPARTMENT): int(n)
+            for name, n in (run.recipients_by_department or {}).items()
+        }
+        names = sorted(set(asked) | set(groups))
+        hidden = surveys.suppressed(
+            {name: groups.get(name, Counter()).total() for name in names}, minimum
+        )
+        rows: list[tuple[str, int, Counter[int], bool]] = []
+        if filters.department:
+            name = filters.department
+            chosen = groups.get(name, Counter())
+            shown = name not in hidden and chosen.total() >= minimum
+            rows.append((name, asked.get(name, 0), chosen, shown))
+        else:
+            everyone = sum(groups.values(), Counter())
+            rows.append((EVERYONE, int(run.recipients), everyone, everyone.total() >= minimum))
+            if by_department:
+                for name in names:
+                    rows.append(
+                        (name, asked.get(name, 0), groups.get(name, Counter()), name not in hidden)
+                    )
+        for name, recipients, chosen, shown in rows:
+            result.append(_pulse_row(run, name, recipients, chosen, shown=shown))
+    return result
+
+
+def _pulse_row(
+    run: Any, department: str, recipients: int, counts: Counter[int], *, shown: bool
+) -> dict[str, Any]:
+    answers = counts.total()
+    shares = surveys.distribution(list(run.options), counts)
+    average = surveys.scale_average(run.scale, counts)
+    top = max(shares, key=lambda share: share.count) if shares and answers else None
+    return {
+        "survey": f"PS-{run.survey_id}",
+        "question": run.question,
+        "scale": bool(run.scale),
+        "run": run.id,
+        "sent": _utc(run.sent_at).strftime("%Y-%m-%d"),
+        "department": department,
+        "recipients": recipients,
+        "answers": answers if shown else None,
+        "response_pct": round(100 * answers / recipients, 1) if shown and recipients else None,
+        "average": round(average, 2) if shown and average is not None else None,
+        "top_option": f"{top.label} ({top.percent:.0f}%)"
+        if shown and top and not run.scale
+        else None,
+        "distribution": " · ".join(f"{s.label}: {s.percent:.0f}%" for s in shares)
+        if shown
+        else None,
+        "percents": {s.label: round(s.percent, 1) for s in shares} if shown else {},
+    }
