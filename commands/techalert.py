@@ -454,6 +454,8 @@ def _refresh_counts(ctx: Context, alert: Alert) -> None:
     minute). Direct-message copies keep their count (editing thousands is too slow), so only
     the channel copies are read: a click on an alert to everyone costs what one to the
     channels does."""
+    if alert.audience and not alert.audience.get("channels"):
+        return  # to people alone (everyone, departments): no copy shows a count to edit
     channel_copies = alerts.copies(session=ctx.session, alert=alert, kind="channel")
     if not channel_copies:
         return
