@@ -154,13 +154,14 @@ def record_copies(*, session: Session, alert: Alert) -> None:
     )
 
 
-def copies(*, session: Session, alert: Alert) -> list[AlertCopy]:
-    """Every copy of the alert that was (or will be) posted."""
-    return list(
-        session.scalars(
-            select(AlertCopy).where(AlertCopy.alert_id == alert.id).order_by(AlertCopy.id)
-        )
-    )
+def copies(*, session: Session, alert: Alert, kind: str | None = None) -> list[AlertCopy]:
+    """Every copy of the alert that was (or will be) posted; with `kind` ("channel" or
+    "person"), only those, chosen by the database (an alert to everyone has thousands of
+    personal copies, which a click must not load)."""
+    query = select(AlertCopy).where(AlertCopy.alert_id == alert.id)
+    if kind:
+        query = query.where(AlertCopy.kind == kind)
+    return list(session.scalars(query.order_by(AlertCopy.id)))
 
 
 def resolve(*, session: Session, alert: Alert, text: str | None, now: datetime) -> Alert:

@@ -72,11 +72,21 @@ class Capabilities:
     # people ask by message alone (Teams), so a message is the platform's own way in, and a
     # request from one counts as the platform's channel, not as its "DM" (`chatbot.reports`).
     commands: bool = False
+    # A private answer to a button or a form can be shown to the person who clicked, in the
+    # interaction's own answer (Teams answers an `adaptiveCard/action` invoke with a message).
+    # Only text alone: a private reply with buttons, or to a click handled later from the inbox
+    # (its answer is already given), still becomes a one-to-one message.
+    click_replies: bool = False
 
 
 # A platform that declares nothing gets its replies handed back as they are.
 EVERYTHING = Capabilities(
-    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True, commands=True
+    ephemeral_replies=True,
+    modals=True,
+    home_view=True,
+    message_lookup=True,
+    commands=True,
+    click_replies=True,
 )
 PRIVATE_USER = "-"  # the logged user of a private route: nobody in particular
 
@@ -423,7 +433,8 @@ class Bot:
         """Fall back where the platform lacks a capability: a form that cannot open at once
         becomes a card with a button that opens it; a private reply the platform cannot show
         to one person alone, or any answer to a free-text message (there is no interaction to
-        answer), becomes a one-to-one message through the outbox."""
+        answer), becomes a one-to-one message through the outbox, unless the platform can show
+        it in the answer to the click (`Capabilities.click_replies`)."""
         caps = ctx.capabilities
         if isinstance(response, OpenForm) and (
             event.kind == "message" or (event.kind == "command" and not caps.modals)
@@ -431,7 +442,11 @@ class Bot:
             response = Reply(self._form_card(ctx, event, response))
         if isinstance(response, Reply) and (
             event.kind == "message"
-            or (response.visibility == "private" and not caps.ephemeral_replies)
+            or (
+                response.visibility == "private"
+                and not caps.ephemeral_replies
+                and not self._answered_in_click(caps, event, response)
+            )
         ):
             ctx.send(
                 Outgoing(
@@ -442,6 +457,17 @@ class Bot:
             )
             return None
         return response
+
+    def _answered_in_click(self, caps: Capabilities, event: Event, reply: Reply) -> bool:
+        """Whether a private reply can be the answer to the click itself: the platform shows
+        one (`click_replies`), the click is answered now (not handled later from the inbox),
+        and the reply is text alone, which such an answer shows whole (buttons would be lost)."""
+        return (
+            caps.click_replies
+            and event.kind in ("action", "form")
+            and not self.defers(event)
+            and reply.message.text_alone
+        )
 
     def _form_card(self, ctx: Context, event: Event, opened: OpenForm) -> Message:
         text = event.text if len(event.text) <= FORM_CARD_TEXT else ""

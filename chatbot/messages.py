@@ -72,6 +72,13 @@ class Message:
         """A message of one text section."""
         return cls(text=text, blocks=(Block("section", text=text),))
 
+    @property
+    def text_alone(self) -> bool:
+        """Whether the summary says it all: no file, and no block but the summary as one
+        section (`Message.plain`), so no button, fact or second section is lost when only
+        `text` is shown."""
+        return self.file is None and self.blocks in ((), (Block("section", text=self.text),))
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"file": vars(self.file)} if self.file else {}
         return data | {

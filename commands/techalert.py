@@ -449,15 +449,21 @@ def on_affected(event: Event, ctx: Context) -> Response:
 
 
 def _refresh_counts(ctx: Context, alert: Alert) -> None:
-    """One edit per copy per window, carrying the latest count when it goes: a thousand
-    clicks must not cost a thousand edits of every copy (chat.update is ~50 a minute)."""
+    """One edit per channel copy per window, carrying the latest count when it goes: a
+    thousand clicks must not cost a thousand edits of every copy (chat.update is ~50 a
+    minute). Direct-message copies keep their count (editing thousands is too slow), so only
+    the channel copies are read: a click on an alert to everyone costs what one to the
+    channels does."""
+    if alert.audience and not alert.audience.get("channels"):
+        return  # to people alone (everyone, departments): no copy shows a count to edit
+    channel_copies = alerts.copies(session=ctx.session, alert=alert, kind="channel")
+    if not channel_copies:
+        return
     interval = ctx.settings.alert_count_interval
     window = int(ctx.now.timestamp() // interval)
     delay = (window + 1) * interval - ctx.now.timestamp()
     edited = card(ctx, alert)
-    for copy in alerts.copies(session=ctx.session, alert=alert):
-        if copy.kind == "person":
-            continue  # direct-message copies keep their count: editing thousands is too slow
+    for copy in channel_copies:
         ctx.send(
             Outgoing(
                 key=f"alert:{alert.id}:count:{window}:{copy.delivery_id}",

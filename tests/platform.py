@@ -42,9 +42,16 @@ from chatbot.messages import (
 from chatbot.text import plain_text
 
 FULL = Capabilities(
-    ephemeral_replies=True, modals=True, home_view=True, message_lookup=True, commands=True
+    ephemeral_replies=True,
+    modals=True,
+    home_view=True,
+    message_lookup=True,
+    commands=True,
+    click_replies=True,
 )
 PLAIN = Capabilities()  # a bare chat: no ephemeral replies, modals, home, lookup nor commands
+# Teams' set: a bare chat whose card clicks are answered in the interaction (`click_replies`).
+CLICK_REPLIES = Capabilities(click_replies=True)
 _TYPED_MENTION = re.compile(r"@([A-Za-z0-9]+)")
 _MARKUP = re.compile(r"[*_`\ue000-\uf8ff]")
 
@@ -168,6 +175,10 @@ class TestPlatform:
         event = self._event("action", user, button.action, value=button.value, reply_to=seen.id)
         event = replace_channel(event, None if seen.to == user else seen.to)
         return self._run(event, pressed=seen)
+
+    def press_action(self, user: str, action: str, value: str = "") -> Step:
+        """A click on a button with `action` (one no message shows, for a handler a test adds)."""
+        return self._run(self._event("action", user, action, value=value))
 
     def fill(self, user: str, **values: str) -> Step:
         """Submit the form open for `user`: the given values, the rest at their defaults."""

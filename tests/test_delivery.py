@@ -175,6 +175,31 @@ def test_pacer_keeps_a_steady_rate() -> None:
     assert slept[-1] == pytest.approx(0.25)
 
 
+def test_pacer_keeps_its_rate_when_sleeps_overrun() -> None:
+    """A loaded machine wakes a sleeper late: the lateness is not carried into every later
+    interval (that alone cost Teams' alert a tenth of its rate), and a stall makes no burst."""
+    from chatbot.delivery import Pacer
+
+    now = [100.0]
+
+    def late_sleep(seconds: float) -> None:
+        now[0] += seconds + 0.02  # every wake 20 ms late
+
+    pacer = Pacer(4, clock=lambda: now[0], sleep=late_sleep)
+    times = []
+    for _ in range(9):
+        pacer.acquire()
+        times.append(now[0])
+    # nine posts at four a second span two seconds, plus one wake's lateness, not eight
+    assert times[-1] - times[0] == pytest.approx(2.0, abs=0.03)
+    assert all(b - a >= 0.25 - 0.02 - 1e-9 for a, b in zip(times, times[1:], strict=False))
+    now[0] += 3  # a stall: what was missed is not caught up in a burst
+    pacer.acquire()
+    first = now[0]
+    pacer.acquire()
+    assert now[0] - first >= 0.25
+
+
 def test_a_long_rate_limit_storm_gives_nothing_up(setup) -> None:  # type: ignore[no-untyped-def]
     db, clock, sender, worker = setup
     put(db, clock, "storm")

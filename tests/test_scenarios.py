@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from chatbot.db.models import Rating
-from tests.platform import FULL, PLAIN, TestPlatform
+from chatbot.messages import Block, Button, Message, Reply
+from tests.platform import CLICK_REPLIES, FULL, PLAIN, TestPlatform
 
 ALICE = "UALICE"
 BOB = "UBOB"
@@ -142,3 +143,40 @@ def test_a_rating_can_be_changed_only_until_its_week_is_published(chat: TestPlat
     assert "already counted in the weekly figures" in told(chat, refused, ALICE)
     with chat.bot.db.sessions() as session:
         assert session.scalars(select(Rating.score)).all() == [2]
+
+
+@pytest.mark.parametrize("capabilities", [PLAIN, CLICK_REPLIES], ids=["plain", "click-replies"])
+def test_a_private_answer_to_a_click_is_its_own_answer_where_the_platform_can(
+    make_chat: Any, capabilities: Any
+) -> None:
+    """A refusal of a click (Alice is not the service desk) is shown to her alone: as the
+    click's own answer where the platform has one (Teams' invoke answer), else as a one-to-one
+    message. Either way nobody else sees it and the card stays as it was."""
+    chat = make_chat(CONFIG, capabilities=capabilities, name="teams")
+    chat.say(ALICE, "/techhelp printer on floor 3 is jammed")
+    card = chat.last(TRIAGE)
+    step = chat.press(ALICE, "Claim", card="TH-1")
+    assert [seen.to for seen in step.shown] == [ALICE]
+    (seen,) = step.shown
+    assert "Only the service desk" in seen.text
+    assert seen.how == ("reply" if capabilities.click_replies else "post")
+    assert chat.last(TRIAGE) == card
+
+
+def test_a_private_answer_with_buttons_to_a_click_still_goes_one_to_one(make_chat: Any) -> None:
+    """The click's own answer shows text alone: an answer with buttons would lose them, so it
+    is a one-to-one message even where the platform answers clicks."""
+    chat = make_chat(CONFIG, capabilities=CLICK_REPLIES, name="teams")
+    chat.say(ALICE, "/techhelp printer on floor 3 is jammed")
+    choice = Message(
+        text="Which printer?",
+        blocks=(
+            Block("section", text="Which printer?"),
+            Block("actions", buttons=(Button("Floor 3", "test.printer", "3"),)),
+        ),
+    )
+    chat.bot.handlers[("action", "test.ask")] = lambda event, ctx: Reply(choice)
+    step = chat.press_action(ALICE, "test.ask")
+    (seen,) = step.shown
+    assert (seen.to, seen.how) == (ALICE, "post")
+    assert "[Floor 3]" in seen.text

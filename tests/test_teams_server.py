@@ -27,6 +27,7 @@ from tests.teams_driver import (
 )
 
 CARD = "application/vnd.microsoft.card.adaptive"
+TEXT = "application/vnd.microsoft.activity.message"
 # A markdown link Teams would make live: `[label](url)` with neither bracket escaped.
 LIVE_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")
 
@@ -109,10 +110,14 @@ def test_triage_claim_and_resolve_edit_the_card_and_tell_the_requester(
     teams.wait_shown(TEAMS_TRIAGE, "TH-1")
     card_id = teams.messages(TEAMS_TRIAGE)[0]["id"]
 
-    # Bob is not the service desk: he is told so in his 1:1 and the card stays as it was
+    # Bob is not the service desk: he is told so in the click's answer (no 1:1 message) and
+    # the card stays as it was
     refused = teams.click(BOB, "Claim", conversation=TEAMS_TRIAGE)
     assert refused.status_code == 200 and refused.json()["statusCode"] == 200
-    teams.wait_shown(teams.personal(BOB), "Only the service desk")
+    assert refused.json()["type"] == TEXT and "Only the service desk" in refused.json()["value"]
+    teams.settle()
+    assert teams.messages(teams.personal(BOB)) == []
+    assert not [c for c in teams.fake.calls if c.path.endswith("/v3/conversations")]
     assert len(teams.fake.history[card_id]) == 1
 
     claimed = teams.click(ADMIN, "Claim", conversation=TEAMS_TRIAGE)
@@ -147,6 +152,29 @@ def test_a_non_admin_techalert_is_refused_and_nothing_is_sent(teams: TeamsDriver
     teams.settle()
     assert teams.messages(TEAMS_ALERTS) == []
     assert count(teams.server, "alerts") == 0
+
+
+def test_im_affected_is_answered_in_the_click_and_nothing_is_sent_one_to_one(
+    teams: TeamsDriver,
+) -> None:
+    """A click's private answer ("you are counted") is the invoke's own answer on Teams: no 1:1
+    conversation is created and nothing is posted to the clicker; the channel copy's count is
+    edited (batched) as before."""
+    teams.say(ADMIN, "techalert outage Email is down for everyone")
+    teams.wait(lambda: _has_button(teams, TEAMS_ALERTS, "I'm affected"))
+    teams.settle()
+    creates_before = [c for c in teams.fake.calls if c.path.endswith("/v3/conversations")]
+    clicked = teams.click(ALICE, "I'm affected", conversation=TEAMS_ALERTS)
+    assert clicked.status_code == 200
+    answer = clicked.json()
+    assert answer["statusCode"] == 200 and answer["type"] == TEXT
+    assert "counted as affected by AL-1" in answer["value"]
+    assert "1 person so far" in answer["value"]
+    assert rows(teams.server, "select user_id from affected_votes") == [(ALICE["aadObjectId"],)]
+    teams.wait(lambda: "1 person affected" in teams.shown(TEAMS_ALERTS)[-1], timeout=30)
+    assert teams.messages(teams.personal(ALICE)) == []
+    creates_after = [c for c in teams.fake.calls if c.path.endswith("/v3/conversations")]
+    assert creates_after == creates_before
 
 
 @sqlite_only("escaping happens when the card is rendered, not in the database")

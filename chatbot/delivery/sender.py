@@ -73,6 +73,9 @@ class Job:
 
 
 class Sender(Protocol):
+    """A platform's sender. It may also have `threads: int`, the sending threads it needs to
+    use its platform's rate (the delivery worker runs at least that many)."""
+
     def send(self, job: Job) -> Outcome: ...
 
     def find_sent(self, job: Job) -> Sent | None:

@@ -33,7 +33,11 @@ MAX_ATTEMPTS = 25
 
 class Pacer:
     """A token bucket shared by the sending threads: posts go out at a steady `rate` per second
-    (bursts up to `burst`), below the platform's limit, instead of running into 429s."""
+    (bursts up to `burst`), below the platform's limit, instead of running into 429s.
+
+    Each call gets the next slot of a timeline one interval apart; a sleeper that wakes late
+    (a loaded machine) does not push every later slot back, so the rate holds, and a stall
+    catches up no more than `burst` slots at once."""
 
     def __init__(
         self,
@@ -45,20 +49,16 @@ class Pacer:
     ) -> None:
         self.rate, self.burst = rate, burst
         self.clock, self.sleep = clock, sleep
-        self.tokens = float(burst)
-        self.updated = clock()
+        self.next_slot = float("-inf")
         self.lock = threading.Lock()
 
     def acquire(self) -> None:
         with self.lock:  # one waiter at a time keeps the order and the rate exact
             now = self.clock()
-            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens < 1:
-                self.sleep((1 - self.tokens) / self.rate)
-                self.tokens = 1.0
-                self.updated = self.clock()
-            self.tokens -= 1
+            slot = max(self.next_slot, now - (self.burst - 1) / self.rate)
+            if slot > now:
+                self.sleep(slot - now)
+            self.next_slot = slot + 1 / self.rate
 
 
 class DeliveryWorker(Worker):
@@ -91,7 +91,10 @@ class DeliveryWorker(Worker):
         self.batch = batch
         self.lease = lease
         self.pacer = Pacer(posts_per_second) if posts_per_second else None
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
+        # A sender may ask for more sending threads than the default (`Sender.threads`: Teams
+        # needs more calls in flight than Slack to use its rate); the larger figure wins.
+        threads = max([concurrency, *(getattr(s, "threads", 0) for s in senders.values())])
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="delivery")
         self._paused_until: dict[str, datetime] = {}
 
     def stop(self, timeout: float = 10) -> None:

@@ -5,8 +5,9 @@ its answers back to Teams.
   "message": the core routes it by its one grammar and answers through the outbox.
 - An `adaptiveCard/action` invoke is answered in the HTTP response, well within Teams' 5 s
   (`Invoke answers` in the Teams brief): a replaced card, a form opened as card inputs, a short
-  message for form errors. A deferred action (a survey's one-click answer) is only stored in the
-  inbox before the answer; the inbox worker handles it and the replier edits the card after.
+  message for form errors or a private text reply. A deferred action (a survey's one-click
+  answer) is only stored in the inbox before the answer; the inbox worker handles it and the
+  replier edits the card after.
   A public reply is also posted where the card is.
 - `conversationUpdate` and `installationUpdate` record conversation references; a personal
   install is the core's event `app.installed`.
@@ -44,9 +45,15 @@ log = logging.getLogger(__name__)
 CARD = "application/vnd.microsoft.card.adaptive"
 TEXT = "application/vnd.microsoft.activity.message"
 # No ephemeral messages (a private reply becomes a 1:1 message), no modal opened by a command (a
-# card whose button opens the form), no home view, and no way to find a message sent in doubt.
+# card whose button opens the form), no home view, and no way to find a message sent in doubt;
+# but a private text reply to a card's button or form is the invoke's own answer (a message
+# shown to the person who clicked), not a 1:1 message costing a conversation and a post.
 CAPABILITIES = Capabilities(
-    ephemeral_replies=False, modals=False, home_view=False, message_lookup=False
+    ephemeral_replies=False,
+    modals=False,
+    home_view=False,
+    message_lookup=False,
+    click_replies=True,
 )
 
 

@@ -73,6 +73,11 @@ class NoConversation(Exception):
 
 
 class TeamsSender:
+    # Sending threads the delivery worker runs at least (`Sender`): a new person costs two
+    # calls (create the 1:1, then post) plus two small commits, so four threads keep only about
+    # 40 of Teams' 50 calls a second busy; eight keep the tenant's bucket (48/s) the limit.
+    threads = 8
+
     def __init__(
         self,
         connector: Connector,
