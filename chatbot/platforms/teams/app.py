@@ -228,21 +228,39 @@ class TeamsApp:
 
     def _record(self, references: tuple[translate.Reference, ...]) -> None:
         """Store references that changed (a message refreshes its sender's: usually the same,
-        which costs no write)."""
-        fresh = []
+        which costs no write). What this process has not seen yet is read first: a read takes
+        no write lock, and after a restart a burst of clicks from people already known (an
+        alert's "I'm affected") would otherwise be a burst of writes."""
         with self._known_lock:
-            for ref in references:
-                signature = (ref.conversation_id, ref.service_url, ref.user_id, ref.installed)
-                if self._known.get((ref.kind, ref.ref)) != signature:
-                    fresh.append(ref)
+            fresh = [r for r in references if self._known.get((r.kind, r.ref)) != _signature(r)]
         if not fresh:
             return
-        with self.bot.db.transaction() as session:
-            conversations.record(session, fresh, self.bot.clock.now())
+        with self.bot.db.sessions() as session:
+            stored = conversations.signatures(session, [(r.kind, r.ref) for r in fresh])
+        changed = [r for r in fresh if not _holds(stored.get((r.kind, r.ref)), r)]
+        if changed:
+            with self.bot.db.transaction() as session:
+                conversations.record(session, changed, self.bot.clock.now())
         with self._known_lock:
             for ref in fresh:
-                signature = (ref.conversation_id, ref.service_url, ref.user_id, ref.installed)
-                self._known[(ref.kind, ref.ref)] = signature
+                self._known[(ref.kind, ref.ref)] = _signature(ref)
+
+
+def _signature(ref: translate.Reference) -> tuple[str, str, str | None, bool]:
+    return (ref.conversation_id, ref.service_url, ref.user_id, ref.installed)
+
+
+def _holds(stored: tuple[str, str, str | None, bool] | None, ref: translate.Reference) -> bool:
+    """Whether the stored reference already says what `ref` says (a reference without the
+    person's Bot Framework id keeps the stored one, so that id is not compared)."""
+    if stored is None:
+        return False
+    conversation, service_url, user_id, installed = stored
+    return (conversation, service_url, installed) == (
+        ref.conversation_id,
+        ref.service_url,
+        ref.installed,
+    ) and (ref.user_id is None or ref.user_id == user_id)
 
 
 def build_app(bot: Bot, connector: Connector, inbox: Inbox, renderer: Renderer) -> TeamsApp:

@@ -38,6 +38,26 @@ def record(session: Session, references: Iterable[Reference], now: datetime) -> 
             )
 
 
+def signatures(
+    session: Session, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str, str | None, bool]]:
+    """For each stored (kind, ref) of `keys`: its conversation, service URL, Bot Framework id
+    and whether the app is installed there."""
+    refs = {ref for _, ref in keys}
+    rows = session.execute(
+        select(
+            TeamsConversation.kind,
+            TeamsConversation.ref,
+            TeamsConversation.conversation_id,
+            TeamsConversation.service_url,
+            TeamsConversation.user_id,
+            TeamsConversation.installed,
+        ).where(TeamsConversation.ref.in_(refs))
+    )
+    wanted = set(keys)
+    return {(k, r): (c, u, b, i) for k, r, c, u, b, i in rows if (k, r) in wanted}
+
+
 def find(session: Session, kind: str, ref: str) -> TeamsConversation | None:
     return session.scalar(
         select(TeamsConversation).where(
