@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from chatbot.app import build_bot
-from chatbot.bot import Bot, Capabilities, Event
+from chatbot.bot import EVERYTHING, Bot, Capabilities, Event
 from chatbot.clock import FixedClock
 from chatbot.config import Settings
 from chatbot.delivery import Job, Outcome, Sent
@@ -41,14 +41,7 @@ from chatbot.messages import (
 )
 from chatbot.text import plain_text
 
-FULL = Capabilities(
-    ephemeral_replies=True,
-    modals=True,
-    home_view=True,
-    message_lookup=True,
-    commands=True,
-    click_replies=True,
-)
+FULL = EVERYTHING  # every capability a platform may declare
 PLAIN = Capabilities()  # a bare chat: no ephemeral replies, modals, home, lookup nor commands
 # Teams' set: a bare chat whose card clicks are answered in the interaction (`click_replies`).
 CLICK_REPLIES = Capabilities(click_replies=True)
