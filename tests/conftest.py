@@ -6,6 +6,7 @@ and inbox workers), or as a real process where a test needs one (`kill -9`, SIGT
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,6 +188,7 @@ class Server:
     args: tuple[str, ...] = ()  # options of `chatbot serve`, e.g. ("--web-only",)
     in_process: bool = True
     _running: InProcessServe | None = None
+    _log: Callable[[], None] | None = None
 
     @property
     def url(self) -> str:
@@ -195,6 +197,7 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         if not self.in_process:
             return self._start_process(timeout)
+        self._log = _log_to(self.log_path) if self.log_path is not None else None
         self._running = InProcessServe(self.env, self.port, self.args)
         return self
 
@@ -226,7 +229,11 @@ class Server:
         In-process: the same order as the command's exit (web, inbox, deliveries, database)."""
         if self._running is not None:
             running, self._running = self._running, None
-            running.stop()
+            try:
+                running.stop()
+            finally:
+                if self._log is not None:
+                    self._log()
             return
         if self.process and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
@@ -407,6 +414,26 @@ def clock_once_in_process(env: dict[str, str]) -> None:
         bot.db.dispose()
 
 
+def _log_to(path: Path) -> Callable[[], None]:
+    """What an in-process server logs goes to `path` as a `chatbot serve` process's log would
+    (`setup_logging`: INFO and up, httpx's lines at WARNING); the returned call stops it."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root, quiet = logging.getLogger(), logging.getLogger("httpx")
+    levels = root.level, quiet.level
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.INFO, logging.INFO))
+    quiet.setLevel(max(quiet.level, logging.WARNING))
+
+    def stop() -> None:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        quiet.setLevel(levels[1])
+        handler.close()
+
+    return stop
+
+
 _WAITRESS = threading.Lock()
 
 
@@ -577,18 +604,33 @@ def teams_env(database_url: str, fake: FakeTeams, **extra: str) -> dict[str, str
 
 
 @pytest.fixture
-def make_teams_server(database_url: str, fake_teams: FakeTeams, tmp_path: Path) -> Iterator[Any]:
-    """`make_teams_server(*serve_args, slack=fake_slack or None, **env)`: a `chatbot serve` on
-    Teams (and Slack too with `slack`), not started."""
+def make_teams_server(
+    database_url: str, fake_teams: FakeTeams, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """`make_teams_server(*serve_args, slack=fake_slack or None, process=False, **env)`: a
+    `chatbot serve` on Teams (and Slack too with `slack`), not started; composed in this process
+    unless `process=True` (a real `chatbot serve`, for kill -9, SIGTERM, or the parity test)."""
     servers: list[Server] = []
+    # The fake Microsoft endpoints speak TLS with a test CA that only the environment names
+    # (MSAL's requests reads REQUESTS_CA_BUNDLE, httpx and the key client's default context
+    # SSL_CERT_FILE, each when it connects): trusted in this process for the test's duration,
+    # as a `chatbot serve` process trusts it from the environment it is given.
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.setenv(name, fake_teams.env()[name])
 
-    def make(*args: str, slack: FakeSlack | None = None, **extra: str) -> Server:
+    def make(
+        *args: str, slack: FakeSlack | None = None, process: bool = False, **extra: str
+    ) -> Server:
         env = teams_env(database_url, fake_teams, **extra)
         if slack is not None:
             env |= {k: v for k, v in server_env(database_url, slack).items() if k not in env}
-        # A real process: the fake Microsoft endpoints are reached over TLS with a test CA that
-        # only the process's environment (SSL_CERT_FILE) names.
-        server = Server(env, slack, log_path=tmp_path / "server.log", args=args, in_process=False)  # type: ignore[arg-type]
+        server = Server(
+            env,
+            slack,  # type: ignore[arg-type]
+            log_path=tmp_path / "server.log",
+            args=args,
+            in_process=not process,
+        )
         servers.append(server)
         return server
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from tests.conftest import TEAMS_TRIAGE, Server
 from tests.fakes.teams import FakeTeams
@@ -145,9 +147,34 @@ class TeamsDriver:
     def wait(self, predicate: Callable[[], Any], timeout: float = 15) -> Any:
         return self.fake.wait_for(predicate, timeout=timeout)
 
-    def settle(self, seconds: float = 1.0) -> None:
-        """Give the bot's workers time to do what they would (to assert that nothing came)."""
-        time.sleep(seconds)
+    def settle(self, quiet: float = 0.3, timeout: float = 30) -> None:
+        """Wait until the bot has done what it would (to assert that nothing came): every
+        delivery due sent or given up, every stored click handled (a message is handled, and its
+        answers queued, before Teams gets its 200), and no call reached the fake for `quiet`
+        seconds (an invoke's public reply is posted beside its answer)."""
+        engine = create_engine(self.server.env["DATABASE_URL"])
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                soon = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=3)
+                with engine.connect() as connection:
+                    busy = connection.execute(
+                        text(
+                            "select (select count(*) from deliveries"
+                            " where status in ('pending', 'sending') and not_before <= :soon)"
+                            " + (select count(*) from inbox)"
+                        ),
+                        {"soon": soon},
+                    ).scalar_one()
+                calls = len(self.fake.calls)
+                if not busy:
+                    time.sleep(quiet)
+                    if len(self.fake.calls) == calls:
+                        return
+                assert time.monotonic() < deadline, f"{busy} deliveries or clicks still waiting"
+                time.sleep(0.05)
+        finally:
+            engine.dispose()
 
 
 def cards_of(activity: Body) -> list[Body]:

@@ -39,6 +39,7 @@ def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> D
         return SlackDriver(server)
     ids = TeamsDriver.ids()
     server = request.getfixturevalue("make_teams_server")(
+        process=True,  # the real `chatbot serve`, as on Slack
         TECHHELP_CONFIG=str(config),
         TEAMS_TRIAGE_CHANNEL=ids["triage"],
         TEAMS_ALERT_CHANNELS=ids["alerts"],

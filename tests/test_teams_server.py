@@ -57,7 +57,7 @@ def test_bad_tokens_get_401_and_store_nothing(teams: TeamsDriver, forgery: str |
     token = "" if forgery is None else fake.token(forgery=forgery)
     answer = teams.say(ALICE, "printer on floor 3 is jammed", token=token)
     assert answer.status_code == 401
-    teams.settle(0.5)
+    teams.settle()
     for table in ("interactions", "requests", "deliveries", "teams_conversations"):
         assert count(teams.server, table) == 0, table
     assert fake.calls == []
@@ -90,7 +90,7 @@ def test_a_redelivered_activity_changes_nothing_twice(teams: TeamsDriver) -> Non
     told = len(teams.messages(teams.personal(ALICE)))
     calls = len(teams.fake.calls)
     assert teams.post(activity).status_code == 200  # Teams redelivers: the same id
-    teams.settle(2)
+    teams.settle()
     assert count(teams.server, "requests") == 1
     assert len(teams.messages(TEAMS_TRIAGE)) == 1
     assert len(teams.messages(teams.personal(ALICE))) == told
