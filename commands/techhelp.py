@@ -48,7 +48,6 @@ def _for(text: str, mentions: dict[str, str]) -> re.Match[str] | None:
     return re.match(rf"^for\s+(?P<who>{who}){_VIA}", text, re.IGNORECASE | re.DOTALL)
 
 
-
 def text_reply(ctx: Context, template: str, **values: object) -> Reply:
     return Reply(Message.plain(ctx.render(template, **values)))
 
