@@ -241,3 +241,31 @@ def test_a_view_marked_for_rebuild_is_built_once_when_sent(setup) -> None:  # ty
     assert sender.sent[-1].message.text == "fresh home of UALICE"
     assert worker.run_once() == 0
     worker.pool.shutdown()
+
+
+def test_a_view_rebuilt_while_it_is_being_sent_goes_again_at_once(setup) -> None:  # type: ignore[no-untyped-def]
+    """A person's home changes while its previous version is in flight (their request logged
+    while the tab's first publish is sent): the new version follows that send at once, not when
+    the claim's lease runs out a minute later."""
+    from chatbot.delivery import rebuild_later
+
+    db, clock, sender, _ = setup
+
+    def build(job: Job) -> Message:
+        return Message.plain(f"fresh home of {job.to.id}")
+
+    worker = DeliveryWorker(db, {"test": sender}, clock=clock, build=build)
+    put(db, clock, "home:UALICE", channel="UALICE", kind="person", action="home")
+    send = sender.send
+
+    def send_while_it_changes(job: Job):  # type: ignore[no-untyped-def]
+        with db.transaction() as session:
+            assert rebuild_later(session, key="home:UALICE", now=clock.now()) is True
+        return send(job)
+
+    sender.send = send_while_it_changes
+    assert worker.run_once() == 1
+    sender.send = send
+    assert worker.run_once() == 1  # due now: the same clock, no lease to wait out
+    assert sender.sent[-1].message.text == "fresh home of UALICE"
+    worker.pool.shutdown()

@@ -205,6 +205,11 @@ class DeliveryWorker(Worker):
         rows = [self._after(job, outcome, now) for job, outcome in results]
         with self.db.transaction() as session:
             session.connection().execute(_RECORD, rows)
+            # A row stored again while this round sent it (a view rebuilt meanwhile) was not
+            # recorded above, and waits on the claim's lease: it is due now, after this send.
+            session.connection().execute(
+                _REARMED, {"ids": [job.id for job, _ in results], "now": now}
+            )
         # Batches whose copies changed for good this round: their live counts are refreshed.
         moved = {
             job.batch: job.platform
@@ -329,6 +334,16 @@ def _statements() -> tuple[Any, Any, Any]:
 
 
 _CLAIM, _CLAIMED, _RECORD = _statements()
+_TABLE = Delivery.__table__
+_REARMED = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id.in_(bindparam("ids", expanding=True)),
+        _TABLE.c.status == "pending",
+        _TABLE.c.lease_until.is_not(None),
+    )
+    .values(not_before=bindparam("now", type_=_TABLE.c.not_before.type), lease_until=None)
+)
 
 
 def _backoff(attempts: int) -> float:
