@@ -26,6 +26,14 @@ from sqlalchemy import create_engine, text
 from tests.conftest import Server, clock_once_in_process
 from tests.fakes.payloads import block_actions
 from tests.fakes.slack_api import dm_id
+from tests.fakes.teams_payloads import (
+    card_action,
+    installation_update,
+    members_added,
+    person,
+    personal_conversation_id,
+    personal_message,
+)
 from tests.platform import words
 
 SETTLE_TIMEOUT = 30.0
@@ -56,6 +64,11 @@ class Driver:
     people: dict[str, str] = {}
     channels: dict[str, str] = {}
     forms: dict[str, Any]  # role -> the form open for them, as the platform shows it
+
+    @classmethod
+    def ids(cls) -> dict[str, str]:
+        """Each role's id on the platform: what its configuration names."""
+        return cls.people | cls.channels
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -228,10 +241,6 @@ class SlackDriver(Driver):
     platform = "slack"
     people = {"alice": "UALICE", "bob": "UBOB", "staff": "USTAFF", "admin": "UADMIN"}
     channels = {"triage": "CTRIAGE", "alerts": "CALERTS", "it": "CIT"}
-
-    @classmethod
-    def ids(cls) -> dict[str, str]:
-        return cls.people | cls.channels
 
     def __init__(self, server: Server) -> None:
         super().__init__(server)
@@ -424,34 +433,21 @@ class TeamsDriver(Driver):
         "it": "19:it@thread.tacv2",
     }
 
-    def __init__(self, server: Server, fake: Any) -> None:
-        from tests.fakes.teams_payloads import person, personal_conversation_id
+    # The roster members, as the fake's roster lists them; a person is known by their Entra id.
+    members = {role: person(role, name=f"{role.title()} Tester") for role in SlackDriver.people}
+    people = {role: str(member["aadObjectId"]) for role, member in members.items()}
 
+    def __init__(self, server: Server, fake: Any) -> None:
         super().__init__(server)
         self.fake = fake
-        self.members = {
-            role: person(role, name=f"{role.title()} Tester")
-            for role in ("alice", "bob", "staff", "admin")
-        }
-        self.people = {role: str(m["aadObjectId"]) for role, m in self.members.items()}
         self.conversations = {personal_conversation_id(fake, m): r for r, m in self.members.items()}
         self.seen_calls = 0
         self.forms: dict[str, tuple[dict[str, Any], Shown]] = {}  # role -> submit action, card
-
-    @classmethod
-    def ids(cls) -> dict[str, str]:
-        from tests.fakes.teams_payloads import person
-
-        roles = ("alice", "bob", "staff", "admin")
-        people = {r: str(person(r, name=f"{r.title()} Tester")["aadObjectId"]) for r in roles}
-        return people | cls.channels
 
     def recorded(self) -> int:
         return len(self.fake.calls)
 
     def sync_directory(self) -> None:
-        from tests.fakes.teams_payloads import installation_update, members_added
-
         self.fake.members[:] = list(self.members.values())
         admin = self.members["admin"]
         added = members_added(self.fake, [], who=admin, include_bot=True)
@@ -463,8 +459,6 @@ class TeamsDriver(Driver):
         self.tick()
 
     def say(self, who: str, words_: str) -> None:
-        from tests.fakes.teams_payloads import personal_message
-
         self.settle()
         mentioned = [self.members[role] for role in MENTION.findall(words_)]
         words_ = MENTION.sub(lambda m: f"<at>{self.members[m[1]]['name']}</at>", words_)
@@ -507,8 +501,6 @@ class TeamsDriver(Driver):
         self, who: str, shown: Shown, action: dict[str, Any], data: dict[str, Any]
     ) -> dict[str, Any]:
         """Click `action` on message `shown`; what Teams shows the clicker from the answer."""
-        from tests.fakes.teams_payloads import card_action
-
         channel = self.channels.get(shown.to)
         activity = card_action(
             self.fake,

@@ -18,35 +18,29 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 @pytest.fixture(params=["slack", "teams"])
 def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Driver:
-    config = tmp_path / "techhelp.yml"
-    # The service desk named as an admin names them: by e-mail, which means them on every
-    # platform whose directory gives their account that address.
+    """The real `chatbot serve` of the platform, configured by role: its channels and admin by
+    the platform's ids, the service desk by e-mail (which names them on every platform whose
+    directory gives their account that address), and a test's `techhelp_yaml` mark."""
+    slack = request.param == "slack"
+    ids = (SlackDriver if slack else TeamsDriver).ids()
     extra = request.node.get_closest_marker("techhelp_yaml")
-    ids = (SlackDriver if request.param == "slack" else TeamsDriver).ids()
     more = extra.args[0].format(platform=request.param, **ids) if extra else ""
+    config = tmp_path / "techhelp.yml"
     config.write_text(f"staff: [{email('staff')}]\n" + more)
-    if request.param == "slack":
-        ids = SlackDriver.ids()
-        server = request.getfixturevalue("make_server")(
-            process=True,  # the real `chatbot serve`, as on Teams
-            TECHHELP_CONFIG=str(config),
-            TECHHELP_TRIAGE_CHANNEL=ids["triage"],
-            TECHHELP_ALERT_CHANNELS=ids["alerts"],
-            TECHHELP_IT_CHANNEL=ids["it"],
-            TECHHELP_ADMINS=ids["admin"],
-            ALERT_COUNT_INTERVAL="1",
-        ).start()
-        return SlackDriver(server)
-    ids = TeamsDriver.ids()
-    server = request.getfixturevalue("make_teams_server")(
-        process=True,  # the real `chatbot serve`, as on Slack
+    prefix = "TECHHELP" if slack else "TEAMS"
+    server = request.getfixturevalue("make_server" if slack else "make_teams_server")(
+        process=True,  # the real `chatbot serve`, on both platforms
         TECHHELP_CONFIG=str(config),
-        TEAMS_TRIAGE_CHANNEL=ids["triage"],
-        TEAMS_ALERT_CHANNELS=ids["alerts"],
-        TEAMS_IT_CHANNEL=ids["it"],
-        TEAMS_ADMINS=ids["admin"],
         ALERT_COUNT_INTERVAL="1",
+        **{
+            f"{prefix}_TRIAGE_CHANNEL": ids["triage"],
+            f"{prefix}_ALERT_CHANNELS": ids["alerts"],
+            f"{prefix}_IT_CHANNEL": ids["it"],
+            f"{prefix}_ADMINS": ids["admin"],
+        },
     ).start()
+    if slack:
+        return SlackDriver(server)
     return TeamsDriver(server, request.getfixturevalue("fake_teams"))
 
 
