@@ -77,13 +77,52 @@ def listed(entries: list[str], user_id: str, email: str | None = None) -> bool:
     return any(is_email(entry) and entry.lower() == email for entry in entries)
 
 
+def parse_cadence(value: str) -> str:
+    """A check-in cadence in its one spelling: `weekly`, `monthly`, `quarterly` or `every N
+    weeks` (N from 1 to 52). ValueError naming the accepted forms otherwise."""
+    words = value.strip().lower().split()
+    if len(words) == 1 and words[0] in ("weekly", "monthly", "quarterly"):
+        return words[0]
+    if len(words) == 3 and words[0] == "every" and words[2] in ("week", "weeks"):
+        if words[1].isdigit() and 1 <= int(words[1]) <= 52:
+            return f"every {int(words[1])} weeks"
+    raise ValueError(
+        f"unknown cadence {value!r}: use weekly, monthly, quarterly or every N weeks (N 1-52)"
+    )
+
+
 class Department(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
     # The service delivery manager: an id on the TECHHELP_* platform, or an e-mail address.
     manager: str | None = None
+    # The IT liaison (IT staff, named like `manager`) and how often they meet the department
+    # (`weekly`, `monthly`, `quarterly`, `every N weeks`): the client liaison program.
+    liaison: str | None = None
+    cadence: str | None = None
     members: list[str] = []  # ids on the TECHHELP_* platform, or e-mail addresses
+
+    @field_validator("cadence")
+    @classmethod
+    def _cadence(cls, value: str | None) -> str | None:
+        return None if value is None else parse_cadence(value)
+
+
+class LiaisonSettings(BaseModel):
+    """The client liaison program's timing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The liaison's briefing goes this many days before a check-in is due (0: on the day).
+    briefing_days: Annotated[int, Field(ge=0, le=60)] = 3
+    # When overdue check-ins are listed in the IT channel (crontab in `timezone`).
+    overdue_report: str = "0 9 * * mon"
+
+    @field_validator("overdue_report")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        return _check_crontab(value)
 
 
 class Queue(BaseModel):
@@ -296,6 +335,7 @@ class Routing(BaseModel):
     surveys: list[SurveyConfig] = []
     # The weekly digest to TECHHELP_IT_CHANNEL (crontab in `timezone`); null turns it off.
     digest: str | None = "0 8 * * mon"
+    liaison: LiaisonSettings = Field(default_factory=LiaisonSettings)
 
     @field_validator("digest")
     @classmethod
@@ -358,7 +398,9 @@ class Routing(BaseModel):
     def names_emails(self) -> bool:
         """Whether any list of people names someone by e-mail (else no lookup is needed)."""
         people = [*self.staff, *(m for q in self.queues for m in q.members)]
-        people += [m for d in self.departments for m in (*d.members, d.manager or "")]
+        people += [
+            m for d in self.departments for m in (*d.members, d.manager or "", d.liaison or "")
+        ]
         return any(is_email(entry) for entry in people)
 
 
@@ -570,6 +612,13 @@ class Settings(BaseSettings):
             self.techhelp_platform = "teams"
         return self
 
+    @model_validator(mode="after")
+    def _liaisons_are_staff(self) -> Settings:
+        problems = liaison_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def teams_configured(self) -> bool:
         """The Teams endpoint and sender run: the app registration is complete."""
@@ -708,6 +757,26 @@ class Settings(BaseSettings):
         )
 
 
+def liaison_problems(settings: Settings) -> list[str]:
+    """Each department whose liaison is not IT staff (the YAML's `staff`, or an admin), by the
+    field that names them: a liaison reads the notes, which are for IT alone."""
+    it_people = [*settings.routing.staff]
+    it_people += [a for ids in settings.platform_ids().values() for a in ids.admins]
+    lowered = {entry.lower() for entry in it_people if is_email(entry)}
+    problems = []
+    for index, department in enumerate(settings.routing.departments):
+        liaison = department.liaison
+        if liaison is None:
+            continue
+        if liaison in it_people or (is_email(liaison) and liaison.lower() in lowered):
+            continue
+        problems.append(
+            f"departments.{index}.liaison: {liaison!r} ({department.name}) is not IT staff: "
+            "list them under `staff` (or in TECHHELP_ADMINS)"
+        )
+    return problems
+
+
 def _describe(error: ValidationError, source: str) -> str:
     lines = [f"invalid configuration in {source}:"]
     for item in error.errors():
@@ -739,4 +808,9 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(_describe(exc, "the environment")) from exc
     if settings.techhelp_config and "routing" not in overrides:
         settings = settings.model_copy(update={"routing": load_routing(settings.techhelp_config)})
+        problems = liaison_problems(settings)
+        if problems:
+            raise ConfigError(
+                f"invalid configuration in {settings.techhelp_config}:\n  " + "\n  ".join(problems)
+            )
     return settings

@@ -1,6 +1,6 @@
 """The one grammar of a free-text message to the bot (Slack's Messages tab, Teams personal
 chat, a console line): `help`, `status` or `home` alone, a leading command word (`techhelp`,
-`techalert`, `pulse`: any registered command), or else the text of a new request. Every
+`techalert`, `pulse`, `liaison`: any registered command), or else the text of a new request. Every
 platform adapter hands the raw text to the core, which routes it here, once."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 def test_manifest_declares_every_command_and_the_events_path(tmp_path: Path) -> None:
     manifest = yaml.safe_load(MANIFEST.read_text())
     declared = {c["command"]: c for c in manifest["features"]["slash_commands"]}
-    assert {"/techhelp", "/techalert", "/pulse"} <= set(declared)
+    assert {"/techhelp", "/techalert", "/pulse", "/liaison"} <= set(declared)
     bot = build_bot(Settings(database_url=f"sqlite:///{tmp_path}/m.db"))
     assert {f"/{name}" for name in bot.commands} <= set(declared)
     for command in declared.values():

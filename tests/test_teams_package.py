@@ -77,7 +77,7 @@ def test_the_package_is_a_valid_teams_app_for_the_bot(tmp_path: Path) -> None:
     [commands] = bot["commandLists"]
     assert commands["scopes"] == ["personal", "team"]
     titles = [c["title"] for c in commands["commands"]]
-    assert titles == ["techhelp", "help", "status", "home", "techalert", "pulse"]
+    assert titles == ["techhelp", "help", "status", "home", "techalert", "pulse", "liaison"]
     assert all(
         len(c["title"]) <= 32 and 10 < len(c["description"]) <= 128 for c in commands["commands"]
     )

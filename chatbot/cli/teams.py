@@ -32,6 +32,7 @@ COMMANDS = (
     ("home", "Your requests, surveys awaiting your answer and active IT alerts"),
     ("techalert", "IT admins: techalert <severity> <message>, update AL-n <text>, resolve AL-n"),
     ("pulse", "IT admins: pulse send <question>, list, results [PS-n], close PS-n"),
+    ("liaison", "IT staff: liaison, liaison brief|note <department>, liaison search <words>"),
 )
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -469,3 +470,63 @@ class TeamsSend(Base):
     conversation_id: Mapped[str] = mapped_column(String(512))
     activity_id: Mapped[str] = mapped_column(String(512))
     at: Mapped[datetime]
+
+
+class LiaisonMeeting(Base):
+    """A check-in of a department's IT liaison with the department, as recorded by IT staff
+    (`/liaison note`). For IT alone: never shown outside staff and admins."""
+
+    __tablename__ = "liaison_meetings"
+    __table_args__ = (Index("ix_liaison_meetings_department_met", "department", "met_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department: Mapped[str] = mapped_column(String(100))
+    met_on: Mapped[date] = mapped_column(Date)
+    attendees: Mapped[str] = mapped_column(Text)
+    discussed: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(16))
+    recorded_by: Mapped[str] = mapped_column(String(ACCOUNT_ID))
+    recorded_at: Mapped[datetime]
+
+
+class LiaisonAsk(Base):
+    """What a department plans or asks IT for, tagged with a theme: the planning view's rows."""
+
+    __tablename__ = "liaison_asks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("liaison_meetings.id"), index=True)
+    department: Mapped[str] = mapped_column(String(100), index=True)
+    met_on: Mapped[date] = mapped_column(Date, index=True)
+    theme: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class LiaisonFollowUp(Base):
+    """A follow-up of a check-in: its owner (a configured-style entry, an id on `platform` or
+    an e-mail) is reminded on its due date (`reminded_at`) and marks it done from the message."""
+
+    __tablename__ = "liaison_follow_ups"
+    __table_args__ = (Index("ix_liaison_follow_ups_open_due", "done_at", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("liaison_meetings.id"), index=True)
+    department: Mapped[str] = mapped_column(String(100), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(512))
+    platform: Mapped[str] = mapped_column(String(16))
+    due_on: Mapped[date] = mapped_column(Date)
+    reminded_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(ACCOUNT_ID))
+
+
+class LiaisonBriefing(Base):
+    """A briefing stored for a department's check-in due on `due_on`: once, whatever the ticks
+    or restarts (the key of the schedule the clock asks the database about)."""
+
+    __tablename__ = "liaison_briefings"
+
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    due_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent_at: Mapped[datetime]
