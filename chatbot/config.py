@@ -83,9 +83,9 @@ def parse_cadence(value: str) -> str:
     words = value.strip().lower().split()
     if len(words) == 1 and words[0] in ("weekly", "monthly", "quarterly"):
         return words[0]
-    if len(words) == 3 and words[0] == "every" and words[2] in ("week", "weeks"):
-        if words[1].isdigit() and 1 <= int(words[1]) <= 52:
-            return f"every {int(words[1])} weeks"
+    every = len(words) == 3 and words[0] == "every" and words[2] in ("week", "weeks")
+    if every and words[1].isdigit() and 1 <= int(words[1]) <= 52:
+        return f"every {int(words[1])} weeks"
     raise ValueError(
         f"unknown cadence {value!r}: use weekly, monthly, quarterly or every N weeks (N 1-52)"
     )

@@ -80,7 +80,7 @@ def department_named(ctx: Context, name: str) -> Department:
             return department
     names = [d.name for d in program(ctx)]
     raise Refusal(
-        ctx.render("liaison/unknown_department.md.j2", name=name.strip()[:100], names=names)
+        ctx.render("liaison/unknown_department.md.j2", department=name.strip()[:100], names=names)
     )
 
 

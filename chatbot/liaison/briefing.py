@@ -163,9 +163,8 @@ def build(
         .limit(ALERTS_SHOWN * 5)
     ):
         audience = alert.audience or {}
-        if not audience or audience.get("channels") or audience.get("everyone"):
-            touched.append(alert)
-        elif department.name in (audience.get("departments") or []):
+        public = not audience or audience.get("channels") or audience.get("everyone")
+        if public or department.name in (audience.get("departments") or []):
             touched.append(alert)
     return Briefing(
         department=department.name,
