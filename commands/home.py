@@ -33,6 +33,7 @@ from chatbot import delivery, signals, surveys
 from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Alert, Request
+from chatbot.liaison import managers
 from chatbot.messages import Block, Button, Message, OpenForm, Outgoing, Response
 from commands.pulse import answer_buttons
 from commands.techhelp import request_form
@@ -46,6 +47,8 @@ MAX_OPEN = 25  # each request is one block: with the rest, well inside 100
 MAX_RESOLVED = 10
 MAX_ALERTS = 10
 MAX_SURVEYS = 5  # two blocks each: the home stays within 100 blocks
+# A department manager's view of their department (`managers`): requests per department.
+MAX_MANAGED = 8
 RECENT = timedelta(days=30)
 TEXT_PREVIEW = 300
 
@@ -139,6 +142,7 @@ def build(ctx: Context, user: str) -> Message:
     if resolved:
         blocks.append(Block("header", text="Resolved in the last 30 days"))
         blocks.extend(line(request) for request in resolved)
+    blocks.extend(managed_blocks(ctx, user))
     blocks.append(Block("header", text="Active alerts"))
     if alerts:
         for alert in alerts:
@@ -156,6 +160,26 @@ def build(ctx: Context, user: str) -> Message:
             blocks.append(Block("context", text=more))
     blocks.append(Block("context", text=ctx.render("home/updated.md.j2", now=when(ctx.now))))
     return Message(text="TechHelp: your requests and IT alerts", blocks=tuple(blocks))
+
+
+def managed_blocks(ctx: Context, user: str) -> list[Block]:
+    """For a department's manager (`manager` in the YAML): its open requests and incidents."""
+    blocks: list[Block] = []
+    person = ctx.identity(ctx.platform, user)
+    for department in managers.managed(ctx.settings, person)[:2]:  # within 100 blocks
+        view = managers.view(ctx.session, department.name, limit=MAX_MANAGED)
+        blocks.append(Block("header", text=f"{department.name}: open requests"))
+        summary = ctx.render("home/department_summary.md.j2", view=view)
+        blocks.append(Block("section", text=summary))
+        for request in view.requests:
+            age = ctx.now - request.created_at
+            text = ctx.render(
+                "home/department_request.md.j2",
+                request=request,
+                age=f"{age.days} d" if age.days else f"{age.seconds // 3600} h",
+            )
+            blocks.append(Block("section", text=text))
+    return blocks
 
 
 def send_card(ctx: Context, platform: str, user: str, *, key: str) -> None:
