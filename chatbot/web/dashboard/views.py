@@ -16,6 +16,7 @@ from chatbot.db import Database
 from chatbot.text import templates_dir
 from chatbot.web.dashboard.access import Access, Throttle
 from chatbot.web.dashboard.downloads import Downloads
+from chatbot.web.dashboard.liaison import LiaisonPages
 from chatbot.web.dashboard.pages import TABLES, html_environment
 from chatbot.web.dashboard.report import Report
 from chatbot.web.dashboard.responses import Start
@@ -23,7 +24,7 @@ from chatbot.web.dashboard.responses import Start
 log = logging.getLogger(__name__)
 
 
-class Web(Access, Downloads, Report):
+class Web(Access, Downloads, LiaisonPages, Report):
     """The dashboard and report routes, mounted on the web host (`chatbot.web.host`)."""
 
     def __init__(self, *, settings: Settings, db: Database, clock: Clock) -> None:
@@ -97,6 +98,13 @@ class Web(Access, Downloads, Report):
         filters, problem = self.filters(query)
         if path == "/dashboard":
             return self._html(start_response, "200 OK", self.render_dashboard(filters, problem))
+        if path == "/dashboard/department":
+            status, page = self.render_department(filters)
+            return self._html(start_response, status, page)
+        if path == "/dashboard/planning":
+            return self._html(start_response, "200 OK", self.render_planning(filters))
+        if path == "/dashboard/csv/liaison-asks.csv":
+            return self.planning_csv(start_response, filters)
         if path.startswith("/dashboard/csv/"):
             name = path.removeprefix("/dashboard/csv/").removesuffix(".csv")
             if name not in TABLES:
