@@ -98,7 +98,13 @@ def build(
     start = max((met or today) - BEFORE_MEETING, today - WINDOW_CAP)
     since = met or (today - RECENT)
     in_department = Request.department == department.name
-    open_ = (Request.state.in_(UNRESOLVED), in_department)
+    # The open requests by the state index (the few open ones), not the department's (all its
+    # history): the department is compared as an expression, which no index serves, so SQLite's
+    # planner (without statistics) cannot prefer the department index and scan 50,000 rows.
+    open_ = (
+        Request.state.in_(UNRESOLVED),
+        func.coalesce(Request.department, "") == department.name,
+    )
     open_count = session.scalar(select(func.count()).select_from(Request).where(*open_)) or 0
     oldest = session.scalars(
         select(Request).where(*open_).order_by(Request.created_at, Request.id).limit(OPEN_SHOWN)
@@ -120,18 +126,22 @@ def build(
     conn = session.connection()
     window = Filters(start=start, end=today, department=department.name)
     minimum = surveys.min_group_size(settings.routing, at_least=settings.techhelp_min_group)
-    weeks = [
-        row
-        for row in reports.ratings_by_week(
-            conn=conn, filters=window, min_group=minimum, today=today
-        )
-        if row["average"] is not None
-    ]
-    then_weeks = [r for r in weeks if met and date.fromisoformat(r["week"]) + timedelta(7) <= met]
+
+    # Satisfaction: the last published week's rating against the last week published before
+    # the meeting (each whole week read alone: the work is two weeks' ratings, whatever the
+    # history or the time since the meeting).
+    def week_rating(monday: date) -> float | None:
+        week = Filters(start=monday, end=monday + timedelta(days=6), department=department.name)
+        rows = reports.ratings_by_week(conn=conn, filters=week, min_group=minimum, today=today)
+        return next((r["average"] for r in rows if r["average"] is not None), None)
+
+    this_monday = today - timedelta(days=today.weekday())
+    last_week = this_monday - timedelta(weeks=1)
+    before_meeting = met - timedelta(days=met.weekday()) - timedelta(weeks=1) if met else None
     satisfaction = Trend(
         "Request satisfaction (1–5, last published week)",
-        weeks[-1]["average"] if weeks else None,
-        then_weeks[-1]["average"] if then_weeks else None,
+        week_rating(last_week),
+        week_rating(before_meeting) if before_meeting else None,
     )
     pulse_rows = [
         row

@@ -40,7 +40,8 @@ class DepartmentView:
 def view(session: Session, department: str, *, limit: int) -> DepartmentView:
     """The department's open requests (oldest first, at most `limit`) and the active alerts
     sent to it, to everyone or to the alert channels."""
-    open_ = (Request.department == department, Request.state.in_(UNRESOLVED))
+    # By the state index, as the briefing reads them (`chatbot.liaison.briefing`).
+    open_ = (Request.state.in_(UNRESOLVED), func.coalesce(Request.department, "") == department)
     total = session.scalar(select(func.count()).select_from(Request).where(*open_)) or 0
     requests = session.scalars(
         select(Request).where(*open_).order_by(Request.created_at, Request.id).limit(limit)
