@@ -25,6 +25,9 @@ from chatbot.db.models import (
     LiaisonMeeting,
     Rating,
     Request,
+    Survey,
+    SurveyRun,
+    SurveyTally,
 )
 from chatbot.liaison import search_notes
 from tests.platform import FULL, PLAIN, TestPlatform
@@ -404,9 +407,47 @@ def test_the_briefing_shows_satisfaction_with_its_change_since_the_last_meeting(
                 session.add(
                     Rating(request_id=request, rater=EMPLOYEE, score=score, rated_at=moment)
                 )
+    # A weekly pulse answered by three of Finance: 2/5 before the meeting, 4/5 after.
+    with chat.bot.db.transaction() as session:
+        survey = Survey(
+            question="How well do your tools support your work?",
+            options=["1", "2", "3", "4", "5"],
+            scale=True,
+            audience={"everyone": True},
+            timezone="UTC",
+            anonymous=True,
+            close_hours=72,
+            author=ADMIN,
+            platform="test",
+            source="command",
+            created_at=START - timedelta(weeks=2),
+        )
+        session.add(survey)
+        session.flush()
+        for sent, option in ((datetime(2025, 12, 29, 9, tzinfo=UTC), 1), (START, 3)):  # 0-based
+            run = SurveyRun(
+                survey_id=survey.id,
+                scheduled_for=sent,
+                state="closed",
+                sent_at=sent,
+                closed_at=sent + timedelta(days=3),
+                recipients=5,
+                recipients_by_department={"Finance": 5},
+            )
+            session.add(run)
+            session.flush()
+            session.add(SurveyTally(run_id=run.id, department="Finance", option=option, count=3))
+    add_alert(chat, "Finance's ledger is down", {"departments": ["Finance"]})
+    add_alert(chat, "Parks radios are down", {"departments": ["Parks"]})
+    add_alert(chat, "Email is slow for everyone", {"everyone": True})
     assert record(chat, date="2026-01-05", follow_ups="").errors == {}
     at(clock, datetime(2026, 1, 13, 9, 0, tzinfo=UTC))
     briefing = said(chat, LIAISON, "/liaison brief Finance")
+    assert "How well do your tools support your work?: 4.00 (+2.00 since the last meeting)" in (
+        briefing
+    )
+    assert "AL-1 · outage · Email · active" in briefing and "Finance's ledger is down" in briefing
+    assert "Email is slow for everyone" in briefing and "Parks radios" not in briefing
     assert (
         "Request satisfaction (1–5, last published week): 5.00 (+3.00 since the last meeting)"
         in briefing

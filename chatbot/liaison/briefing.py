@@ -156,7 +156,7 @@ def build(
     pulse: list[Trend] = []
     for rows in list(by_survey.values())[-SURVEYS_SHOWN:]:
         shown = [r for r in rows if r["average"] is not None]
-        before = [r for r in shown if met and date.fromisoformat(r["sent"]) <= met]
+        before = [r for r in shown if met and date.fromisoformat(r["sent"]) < met]
         pulse.append(
             Trend(
                 f"{rows[-1]['survey']} {rows[-1]['question']}",
