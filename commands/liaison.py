@@ -30,6 +30,7 @@ from chatbot.bot import Context, Event, Routes
 from chatbot.config import Department, is_email, listed
 from chatbot.db.models import Account, LiaisonBriefing, LiaisonFollowUp
 from chatbot.db.upsert import insert_ignore
+from chatbot.liaison import managers
 from chatbot.messages import (
     Block,
     Button,
@@ -85,11 +86,7 @@ def department_named(ctx: Context, name: str) -> Department:
 
 
 def is_liaison_of(ctx: Context, event: Event, department: Department) -> bool:
-    actor = ctx.actor(event)
-    entry = department.liaison or ""
-    if is_email(entry):
-        return listed([entry], actor.account_id, actor.email)
-    return event.platform == ctx.settings.techhelp_platform and entry == actor.account_id
+    return managers.names(ctx.settings, ctx.actor(event), department.liaison or "")
 
 
 def who(entry: str) -> Neutral:
