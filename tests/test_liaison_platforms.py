@@ -68,6 +68,8 @@ def test_a_liaison_is_briefed_records_a_check_in_and_follow_ups_are_reminded(
     # A follow-up due in the past is refused beside its field, and nothing is stored.
     errors = chat.fill("staff", **typed, follow_ups=f"Quote | {email('staff')} | 2020-01-01")
     assert "is in the past" in " ".join(errors.values())
+    errors = chat.fill("staff", **typed | {"discussed": "x" * 10_000}, follow_ups="")
+    assert "10,000 characters long; the most is 3,000" in " ".join(errors.values())
     assert "No notes or asks" in said(chat, "staff", "liaison search portal")
     assert (
         chat.fill("staff", **typed, follow_ups=f"Send the quote | {email('staff')} | {today}") == {}
