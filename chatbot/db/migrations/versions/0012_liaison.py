@@ -5,7 +5,7 @@ what the department plans or asks for, each with a theme, `liaison_follow_ups` t
 with their owner, due date, reminder and completion, and `liaison_briefings` one row per
 (department, check-in due date) whose briefing was stored, so the clock sends it once.
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-29 22:00:00
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 import chatbot.db.models
 
-revision = "0013"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
