@@ -21,6 +21,7 @@ SLACK_HTTP = ("slack_bot_token", "slack_signing_secret")
 def serve(ctx: click.Context, web_only: bool) -> None:
     """HTTP server: POST /slack/events and/or POST /api/messages (Teams), GET /healthz,
     /dashboard, /report."""
+    from chatbot.metrics import Metrics
     from chatbot.platforms.slack.server import slack_endpoint
     from chatbot.web.dashboard import Web
     from chatbot.web.host import Endpoint, Host
@@ -36,8 +37,9 @@ def serve(ctx: click.Context, web_only: bool) -> None:
         if platforms.teams is not None:
             endpoints.append(platforms.teams.endpoint)
         web = Web(settings=settings, db=bot.db, clock=bot.clock)
+        metrics = Metrics(bot.db, bot.clock.now, token=settings.techhelp_metrics_token)
         run_server(
-            Host(bot.db, web=web, endpoints=endpoints),
+            Host(bot.db, web=web, endpoints=endpoints, metrics=metrics),
             port=settings.port,
             threads=settings.web_threads,
             trusted_proxy=settings.techhelp_trusted_proxy,
@@ -45,15 +47,26 @@ def serve(ctx: click.Context, web_only: bool) -> None:
 
 
 @click.command()
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port of its GET /healthz and /metrics (default: $PORT; 0: none).",
+)
 @click.pass_context
-def socket(ctx: click.Context) -> None:
-    """The same bot over Slack Socket Mode (needs SLACK_APP_TOKEN)."""
+def socket(ctx: click.Context, port: int | None) -> None:
+    """The same bot over Slack Socket Mode (needs SLACK_APP_TOKEN), with its health check
+    (200 while the database answers and a connection to Slack is live) and metrics."""
     from chatbot.platforms.slack.runner import run_socket_mode
 
     with slack_bot(ctx, "slack_bot_token", "slack_app_token", inbox=True) as (bot, parts):
         settings = bot.settings
+        assert settings.slack_app_token  # required above
         run_socket_mode(
-            parts.app, app_token=settings.slack_app_token, api_url=settings.slack_api_url
+            bot,
+            parts.app,
+            app_token=settings.slack_app_token,
+            port=settings.port if port is None else port,
         )
 
 
