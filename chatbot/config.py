@@ -453,8 +453,6 @@ class Settings(BaseSettings):
     techhelp_trusted_proxy: str | None = None
     # When set, GET /metrics asks for `Authorization: Bearer <this>`.
     techhelp_metrics_token: str | None = None
-    # `json`: one JSON object per log line (with the request's reference); else plain text.
-    log_format: str = "text"
     # Satisfaction figures of a group (a department, a week) with fewer answers are hidden.
     techhelp_min_group: Annotated[int, Field(ge=1)] = 3
     web_threads: Annotated[int, Field(ge=4)] = 48

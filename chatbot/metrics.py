@@ -34,6 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from chatbot.clock import LEASE, LEASE_NAME
 from chatbot.db import Database
 from chatbot.db.models import ClockState, Delivery, InboxEvent
 
@@ -122,8 +123,6 @@ class DatabaseCollector(Collector):
         yield from metrics
 
     def _read(self) -> Iterator[Metric]:
-        from chatbot.clock_process import LEASE, LEASE_NAME
-
         now = self.now()
         with self.db.sessions() as session:
             depth = session.execute(
