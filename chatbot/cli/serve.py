@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from chatbot.cli.common import chat_bot, slack_bot
+from chatbot.cli.common import chat_bot, settings, slack_bot
 
 SLACK_HTTP = ("slack_bot_token", "slack_signing_secret")
 
@@ -72,11 +72,20 @@ def socket(ctx: click.Context, port: int | None) -> None:
 
 @click.command()
 @click.option("--once", is_flag=True, help="Run one tick and exit (cron, or a check).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Health check: exit 0 when a clock ticked within its lease (150 s), else 1.",
+)
 @click.pass_context
-def clock(ctx: click.Context, once: bool) -> None:
+def clock(ctx: click.Context, once: bool, check: bool) -> None:
     """The scheduler: outreach, surveys, reminders, digests, and each platform's directory
     (Slack's users, the members of the Teams teams the app is installed in)."""
     from chatbot.clock_process import holder_id, run_forever, tick
+
+    if check:
+        _check_clock()
+        return
 
     required = () if once else ("slack_bot_token",)
     with chat_bot(ctx, *required, inbox=not once) as (bot, platforms):
@@ -86,3 +95,26 @@ def clock(ctx: click.Context, once: bool) -> None:
             click.echo(f"stored {stored} deliveries")
         else:
             run_forever(bot, directories=directories)
+
+
+def _check_clock() -> None:
+    """`chatbot clock --check`: reads the lease (no migration, no Slack): a container's health
+    check of the clock process."""
+    from chatbot.clock import LEASE, LEASE_NAME, Clock
+    from chatbot.db import Database
+    from chatbot.db.models import ClockState
+
+    db = Database(settings().database_url)
+    try:
+        with db.sessions() as session:
+            lease = session.get(ClockState, LEASE_NAME)
+    except Exception as exc:
+        raise click.ClickException(f"database does not answer: {exc}") from exc
+    finally:
+        db.dispose()
+    if lease is None or lease.value is None:
+        raise click.ClickException("the clock has not ticked yet")
+    lag = (Clock().now() - (lease.value - LEASE)).total_seconds()
+    if lag > LEASE.total_seconds():
+        raise click.ClickException(f"the clock last ticked {lag:.0f} s ago")
+    click.echo(f"ok: the clock ticked {lag:.0f} s ago")
