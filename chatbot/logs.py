@@ -93,8 +93,10 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure(*, level: int, json_lines: bool) -> None:
-    """The root logger's one handler (stderr): JSON lines, or the plain format."""
+    """The root logger's one handler (stderr): JSON lines, or the plain format. Like
+    `logging.basicConfig`, nothing changes when the root logger has handlers already (a second
+    call, or a host such as pytest that captures the logs)."""
     handler = logging.StreamHandler()
     handler.addFilter(ReferenceFilter())
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.basicConfig(level=level, handlers=[handler])
