@@ -125,8 +125,8 @@ class SocketModeRunner:
         app_token: str,
         client: WebClient,
         workers: int = 16,
-        ping_interval: float = 10.0,
-        ping_timeout: float = 10.0,
+        ping_interval: float = 5.0,
+        ping_timeout: float = 5.0,
         backoff: tuple[float, ...] = BACKOFF,
     ) -> None:
         self.app = app
