@@ -168,6 +168,26 @@ def test_a_dropped_connection_is_replaced_within_a_second_and_the_ack_in_flight_
 
 
 @sqlite_only(TRANSPORT)
+def test_a_silent_partition_is_noticed_by_the_keepalive_and_replaced(
+    socket_bot: Any, socket_mode: FakeSocketMode
+) -> None:
+    bot = socket_bot()
+    connected(socket_mode, bot)
+    acked_with_reference(socket_mode, socket_mode.command("warm up"))
+
+    silenced = time.monotonic()
+    socket_mode.blackhole()  # nothing passes, and nothing closes
+    second = socket_mode.wait_links(2, timeout=30)
+
+    noticed = second.opened - silenced
+    print(f"reconnected {noticed:.3f} s after a silent partition")
+    # A ping 3 s into the silence at most, 3 s for its answer, 1 s to give up the close.
+    assert noticed < 9, f"a silent partition went unnoticed for {noticed:.1f} s"
+    assert acked_with_reference(socket_mode, socket_mode.command("after it")) < SLACK_LIMIT
+    assert bot.alive()
+
+
+@sqlite_only(TRANSPORT)
 def test_a_failing_connections_open_at_start_is_retried_and_health_says_so(
     socket_bot: Any, socket_mode: FakeSocketMode, fake_slack: FakeSlack
 ) -> None:

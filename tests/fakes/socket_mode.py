@@ -10,6 +10,9 @@ server of slack_sdk's own Socket Mode tests (hello on connect, envelopes out, ac
   rotates its servers;
 - `drop()` cuts every open connection without a closing handshake (a server dying, a load
   balancer resetting): the client learns it only from the socket;
+- `blackhole()` silences every open connection without closing it (a network partition: the
+  clients reach Slack through a relay in the fake, which from then on passes nothing either
+  way): only the client's own keepalive can notice;
 - every ack is recorded with the time it arrived and the connection it came on, so a test
   measures the time from an envelope leaving to its ack, through reconnects.
 """
@@ -81,6 +84,7 @@ class FakeSocketMode:
         self.refused: list[str] = []  # tickets refused (reused or unknown)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+        self._relay = _Relay(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -97,9 +101,11 @@ class FakeSocketMode:
             target=self._server.serve_forever, name="fake-socket-mode", daemon=True
         )
         self._thread.start()
+        self._relay.start()
         return self
 
     def stop(self) -> None:
+        self._relay.stop()
         self.drop()
         if self._server is not None:
             self._server.shutdown()
@@ -116,7 +122,7 @@ class FakeSocketMode:
         ticket = uuid.uuid4().hex
         with self._lock:
             self._tickets[ticket] = False
-        return f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}"
+        return f"ws://127.0.0.1:{self._relay.port}/link/?ticket={ticket}"
 
     # --- what Slack does ---------------------------------------------------------------------
 
@@ -177,6 +183,10 @@ class FakeSocketMode:
         for link in self.open_links():
             with suppress(OSError):
                 link.connection.socket.shutdown(socket.SHUT_RDWR)
+
+    def blackhole(self) -> None:
+        """From now on the open connections pass nothing either way, and stay open."""
+        self._relay.silence()
 
     # --- what a test reads -------------------------------------------------------------------
 
@@ -251,3 +261,66 @@ class FakeSocketMode:
         if link.open:
             with suppress(Exception):
                 link.connection.close()
+
+
+class _Relay:
+    """A TCP relay in front of the server: the clients connect through it, so a test can
+    silence their connections (`silence`) as a partition would, without a close or a reset."""
+
+    def __init__(self, fake: FakeSocketMode) -> None:
+        self.fake = fake
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._pairs: list[tuple[socket.socket, socket.socket, threading.Event]] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def start(self) -> None:
+        threading.Thread(target=self._accept, name="fake-socket-relay", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            pairs = list(self._pairs)
+        for client, upstream, _ in pairs:
+            for sock in (client, upstream):
+                with suppress(OSError):
+                    sock.close()
+
+    def silence(self) -> None:
+        with self._lock:
+            for _, _, silent in self._pairs:
+                silent.set()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.fake.port))
+            silent = threading.Event()
+            with self._lock:
+                self._pairs.append((client, upstream, silent))
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(
+                    target=self._pump, args=(source, target, silent), daemon=True
+                ).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket, silent: threading.Event) -> None:
+        try:
+            while data := source.recv(65536):
+                if not silent.is_set():
+                    target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            if not silent.is_set():  # a silenced connection passes on no close either
+                with suppress(OSError):
+                    target.shutdown(socket.SHUT_RDWR)

@@ -125,8 +125,8 @@ class SocketModeRunner:
         app_token: str,
         client: WebClient,
         workers: int = 16,
-        ping_interval: float = 5.0,
-        ping_timeout: float = 5.0,
+        ping_interval: float = 3.0,
+        ping_timeout: float = 3.0,
         backoff: tuple[float, ...] = BACKOFF,
     ) -> None:
         self.app = app
@@ -226,7 +226,7 @@ class SocketModeRunner:
             open_timeout=HELLO_TIMEOUT,
             ping_interval=self.ping_interval,
             ping_timeout=self.ping_timeout,
-            close_timeout=2,
+            close_timeout=1,
             max_size=2**23,
             compression=None,
         )
