@@ -5,6 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+# `chatbot clock`'s lease (a row of `clock_state`): a tick a minute renews it to LEASE ahead, so
+# a dead clock is replaced within it, and the time of the last tick is its value less LEASE.
+LEASE_NAME = "lease"
+LEASE = timedelta(seconds=150)
+
 
 class Clock:
     def now(self) -> datetime:

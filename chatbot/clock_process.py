@@ -28,15 +28,13 @@ from sqlalchemy.orm import Session
 
 from chatbot import directory
 from chatbot.bot import Bot
+from chatbot.clock import LEASE, LEASE_NAME
 from chatbot.db import rowcount
 from chatbot.db.models import ClockState
 from chatbot.db.upsert import insert_ignore
 from chatbot.directory import Member
 
 log = logging.getLogger(__name__)
-
-LEASE_NAME = "lease"
-LEASE = timedelta(seconds=150)  # a tick a minute renews it; a dead clock is replaced within it
 
 
 def holder_id() -> str:

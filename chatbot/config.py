@@ -493,6 +493,8 @@ class Settings(BaseSettings):
     # The reverse proxy (an address, or `*`) whose X-Forwarded-Proto and X-Forwarded-For
     # `chatbot serve` believes; from anyone else those headers are dropped.
     techhelp_trusted_proxy: str | None = None
+    # When set, GET /metrics asks for `Authorization: Bearer <this>`.
+    techhelp_metrics_token: str | None = None
     # Satisfaction figures of a group (a department, a week) with fewer answers are hidden.
     techhelp_min_group: Annotated[int, Field(ge=1)] = 3
     web_threads: Annotated[int, Field(ge=4)] = 48

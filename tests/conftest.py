@@ -485,6 +485,7 @@ class InProcessServe:
 
     def __init__(self, env: dict[str, str], port: int, args: tuple[str, ...] = ()) -> None:
         from chatbot.cli.common import compose, local_bot
+        from chatbot.metrics import Metrics
         from chatbot.platforms.slack.server import slack_endpoint
         from chatbot.web.dashboard import Web
         from chatbot.web.host import Host
@@ -504,7 +505,8 @@ class InProcessServe:
         if self.platforms.teams is not None:
             endpoints.append(self.platforms.teams.endpoint)
         web = Web(settings=settings, db=self.bot.db, clock=self.bot.clock)
-        app = Host(self.bot.db, web=web, endpoints=endpoints)
+        metrics = Metrics(self.bot.db, self.bot.clock.now, token=settings.techhelp_metrics_token)
+        app = Host(self.bot.db, web=web, endpoints=endpoints, metrics=metrics)
         self.web = _run_web_host(
             app,
             port=port,

@@ -4,6 +4,7 @@ composed bot with the parts of every configured platform (Slack, Teams) and its 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -34,10 +35,11 @@ def settings(**overrides: object) -> Settings:
 
 
 def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Plain lines, or JSON lines with `LOG_FORMAT=json` (`chatbot.logs`)."""
+    from chatbot import logs
+
+    json_lines = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"
+    logs.configure(level=logging.DEBUG if verbose else logging.INFO, json_lines=json_lines)
     if not verbose:
         # A line per Slack call, and one per request whenever every web thread is busy, cost
         # CPU under exactly the bursts that need it; failures are still logged.

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, func, or_, select, update
 
+from chatbot import logs, metrics
 from chatbot.background import Worker
 from chatbot.clock import Clock
 from chatbot.db import Database
@@ -164,7 +165,8 @@ class DeliveryWorker(Worker):
             if held is not None:  # keep the channel's order: later messages wait too
                 results.append((job, held))
                 continue
-            outcome = self._attempt(job)
+            with logs.about(job.key):
+                outcome = self._attempt(job)
             results.append((job, outcome))
             if isinstance(outcome, Retry):
                 if outcome.pause and outcome.after:
@@ -203,6 +205,10 @@ class DeliveryWorker(Worker):
     def _record(self, results: list[tuple[Job, Outcome]]) -> None:
         now = self.clock.now()
         rows = [self._after(job, outcome, now) for job, outcome in results]
+        metrics.count_outcomes(
+            (job.platform, _outcome_label(outcome, row["status"]))
+            for (job, outcome), row in zip(results, rows, strict=True)
+        )
         with self.db.transaction() as session:
             session.connection().execute(_RECORD, rows)
             # A row stored again while this round sent it (a view rebuilt meanwhile) was not
@@ -258,6 +264,18 @@ class DeliveryWorker(Worker):
             "in_doubt": job.in_doubt or outcome.in_doubt,
             "last_error": outcome.reason[:500],
         }
+
+
+def _outcome_label(outcome: Outcome, status: str) -> str:
+    """The `techhelp_deliveries_total` outcome of an attempt: sent, failed (for good),
+    rate_limited (a 429, not counted against the row), retry, or waiting (not attempted)."""
+    if status in ("sent", "failed"):
+        return status
+    if isinstance(outcome, Retry) and outcome.pause:
+        return "rate_limited"
+    if isinstance(outcome, Retry) and not outcome.attempted:
+        return "waiting"
+    return "retry"
 
 
 def _statements() -> tuple[Any, Any, Any]:

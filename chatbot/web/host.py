@@ -10,6 +10,7 @@ again for any other server), and no body is ever logged."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import text
 
 from chatbot.db import Database
+from chatbot.metrics import REQUEST_SECONDS, route_label
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,9 @@ class Endpoint:
 
 
 class Host:
-    """Routes a request to the health check, a mounted platform endpoint, or the web pages."""
+    """Routes a request to the health check, the metrics, a mounted platform endpoint, or the
+    web pages. `checks` add to the health check: each returns a problem, or None when well
+    (the Slack socket of `chatbot socket`)."""
 
     def __init__(
         self,
@@ -82,14 +86,30 @@ class Host:
         web: Any = None,
         endpoints: Sequence[Endpoint] = (),
         max_body: int = MAX_BODY,
+        metrics: WSGIApp | None = None,
+        checks: Sequence[Callable[[], str | None]] = (),
     ) -> None:
         self.db = db
         self.web = web  # chatbot.web.dashboard.Web, or None
         self.endpoints = {endpoint.path: endpoint for endpoint in endpoints}
         self.max_body = max_body
+        self.metrics = metrics  # chatbot.metrics.Metrics: GET /metrics
+        self.checks = list(checks)
 
     def __call__(self, environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
+        started = time.perf_counter()
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        try:
+            return self._route(path, method, environ, start_response)
+        finally:
+            # The time to the app's answer (every route returns its body whole).
+            REQUEST_SECONDS.labels(route_label(path), method[:8]).observe(
+                time.perf_counter() - started
+            )
+
+    def _route(
+        self, path: str, method: str, environ: dict[str, Any], start_response: Start
+    ) -> Iterable[bytes]:
         try:
             if int(environ.get("CONTENT_LENGTH") or 0) > self.max_body:
                 return plain(start_response, "413 Content Too Large", "body too large\n")
@@ -103,6 +123,8 @@ class Host:
             return endpoint.app(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
             return self.healthz(start_response)
+        if path == "/metrics" and method in ("GET", "HEAD") and self.metrics is not None:
+            return self.metrics(environ, start_response)
         if self.web is not None and self.web.handles(path):
             return self.web(environ, start_response)
         return plain(start_response, "404 Not Found", "not found\n")
@@ -114,6 +136,10 @@ class Host:
         except Exception as exc:
             log.warning("health check: database does not answer: %s", exc)
             return plain(start_response, "503 Service Unavailable", "database unavailable\n")
+        for check in self.checks:
+            problem = check()
+            if problem:
+                return plain(start_response, "503 Service Unavailable", problem + "\n")
         return plain(start_response, "200 OK", "ok\n")
 
 
@@ -151,3 +177,24 @@ def serve(
         ident="techhelp",
         **proxy,
     )
+
+
+def serve_in_background(app: WSGIApp, *, port: int, threads: int, host: str = "0.0.0.0") -> Any:
+    """Run `app` on waitress in a daemon thread (a process whose main work is elsewhere:
+    `chatbot socket`'s health check and metrics). Returns the server: `close()` stops it."""
+    import threading
+
+    import waitress.server
+
+    server = waitress.server.create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        channel_timeout=30,
+        max_request_body_size=MAX_BODY,
+        ident="techhelp",
+    )
+    log.info("health and metrics on http://%s:%d", host, port)
+    threading.Thread(target=server.run, name="health-server", daemon=True).start()
+    return server

@@ -168,6 +168,8 @@ class FakeSlack:
         self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # `apps.connections.open` answers with a new URL of this Socket Mode fake, when set.
+        self.socket_mode: Any = None  # tests.fakes.socket_mode.FakeSocketMode
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -549,6 +551,12 @@ class FakeSlack:
         return handler(body)
 
     # --- methods -----------------------------------------------------------------------------
+
+    def _m_apps_connections_open(self, body: Body) -> Body:
+        # Slack's Socket Mode handshake: a one-time WebSocket URL for the app-level token.
+        if self.socket_mode is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_mode.issue_url()}
 
     def _m_auth_test(self, body: Body) -> Body:
         return {

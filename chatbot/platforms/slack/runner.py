@@ -44,8 +44,29 @@ def http_app(app: App, db: Database, web: Web | None, *, signing_secret: str) ->
     return Host(db, web=web, endpoints=[slack_endpoint(app, signing_secret)])
 
 
-def run_socket_mode(app: App, *, app_token: str | None, api_url: str) -> None:
-    """`chatbot socket`: the same app over a Socket Mode connection (blocks)."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+def run_socket_mode(bot: Bot, app: App, *, app_token: str, port: int) -> None:
+    """`chatbot socket`: the same app over Socket Mode (`socket_mode.SocketModeRunner`), with
+    `GET /healthz` and `GET /metrics` on `port` (none when 0). Blocks until SIGTERM."""
+    from chatbot.metrics import Metrics
+    from chatbot.platforms.slack.socket_mode import SocketCollector, SocketModeRunner
+    from chatbot.web.host import serve_in_background
 
-    SocketModeHandler(app, app_token, web_client=make_client(app_token, api_url)).start()
+    settings = bot.settings
+    client = make_client(app_token, settings.slack_api_url, timeout=10)
+    runner = SocketModeRunner(app, app_token=app_token, client=client)
+    server = None
+    if port:
+        metrics = Metrics(
+            bot.db,
+            bot.clock.now,
+            extra=[SocketCollector(runner)],
+            token=settings.techhelp_metrics_token,
+        )
+        host = Host(bot.db, metrics=metrics, checks=[lambda: runner.health().problem()])
+        server = serve_in_background(host, port=port, threads=4)
+    try:
+        runner.run()
+    finally:
+        runner.stop()
+        if server is not None:
+            server.close()

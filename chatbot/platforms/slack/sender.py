@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from chatbot import metrics
 from chatbot.delivery import Failed, Job, Outcome, Retry, Sent
 from chatbot.directory import Member
 from chatbot.platforms.slack import render
@@ -68,6 +69,8 @@ class SlackAPI:
         except ValueError:
             body = {"ok": False, "error": f"http_{response.status_code}"}
         if response.status_code != 200 or not body.get("ok"):
+            if response.status_code == 429:
+                metrics.RATE_LIMITED.labels("slack").inc()
             retry_after = response.headers.get("Retry-After")
             raise SlackCallError(
                 method,

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from chatbot import metrics
 from chatbot.config import Settings
 from chatbot.delivery import Pacer
 
@@ -134,6 +135,8 @@ class Connector:
             method, url, json=json, headers={"Authorization": f"Bearer {self.token()}"}
         )
         if response.status_code >= 400:
+            if response.status_code == 429:
+                metrics.RATE_LIMITED.labels("teams").inc()
             retry_after = _seconds(response.headers.get("Retry-After"))
             detail = _detail(response)
             raise TeamsCallError(
