@@ -253,6 +253,7 @@ def record_item_comment(
         "item": item.index,
     }
     box.comments = dict(sorted(entries.items()))  # no order of arrival
+    session.flush()
     return cut
 
 

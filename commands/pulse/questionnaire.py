@@ -15,7 +15,6 @@ from chatbot.db.models import Survey, SurveyRun
 from chatbot.messages import (
     Block,
     Button,
-    CloseForm,
     Field,
     Form,
     FormErrors,
@@ -339,4 +338,8 @@ def on_item_comment_form(event: Event, ctx: Context) -> Response:
             "pulse/questionnaire_cut.md.j2", given=len(comment), limit=quest.MAX_ITEM_COMMENT
         )
         return FormErrors({"comment": note})
-    return CloseForm()
+    # Where the form took the place of the questionnaire (Teams' card inputs), it comes back,
+    # the comment shown under its item; a modal just closes.
+    return _again(
+        ctx, _key(ctx), run, survey, items, event.user, sheet, int(item) // quest.ITEMS_PER_PAGE
+    )
