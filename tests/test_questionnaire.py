@@ -26,7 +26,7 @@ from chatbot.text import plain_text
 from tests.fakes.slack_api import block_problems
 from tests.fakes.teams import activity_problems
 from tests.rendered import slack_json
-from tests.test_pulse import FINANCE, IT, OTHERS, SALES, command, make_bot
+from tests.test_pulse import ADMIN, FINANCE, IT, OTHERS, SALES, command, make_bot
 
 _keys = itertools.count()
 
@@ -444,3 +444,68 @@ def test_reminder_goes_only_to_those_who_answered_nothing(bot: Bot, clock: Fixed
     assert FINANCE[1] not in reminded and len(reminded) == 9
     assert reminder is not None and "A reminder" in slack_json(reminder.message)
     assert IT  # the results go to the IT channel at closing (tested with the pulse)
+
+
+def test_cli_sends_a_yaml_survey_by_name_and_creates_one_from_a_csv_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from chatbot.clock import FixedClock
+
+    root = Path(__file__).resolve().parent.parent
+    config = tmp_path / "c.yml"
+    config.write_text(
+        f"departments:\n  - {{name: Finance, manager: UFIN0, members: [{', '.join(FINANCE)}]}}\n"
+        "surveys:\n  - name: annual\n    question: Annual customer survey\n"
+        "    audience: {managers: true}\n"
+        "    items:\n      - {question: I have the tools I need}\n"
+        "      - {question: 'Which first?', options: [Speed, Reliability]}\n"
+    )
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(root),
+        "DATABASE_URL": url,
+        "TECHHELP_CONFIG": str(config),
+        "TECHHELP_ADMINS": ADMIN,
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "chatbot.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    bot = make_bot(url, FixedClock())  # the schema, and the directory as `clock` syncs it
+    try:
+        sent = cli("survey", "send", "--name", "annual")
+        assert sent.returncode == 0, sent.stderr
+        assert "on its way to 1 person" in sent.stdout
+        assert Person(bot, "UFIN0").text.count("Which first?") == 1
+
+        items = tmp_path / "items.csv"
+        items.write_text(
+            "section,question,kind,options\n"
+            "Tools,I have the tools I need,,\n"
+            "Support,What first?,choice,Speed;Reliability;Training\n"
+            "Support,Anything else?,comment,\n"
+        )
+        created = cli("survey", "create", "--file", str(items), "--question", "From a file")
+        assert created.returncode == 0, created.stderr
+        from_file = Person(bot, FINANCE[1], run=2)
+        assert "From a file" in from_file.text and "2 questions, one click each" in from_file.text
+        assert [b.label for b in from_file.buttons()][5:8] == ["Speed", "Reliability", "Training"]
+
+        items.write_text("question,kind\nFine?,\nRank these,ranking\n")
+        bad = cli("survey", "create", "--file", str(items), "--question", "Bad")
+        assert bad.returncode == 1 and "items.2.kind" in bad.stderr
+
+        template = cli("survey", "template", "staff-engagement")
+        assert template.returncode == 0 and "id: tools" in template.stdout
+    finally:
+        bot.db.dispose()
