@@ -291,34 +291,40 @@ def test_managers_and_staff_audiences(database_url: str, clock: FixedClock) -> N
 # --- results -------------------------------------------------------------------------------------
 
 
+def two_years(bot: Bot, clock: FixedClock) -> None:
+    """Two yearly runs of the questionnaire, closed: Finance (4 people) and 4 people of no
+    department answer; Sales (2) does not."""
+    send(bot)
+    people = FINANCE + OTHERS  # Sales (2 people) does not answer
+    year_one = [(2, 2, 0), (2, 3, 0), (2, 2, 1), (2, 2, 0)]  # Finance
+    year_one += [(2, 1, 0), (3, 3, 1), (3, 2, 2), (2, 3, 0)]  # no department
+    for user, (a, b, c) in zip(people, year_one, strict=True):
+        person = Person(bot, user)
+        person.answer(0, a)
+        person.answer(1, b)
+        person.answer(2, c)
+    close(bot, clock)
+    # A year later: "support" reworded, kept as the same item by its id.
+    renamed = [ITEMS[0], dict(ITEMS[1], question="IT supports me when I need it"), ITEMS[2]]
+    bot.settings.routing.surveys[0] = survey_config(items=renamed)
+    clock.advance(timedelta(days=365).total_seconds())
+    send(bot)
+    year_two = [(4, 1, 1), (4, 2, 1), (4, 2, 1), (4, 1, 1)]
+    year_two += [(3, 1, 0), (4, 1, 0), (3, 2, 1), (4, 2, 1)]
+    for user, (a, b, c) in zip(people, year_two, strict=True):
+        person = Person(bot, user, run=2)
+        person.answer(0, a)
+        person.answer(1, b)
+        person.answer(2, c)
+    close(bot, clock)
+
+
 def test_results_per_item_with_change_from_last_year_and_the_headline(
     database_url: str, clock: FixedClock
 ) -> None:
     bot = make_bot(database_url, clock, surveys=[survey_config()])
     try:
-        send(bot)
-        people = FINANCE + OTHERS  # Sales (2 people) does not answer
-        year_one = [(2, 2, 0), (2, 3, 0), (2, 2, 1), (2, 2, 0)]  # Finance
-        year_one += [(2, 1, 0), (3, 3, 1), (3, 2, 2), (2, 3, 0)]  # no department
-        for user, (a, b, c) in zip(people, year_one, strict=True):
-            person = Person(bot, user)
-            person.answer(0, a)
-            person.answer(1, b)
-            person.answer(2, c)
-        close(bot, clock)
-        # A year later: "support" reworded, kept as the same item by its id.
-        renamed = [ITEMS[0], dict(ITEMS[1], question="IT supports me when I need it"), ITEMS[2]]
-        bot.settings.routing.surveys[0] = survey_config(items=renamed)
-        clock.advance(timedelta(days=365).total_seconds())
-        send(bot)
-        year_two = [(4, 1, 1), (4, 2, 1), (4, 2, 1), (4, 1, 1)]
-        year_two += [(3, 1, 0), (4, 1, 0), (3, 2, 1), (4, 2, 1)]
-        for user, (a, b, c) in zip(people, year_two, strict=True):
-            person = Person(bot, user, run=2)
-            person.answer(0, a)
-            person.answer(1, b)
-            person.answer(2, c)
-        close(bot, clock)
+        two_years(bot, clock)
         text = plain_text(slack_json(command(bot, "results PS-1").message))
         assert "The score rose on 1 of 2 items" in text  # tools rose, support fell
         # tools: 3.25 → 4.75; support (reworded, the same id): 3.25 → 2.50
@@ -507,5 +513,63 @@ def test_cli_sends_a_yaml_survey_by_name_and_creates_one_from_a_csv_file(tmp_pat
 
         template = cli("survey", "template", "staff-engagement")
         assert template.returncode == 0 and "id: tools" in template.stdout
+    finally:
+        bot.db.dispose()
+
+
+def test_the_public_report_and_the_dashboard_show_the_latest_year_per_item(
+    database_url: str, clock: FixedClock
+) -> None:
+    import csv
+    import io
+    import re
+
+    from chatbot.web.dashboard import Web
+    from tests.conftest import DASHBOARD_TOKEN
+    from tests.test_dashboard import _table
+
+    bot = make_bot(database_url, clock, surveys=[survey_config()])
+    settings = bot.settings.model_copy(update={"techhelp_dashboard_token": DASHBOARD_TOKEN})
+    app = Web(settings=settings, db=bot.db, clock=clock)
+
+    def get(path: str, query: str = "") -> str:
+        statuses: list[str] = []
+        environ = {
+            "PATH_INFO": path,
+            "REQUEST_METHOD": "GET",
+            "QUERY_STRING": query,
+            "HTTP_AUTHORIZATION": f"Bearer {DASHBOARD_TOKEN}",
+        }
+        body = b"".join(app(environ, lambda status, headers: statuses.append(status)))
+        assert statuses == ["200 OK"], statuses
+        return re.sub(r"chart-(title|desc)-\d+", "chart", body.decode())  # ids count renders
+
+    try:
+        assert "Annual surveys" not in get("/report")
+        two_years(bot, clock)
+        clock.advance(timedelta(days=1).total_seconds())
+        report = get("/report")
+        # Title, sent, the run before, the headline, number, section, question, answers, …
+        rows = {row[6]: row for row in _table(report, "annual")}
+        tools = rows["I have the tools I need"]
+        assert tools[0] == "Annual customer survey" and tools[3] == "rose on 1 of 2 items"
+        assert tools[-5:-2] == [
+            "4.8",
+            "3.2",
+            "1.5",
+        ]  # average, the year before, change (4.75, 3.25)
+        assert "Finance" not in report  # no department on the public page
+        board = get("/dashboard/csv/questionnaire.csv")
+        found = list(csv.DictReader(io.StringIO(board)))
+        finance = [r for r in found if r["Department"] == "Finance" and r["Item id"] == "tools"]
+        assert [(r["Answers"], r["Average (1–5)"], r["Change"]) for r in finance] == [
+            ("4", "5.0", "2.0")
+        ]
+        assert not any(r["Department"] == "Sales" for r in found)  # too few answers
+        # A third run, open: nothing of it is published until it closes.
+        send(bot)
+        for user in FINANCE + OTHERS:
+            Person(bot, user, run=3).answer(0, 0)
+        assert get("/report") == report
     finally:
         bot.db.dispose()

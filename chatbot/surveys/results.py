@@ -308,14 +308,20 @@ def item_result(
 
 
 def questionnaire_figures(
-    *, session: Session, routing: Routing, run: SurveyRun, with_previous: bool = True
+    *,
+    session: Session,
+    routing: Routing,
+    run: SurveyRun,
+    with_previous: bool = True,
+    minimum: int | None = None,
 ) -> QuestionnaireFigures:
     """A questionnaire run's results per item and per section. As with a pulse, while the run
     is open only how many answered is given; each item's change is from the previous run's item
     with the same `id`."""
     survey = run.survey
     items = items_of(survey.items)
-    minimum, min_comments = min_group_size(routing), routing.pulse.min_comments
+    minimum = min_group_size(routing, at_least=minimum or 0)  # a reader's stricter minimum
+    min_comments = routing.pulse.min_comments
     final = run.state == "closed"
     counted = item_tallies(session=session, run_id=run.id)
     results = [
@@ -362,7 +368,7 @@ def questionnaire_figures(
         if before is not None and before.survey.items is not None:
             figures_.previous_run = before
             earlier = questionnaire_figures(
-                session=session, routing=routing, run=before, with_previous=False
+                session=session, routing=routing, run=before, with_previous=False, minimum=minimum
             )
             by_id = {r.item.id: r for r in earlier.items}
             for result in results:
