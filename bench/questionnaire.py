@@ -139,7 +139,7 @@ def main() -> None:
                 "user_id": ADMIN,
                 "team_id": "T0TEST",
                 "channel_id": "CGENERAL",
-                "trigger_id": "bench",
+                "trigger_id": f"bench-{time.monotonic_ns()}",  # each command its own
                 "response_url": response_url,
             }
         )
