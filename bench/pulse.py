@@ -77,7 +77,8 @@ def measure(
     TechHelp, which records and replies after the ack (`settle`: whether every click is recorded
     and replied to, given how many were sent): the time until then, and the CPU that took.
     `keep` gathers every click's time (to summarise several loads as one)."""
-    load(url, warm, clients)
+    if warm:
+        load(url, warm, clients)
     if settle is not None:
         settle(0)  # the warm-up's clicks counted as the baseline
     cpu_before = sum(map(cpu_seconds, pids))

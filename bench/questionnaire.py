@@ -8,8 +8,8 @@ The clicks go item by item (everyone's first item, then everyone's second, ...),
 next item TechHelp has recorded every click of the last (its inbox empty): a person's next click
 comes from the message their last click gave them, so it is never sent before that click is
 recorded. Each click carries the buttons that message holds (the person's sheet: their answers
-so far, signed with the key; the ballot token is the bench's own). The same clicks go to the
-baseline. Reported: ack p50/p99 over every click, the p99 ratio (target <= 1.5), every answer
+so far, signed with the key; the ballot token is the bench's own). The small run's clicks ride
+in the same waves (its first item's as the warm-up). The same clicks go to the baseline. Reported: ack p50/p99 over every click, the p99 ratio (target <= 1.5), every answer
 recorded exactly once (the counts per item and option equal the clicks), and the time to render
 each run's results (median of repeated renders) and their ratio (target <= 3). The machinery
 (processes, fake Slack, load, measure) is bench/pulse.py's and bench/intake.py's. Run:
@@ -148,6 +148,13 @@ def main() -> None:
     def bodies_of(name: str, people: int, item: int) -> list[str]:
         return [click(runs[name], args.items, i, item, key, response_url) for i in range(people)]
 
+    def wave(item: int) -> tuple[list[str], list[str]]:
+        """(warm-up, measured clicks) of one item: everyone's click on it, both runs'; the
+        small run's first item warms the server up (first wave only)."""
+        if item == 0:
+            return bodies_of("small", SMALL, 0), bodies_of("annual", args.people, 0)
+        return [], bodies_of("annual", args.people, item) + bodies_of("small", SMALL, item)
+
     try:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -178,9 +185,7 @@ def main() -> None:
                     ).scalar_one()
             pid = [serve.proc.pid]
             for item in range(args.items):
-                # The small run's clicks of this item serve as the warm-up.
-                warm = bodies_of("small", SMALL, item)
-                bodies = bodies_of("annual", args.people, item)
+                warm, bodies = wave(item)
                 recorded = settled(engine, ask)
                 row = measure(
                     "TechHelp",
@@ -193,6 +198,7 @@ def main() -> None:
                     **how,
                 )
                 waves["TechHelp"].append(row)
+                print(f"TechHelp item {item + 1}: {json.dumps(row)}", flush=True)
             for name in ("annual", "small"):
                 closed = command(url, f"close PS-{name_to_survey(engine, name)}")
                 assert closed.status_code == 200, closed.text
@@ -209,8 +215,7 @@ def main() -> None:
         try:
             wait_healthy(url)
             for item in range(args.items):
-                warm = bodies_of("small", SMALL, item)
-                bodies = bodies_of("annual", args.people, item)
+                warm, bodies = wave(item)
                 row = measure(
                     "bare Bolt baseline",
                     url,
@@ -221,6 +226,7 @@ def main() -> None:
                     **how,
                 )
                 waves["bare Bolt baseline"].append(row)
+                print(f"baseline item {item + 1}: {json.dumps(row)}", flush=True)
         finally:
             baseline.stop()
     finally:
