@@ -213,6 +213,11 @@ def _again(
     sheet: quest.Sheet,
     page: int | None,
 ) -> ReplaceMessage:
+    shown = quest.page_of(items, sheet, page)
+    on_page = items[shown * quest.ITEMS_PER_PAGE : (shown + 1) * quest.ITEMS_PER_PAGE]
+    # The person's own comments only where the page shows a comment item: the run's comment
+    # box is read only then, not on every click.
+    wanted = [item for item in on_page if item.kind == "comment"]
     return ReplaceMessage(
         sheet_message(
             ctx,
@@ -224,8 +229,8 @@ def _again(
             closes=_closes(run.closes_at),
             user=user,
             sheet=sheet,
-            page=page,
-            comments=_comments(ctx, run.id, items, sheet),
+            page=shown,
+            comments=_comments(ctx, run.id, wanted, sheet) if wanted else {},
         )
     )
 
