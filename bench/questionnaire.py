@@ -9,7 +9,8 @@ next item TechHelp has recorded every click of the last (its inbox empty): a per
 comes from the message their last click gave them, so it is never sent before that click is
 recorded. Each click carries the buttons that message holds (the person's sheet: their answers
 so far, signed with the key; the ballot token is the bench's own). The small run's clicks ride
-in the same waves (its first item's as the warm-up). The same clicks go to the baseline. Reported: ack p50/p99 over every click, the p99 ratio (target <= 1.5), every answer
+in the same waves (its first item's as the warm-up). The same clicks go to the baseline.
+Reported: ack p50/p99 over every click, the p99 ratio (target <= 1.5), every answer
 recorded exactly once (the counts per item and option equal the clicks), and the time to render
 each run's results (median of repeated renders) and their ratio (target <= 3). The machinery
 (processes, fake Slack, load, measure) is bench/pulse.py's and bench/intake.py's. Run:
