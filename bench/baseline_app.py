@@ -30,9 +30,9 @@ def main() -> None:
         ack(text="Thanks, we have it.")
         client.chat_postMessage(channel=channel, text=body["text"][:3000])
 
-    @app.action(re.compile(r"^pulse\.answer"))
+    @app.action(re.compile(r"^pulse\.(answer|item)"))
     def pulse_answer(ack):  # type: ignore[no-untyped-def]
-        ack()  # the least a survey click needs (bench/pulse.py)
+        ack()  # the least a survey click needs (bench/pulse.py, bench/questionnaire.py)
 
     handler = SlackRequestHandler(app)
 

@@ -22,10 +22,11 @@ import tempfile
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from intake import (  # noqa: E402
@@ -58,6 +59,58 @@ def person(i: int) -> str:
 def click_body(run_id: int, user: str, option: int, key: bytes, response_url: str) -> str:
     value = surveys.button_value(key, run_id, str(option), user)
     return block_actions(user, f"pulse.answer:{option}", value, response_url=response_url)
+
+
+def measure(
+    name: str,
+    url: str,
+    pids: list[int],
+    warm: list[str],
+    bodies: list[str],
+    *,
+    clients: int,
+    rate: float | None,
+    settle: Callable[[int], bool] | None = None,
+    keep: list[float] | None = None,
+) -> dict[str, float]:
+    """Warm up, then every click: times, throughput, and the server's CPU per click. For
+    TechHelp, which records and replies after the ack (`settle`: whether every click is recorded
+    and replied to, given how many were sent): the time until then, and the CPU that took.
+    `keep` gathers every click's time (to summarise several loads as one)."""
+    if warm:
+        load(url, warm, clients)
+    if settle is not None:
+        settle(0)  # the warm-up's clicks counted as the baseline
+    cpu_before = sum(map(cpu_seconds, pids))
+    started = time.perf_counter()
+    latencies, wall, failures = load(url, bodies, clients, rate)
+    if keep is not None:
+        keep.extend(latencies)
+    row = summarise(name, latencies, wall, failures, unit="clicks")
+    if settle is not None:
+        while time.perf_counter() - started < 600 and not settle(len(bodies)):
+            time.sleep(0.05)
+        row["all_recorded_and_replied_s"] = round(time.perf_counter() - started, 2)
+    cpu = sum(map(cpu_seconds, pids)) - cpu_before
+    row["cpu_ms_per_click"] = round(cpu / len(bodies) * 1000, 2)
+    return row
+
+
+def settled(engine: Engine, ask: Callable[[str], int]) -> Callable[[int], bool]:
+    """A check that the inbox is empty and `n` more replies reached response_urls than when it
+    was first called (with 0)."""
+    replies = 0
+
+    def check(n: int) -> bool:
+        nonlocal replies
+        if n == 0:
+            replies = ask("responses")
+            return True
+        with engine.connect() as conn:
+            stored = conn.execute(text("select count(*) from inbox")).scalar_one()
+        return not stored and ask("responses") >= replies + n
+
+    return check
 
 
 def main() -> None:
@@ -102,29 +155,7 @@ def main() -> None:
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     seed_people(engine, [person(i) for i in range(args.people)])
 
-    def measure(
-        name: str, url: str, pids: list[int], warm: list[str], bodies: list[str], *, settles: bool
-    ) -> dict[str, float]:
-        """Warm up, then every click: times, throughput, and the server's CPU per click. For
-        TechHelp, which records and replies after the ack: the time until every click is
-        recorded (the inbox is empty) and has had its reply, and the CPU that took."""
-        load(url, warm, args.clients)
-        replies = ask("responses")
-        cpu_before = sum(map(cpu_seconds, pids))
-        started = time.perf_counter()
-        row = summarise(name, *load(url, bodies, args.clients, args.rate), unit="clicks")
-        if settles:
-            while time.perf_counter() - started < 600:
-                with engine.connect() as conn:
-                    stored = conn.execute(text("select count(*) from inbox")).scalar_one()
-                if not stored and ask("responses") >= replies + len(bodies):
-                    break
-                time.sleep(0.05)
-            row["all_recorded_and_replied_s"] = round(time.perf_counter() - started, 2)
-        cpu = sum(map(cpu_seconds, pids)) - cpu_before
-        row["cpu_ms_per_click"] = round(cpu / len(bodies) * 1000, 2)
-        return row
-
+    how = {"clients": args.clients, "rate": args.rate}
     key = surveys.key_from_secret(SECRET)
     results: list[dict[str, float]] = []
     send: dict[str, float] = {}
@@ -172,7 +203,9 @@ def main() -> None:
                 click_body(run_id, person(i), i % 5, key, response_url) for i in range(args.people)
             ]
             pids = [process.proc.pid for process in processes]
-            results.append(measure("TechHelp", url, pids, warm, bodies, settles=True))
+            results.append(
+                measure("TechHelp", url, pids, warm, bodies, settle=settled(engine, ask), **how)
+            )
         finally:
             for process in processes:
                 process.stop()
@@ -187,7 +220,7 @@ def main() -> None:
         try:
             wait_healthy(url)
             results.append(
-                measure("bare Bolt baseline", url, [baseline.proc.pid], warm, bodies, settles=False)
+                measure("bare Bolt baseline", url, [baseline.proc.pid], warm, bodies, **how)
             )
         finally:
             baseline.stop()

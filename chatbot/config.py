@@ -240,11 +240,13 @@ RECURRENCES: dict[str, str] = {
     "weekly": "0 9 * * mon",
     "monthly": "0 9 1 * *",
     "quarterly": "0 9 1 1,4,7,10 *",
+    "yearly": "0 9 15 1 *",
 }
 
 
 class SurveyAudience(BaseModel):
-    """Who gets a survey: everyone, IT staff, departments, or a list of people."""
+    """Who gets a survey: everyone, IT staff, departments, the departments' managers, or a list
+    of people (any of them together)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -252,12 +254,60 @@ class SurveyAudience(BaseModel):
     staff: bool = False
     departments: list[str] = []
     users: list[str] = []
+    managers: bool = False  # the `manager` of each department (of `departments`, when given)
 
     @model_validator(mode="after")
     def _someone(self) -> SurveyAudience:
-        if not (self.everyone or self.staff or self.departments or self.users):
-            raise ValueError("choose everyone, staff, departments or users")
+        if not (self.everyone or self.staff or self.departments or self.users or self.managers):
+            raise ValueError("choose everyone, staff, departments, managers or users")
         return self
+
+
+ITEM_KINDS = ("scale", "choice", "comment")
+MAX_ITEMS = 20
+
+
+class SurveyItemConfig(BaseModel):
+    """One item of a questionnaire: a 1–5 scale, a single choice among `options`, or a free
+    comment; `section` groups items under a heading; `id` names the item across years, so a
+    reworded item keeps its trend (default: its question)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    question: Annotated[str, Field(min_length=1, max_length=500)]
+    kind: Literal["scale", "choice", "comment"] | None = None  # default: choice when options
+    options: list[Annotated[str, Field(min_length=1, max_length=75)]] = []
+    section: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+    @field_validator("options")
+    @classmethod
+    def _option_count(cls, value: list[str]) -> list[str]:
+        if value and not 2 <= len(value) <= 10:
+            raise ValueError(f"give 2 to 10 options (this item has {len(value)})")
+        if len(set(value)) != len(value):
+            raise ValueError("the options must differ from each other")
+        return value
+
+    @model_validator(mode="after")
+    def _kind(self) -> SurveyItemConfig:
+        if self.kind is None:
+            self.kind = "choice" if self.options else "scale"
+        if self.kind == "choice" and not self.options:
+            raise ValueError("a choice item needs 2 to 10 options")
+        if self.kind != "choice" and self.options:
+            raise ValueError(f"a {self.kind} item takes no options")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """As `Survey.items` keeps it."""
+        return {
+            "id": self.id or self.question,
+            "question": self.question,
+            "kind": self.kind,
+            "options": list(self.options),
+            "section": self.section,
+        }
 
 
 class SurveyConfig(BaseModel):
@@ -266,10 +316,15 @@ class SurveyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    question: Annotated[str, Field(min_length=1, max_length=500)]
+    # A one-question pulse's question; a questionnaire's title (default: its name).
+    question: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     options: list[Annotated[str, Field(min_length=1, max_length=75)]] = []  # empty: 1–5 scale
+    # A questionnaire (up to 20 items) instead of one question.
+    items: Annotated[list[SurveyItemConfig], Field(max_length=MAX_ITEMS)] | None = None
     audience: SurveyAudience = Field(default_factory=lambda: SurveyAudience(everyone=True))
-    schedule: str  # weekly | monthly | quarterly | a crontab, in `timezone`
+    # weekly | monthly | quarterly | yearly | a crontab, in `timezone`; none: sent only by
+    # `chatbot survey send --name NAME`.
+    schedule: str | None = None
     anonymous: bool = True
     reminder_hours: Annotated[float, Field(gt=0)] | None = 24
     close_hours: Annotated[float, Field(gt=0)] = 72
@@ -283,8 +338,28 @@ class SurveyConfig(BaseModel):
 
     @field_validator("schedule")
     @classmethod
-    def _schedule(cls, value: str) -> str:
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         return RECURRENCES.get(value.strip().lower()) or _check_crontab(value)
+
+    @model_validator(mode="after")
+    def _question_or_items(self) -> SurveyConfig:
+        if self.items is not None:
+            if not self.items:
+                raise ValueError("items: a questionnaire needs at least one item")
+            if self.options:
+                raise ValueError("options: a questionnaire's options belong to its items")
+            ids = [item.id or item.question for item in self.items]
+            if len(ids) != len(set(ids)):
+                raise ValueError("items: each item needs its own question or id")
+        elif not self.question:
+            raise ValueError("question: give a question, or items for a questionnaire")
+        return self
+
+    @property
+    def title(self) -> str:
+        return self.question or self.name
 
     @field_validator("close_hours")
     @classmethod

@@ -163,7 +163,9 @@ class Reply:
 
 @dataclass(frozen=True)
 class ReplaceMessage:
-    """Replace the message whose button was pressed (e.g. a rating prompt becomes a thank-you)."""
+    """Replace the message whose button was pressed (e.g. a rating prompt becomes a thank-you).
+    From a form: the message whose button opened it, where the form took its place (Teams' card
+    inputs); a form of its own (Slack's modal) just closes over the message, left as it was."""
 
     message: Message
 

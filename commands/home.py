@@ -68,7 +68,11 @@ def surveys_awaiting(ctx: Context, user: str) -> list[dict[str, Any]]:
             "closes": run.closes_at.strftime("%Y-%m-%d %H:%M UTC") if run.closes_at else "",
             "anonymous": run.anonymous,
             "scale": run.scale,
-            "buttons": answer_buttons(
+            # A questionnaire is answered from its own message (one page of items at a time).
+            "questionnaire": run.items is not None,
+            "buttons": None
+            if run.items is not None
+            else answer_buttons(
                 key, run.run_id, run.options, user, chosen=None, with_comment=False
             ),
         }
@@ -154,7 +158,8 @@ def build(ctx: Context, user: str) -> Message:
         blocks.append(Block("header", text="Surveys awaiting your answer"))
         for survey in waiting[:MAX_SURVEYS]:
             blocks.append(Block("section", text=ctx.render("home/survey.md.j2", survey=survey)))
-            blocks.append(survey["buttons"])
+            if survey["buttons"] is not None:
+                blocks.append(survey["buttons"])
         if len(waiting) > MAX_SURVEYS:
             more = ctx.render("home/more_surveys.md.j2", shown=MAX_SURVEYS, total=len(waiting))
             blocks.append(Block("context", text=more))

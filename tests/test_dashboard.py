@@ -44,6 +44,7 @@ TABLES = (
     "ratings",
     "rating-response",
     "pulse",
+    "questionnaire",
     "alerts",
 )
 

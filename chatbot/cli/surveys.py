@@ -4,8 +4,9 @@ as `/pulse`."""
 from __future__ import annotations
 
 import getpass
+import json
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -78,24 +79,99 @@ def _survey_run(
 
 
 @survey.command("send")
-@click.argument("question")
+@click.argument("question", required=False, default="")
+@click.option("--name", default="", help="Send a run of this YAML survey (TECHHELP_CONFIG) now.")
+@click.option(
+    "--template",
+    default="",
+    help="Send a built-in questionnaire now, as it is (see `chatbot survey template`).",
+)
 @click.pass_context
-def survey_send(ctx: click.Context, question: str) -> None:
-    """A one-off 1–5 pulse to everyone, now."""
-    _survey_run(ctx, "command", "pulse", text=f"send {question}")
+def survey_send(ctx: click.Context, question: str, name: str, template: str) -> None:
+    """A one-off 1–5 pulse to everyone, now; or, with --name, a run of a YAML survey now."""
+    chosen = [part for part in (question, name, template) if part]
+    if len(chosen) != 1:
+        raise click.UsageError("Give a question, or --name NAME, or --template NAME.")
+    if name:
+        _survey_run(ctx, "command", "pulse", text=f"send --name {name}")
+    elif template:
+        _survey_run(ctx, "command", "pulse", text=f"send --template {template}")
+    else:
+        _survey_run(ctx, "command", "pulse", text=f"send {question}")
+
+
+@survey.command("template")
+@click.argument("name", required=False, default="")
+def survey_template(name: str) -> None:
+    """Print a built-in questionnaire's YAML (customer-managers, supported-organisations,
+    staff-engagement) to copy under `surveys:` in TECHHELP_CONFIG and edit; without a name,
+    list them."""
+    from chatbot.messages import Refusal
+    from chatbot.surveys import items
+
+    if not name:
+        click.echo("\n".join(items.builtin_names()))
+        return
+    try:
+        click.echo(items.builtin_text(name), nl=False)
+    except Refusal as refusal:
+        raise click.ClickException(plain_text(str(refusal))) from None
+
+
+def items_from_file(path: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """(title, items) from a YAML file (one survey as in TECHHELP_CONFIG's `surveys:`, or a
+    list of items) or a CSV file (a header row; columns `question` and optionally `kind`,
+    `options` separated by `;`, `section`, `id`)."""
+    import csv
+    from pathlib import Path
+
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+    if file.suffix.lower() == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+        items = []
+        for row in rows:
+            entry: dict[str, Any] = {
+                (key or "").strip().lower(): (value or "").strip() for key, value in row.items()
+            }
+            entry["options"] = [o.strip() for o in entry.get("options", "").split(";") if o.strip()]
+            items.append({k: v for k, v in entry.items() if v})
+        return None, items
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise click.ClickException(f"{path} is not valid YAML: {exc}") from None
+    if isinstance(loaded, dict) and isinstance(loaded.get("items"), list):
+        return loaded.get("question") or loaded.get("name"), loaded["items"]
+    if isinstance(loaded, list):
+        return None, loaded
+    raise click.ClickException(f"{path}: give a survey with `items:`, or a list of items")
 
 
 @survey.command("create")
-@click.option("--question", required=True)
+@click.option("--question", default="", help="The question; a questionnaire's title.")
+@click.option(
+    "--file",
+    "items_file",
+    default="",
+    help="A questionnaire's items: a YAML file (a survey with `items:`) or a CSV file "
+    "(columns question, kind, options separated by ';', section, id).",
+)
 @click.option("--option", "options", multiple=True, help="2–10 custom options (default 1–5).")
 @click.option(
     "--department", "departments", multiple=True, help="Only these departments (repeatable)."
 )
 @click.option("--staff", is_flag=True, help="IT staff (alone, or with --department).")
+@click.option("--managers", is_flag=True, help="The departments' managers.")
 @click.option("--user", "users", multiple=True, help="Only these people (user ids).")
 @click.option(
     "--schedule",
-    type=click.Choice(["now", "at", "weekly", "monthly", "quarterly", "cron"]),
+    type=click.Choice(["now", "at", "weekly", "monthly", "quarterly", "yearly", "cron"]),
     default="now",
     show_default=True,
 )
@@ -116,9 +192,19 @@ def survey_create(
     named: bool,
     reminder_hours: str,
     close_hours: str,
+    items_file: str,
+    managers: bool,
 ) -> None:
-    """Define a survey: question, options, audience, schedule, anonymity, reminder, closing."""
+    """Define a survey: question, options, audience, schedule, anonymity, reminder, closing;
+    with --file, a questionnaire of up to 20 items."""
+    items: list[dict[str, Any]] = []
+    if items_file:
+        title, items = items_from_file(items_file)
+        question = question or title or ""
+    if not question:
+        raise click.UsageError("Give --question (a questionnaire's title), or a --file with one.")
     picked = [f"department:{d}" for d in departments] + (["staff"] if staff else [])
+    picked += ["managers"] if managers else []
     audience = "\n".join(picked) or "everyone"
     values = {
         "question": question,
@@ -130,6 +216,7 @@ def survey_create(
         "anonymous": "no" if named else "yes",
         "reminder": reminder_hours,
         "closing": close_hours,
+        "items": json.dumps(items) if items else "",
     }
     _survey_run(ctx, "form", "pulse.define", values=values)
 

@@ -347,7 +347,7 @@ class Survey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Surveys from the YAML configuration are found again by name ("config:<name>").
     name: Mapped[str | None] = mapped_column(String(100), unique=True)
-    question: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)  # a questionnaire's: its title
     options: Mapped[list[str]] = mapped_column(JSON)  # labels; "1".."5" for the scale
     scale: Mapped[bool] = mapped_column(default=True)  # options are scores 1..n: averages apply
     # {"everyone": true} | {"departments": [...]} | {"staff": true} | {"users": [...]}
@@ -362,6 +362,10 @@ class Survey(Base):
     source: Mapped[str] = mapped_column(String(16))  # command|form|config|cli
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # A questionnaire's items (None: a one-question pulse, `question` and `options` above):
+    # [{"id", "question", "kind": scale|choice|comment, "options", "section"}]. Answers are
+    # counted per item (`SurveyTally.item`); `id` carries an item's trend across wordings.
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     @property
     def ref(self) -> str:
@@ -420,6 +424,8 @@ class SurveyTally(Base):
     __tablename__ = "survey_tallies"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("survey_runs.id"), primary_key=True)
+    # A questionnaire's item (its index in `Survey.items`); 0 for a one-question pulse.
+    item: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     department: Mapped[str] = mapped_column(String(100), primary_key=True)  # "" for none
     option: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)

@@ -27,7 +27,7 @@ from chatbot.reports.common import (
     departments,
 )
 from chatbot.reports.intake import intake_channel, intake_channels, intake_share
-from chatbot.reports.pulse import EVERYONE, pulse_trends
+from chatbot.reports.pulse import EVERYONE, pulse_trends, questionnaire_items
 from chatbot.reports.ratings import published_weeks, rating_response, ratings_by_week
 from chatbot.reports.requests import (
     open_by_state_and_tier,
@@ -57,6 +57,7 @@ __all__ = [
     "overdue",
     "published_weeks",
     "pulse_trends",
+    "questionnaire_items",
     "rating_response",
     "ratings_by_week",
     "response_times",

@@ -11,6 +11,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.orm import Session
 
 from chatbot import surveys
 from chatbot.config import Routing
@@ -66,18 +67,20 @@ def pulse_trends(
             Survey.question,
             Survey.options,
             Survey.scale,
+            Survey.items,
         )
         .join(Survey, Survey.id == SurveyRun.survey_id)
         .where(*sent)
         .order_by(Survey.id, SurveyRun.sent_at, SurveyRun.id)
     ).all()
+    runs = [run for run in runs if not run.items]  # questionnaires: `questionnaire_items`
     if not runs:
         return []
     department = _department(func.nullif(SurveyTally.department, literal(""))).label("department")
     counted = conn.execute(
         select(SurveyTally.run_id, department, SurveyTally.option, SurveyTally.count)
         .join(SurveyRun, SurveyRun.id == SurveyTally.run_id)
-        .where(*sent, SurveyTally.count > 0)
+        .where(*sent, SurveyTally.item == 0, SurveyTally.count > 0)
     )
     counts: dict[int, dict[str, Counter[int]]] = {}
     for run_id, name, option, count in counted:
@@ -138,3 +141,97 @@ def _pulse_row(
         else None,
         "percents": {s.label: round(s.percent, 1) for s in shares} if shown else {},
     }
+
+
+def questionnaire_items(
+    *, conn: Connection, routing: Routing, min_group: int, by_department: bool = True
+) -> list[dict[str, Any]]:
+    """Each questionnaire's latest closed run, one row per item (everyone's, then per
+    department): answers, response rate, average, the previous closed run's average of the
+    same item (its `id`) and the change, the distribution; each row names the run's headline (on
+    how many items the score rose). Groups are shown as the questionnaire's results show them:
+    the minimum (the larger of `min_group` and `pulse.min_group_size`) and complementary
+    suppression per item. Published figures only: a run still open is not shown."""
+    minimum = surveys.min_group_size(routing, at_least=min_group)
+    rows: list[dict[str, Any]] = []
+    with Session(bind=conn) as session:
+        latest: dict[int, SurveyRun] = {}
+        closed = session.scalars(
+            select(SurveyRun)
+            .join(Survey, Survey.id == SurveyRun.survey_id)
+            .where(SurveyRun.state == "closed")
+            .order_by(SurveyRun.scheduled_for, SurveyRun.id)
+        )
+        for run in closed:
+            if run.survey.items:
+                latest[run.survey_id] = run
+        for run in latest.values():
+            f = surveys.questionnaire_figures(
+                session=session, routing=routing, run=run, minimum=minimum
+            )
+            headline = f"rose on {f.rose} of {len(f.compared)} items" if f.previous_run else ""
+            for result in f.items:
+                if result.item.kind == "comment":
+                    continue
+                top = max(result.distribution, key=lambda s: s.count, default=None)
+                base = {
+                    "survey": run.survey.ref,
+                    "title": run.survey.question,
+                    "sent": _utc(run.sent_at or run.scheduled_for).strftime("%Y-%m-%d"),
+                    "previous_sent": _utc(
+                        f.previous_run.sent_at or f.previous_run.scheduled_for
+                    ).strftime("%Y-%m-%d")
+                    if f.previous_run
+                    else None,
+                    "headline": headline,
+                    "number": result.item.index + 1,
+                    "item": result.item.id,
+                    "section": result.item.section or "",
+                    "question": result.item.question,
+                }
+                shown = result.responses >= minimum
+                rows.append(
+                    base
+                    | {
+                        "department": EVERYONE,
+                        "answers": result.responses if shown else None,
+                        "response_pct": round(result.rate, 1)
+                        if shown and result.rate is not None
+                        else None,
+                        "average": _round(result.average),
+                        "previous": _round(result.previous),
+                        "change": _round(result.change),
+                        "top_option": f"{top.label} ({top.percent:.0f}%)"
+                        if top and not result.item.scale and shown
+                        else None,
+                        "distribution": " · ".join(
+                            f"{s.label}: {s.percent:.0f}%" for s in result.distribution
+                        )
+                        or None,
+                    }
+                )
+                if not by_department:
+                    continue
+                for group in result.departments:
+                    if group.hidden:
+                        continue
+                    rows.append(
+                        base
+                        | {
+                            "department": group.name,
+                            "answers": group.responses,
+                            "response_pct": round(group.rate, 1)
+                            if group.rate is not None
+                            else None,
+                            "average": _round(group.average),
+                            "previous": None,
+                            "change": _round(group.change),
+                            "top_option": None,
+                            "distribution": None,
+                        }
+                    )
+    return rows
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -34,7 +34,12 @@ from chatbot.surveys.answers import (
 )
 from chatbot.surveys.budget import within_budget
 from chatbot.surveys.request_satisfaction import aware, published_until, satisfaction_trend
-from chatbot.surveys.results import distribution, figures, scale_average
+from chatbot.surveys.results import (
+    distribution,
+    figures,
+    questionnaire_figures,
+    scale_average,
+)
 from chatbot.surveys.runs import (
     MAX_QUESTION,
     SCALE,
@@ -90,6 +95,7 @@ __all__ = [
     "distribution",
     "due",
     "figures",
+    "questionnaire_figures",
     "get_survey",
     "key_from_secret",
     "latest_run",

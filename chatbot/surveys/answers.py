@@ -37,6 +37,7 @@ class SurveyView:
     options: list[str]
     scale: bool
     anonymous: bool
+    items: list[dict[str, Any]] | None = None  # a questionnaire's (`items.items_of`)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def _run_statement() -> Any:
             Survey.options,
             Survey.scale,
             Survey.anonymous,
+            Survey.items,
         )
         .join(Survey, Survey.id == SurveyRun.survey_id)
         .where(SurveyRun.id == bindparam("run_id"))
@@ -117,7 +119,11 @@ def _count_statement() -> Any:
     table = SurveyTally.__table__
     return (
         update(table)
-        .where(table.c.run_id == bindparam("r"), table.c.department == bindparam("d"))
+        .where(
+            table.c.run_id == bindparam("r"),
+            table.c.item == bindparam("i"),
+            table.c.department == bindparam("d"),
+        )
         .values(
             count=table.c.count
             + case((table.c.option == bindparam("new"), 1), else_=0)
@@ -158,6 +164,7 @@ def record_answer(
         _count_statement(),
         {
             "r": run.id,
+            "i": 0,
             "d": department,
             "new": option,
             "old": -1 if ballot.previous is None else ballot.previous,
@@ -206,14 +213,30 @@ def record_comment(
     box.comments = dict(sorted(entries.items()))  # no order of arrival
 
 
-def tallies(*, session: Session, run_ids: list[int]) -> dict[int, dict[str, Counter[int]]]:
-    """Answers counted per run, department ("" for none) and option."""
+def tallies(
+    *, session: Session, run_ids: list[int], item: int = 0
+) -> dict[int, dict[str, Counter[int]]]:
+    """Answers counted per run, department ("" for none) and option, of one item (a
+    questionnaire's; 0, the one question of a pulse)."""
     found: dict[int, dict[str, Counter[int]]] = {run_id: {} for run_id in run_ids}
     rows = session.execute(
         select(
             SurveyTally.run_id, SurveyTally.department, SurveyTally.option, SurveyTally.count
-        ).where(SurveyTally.run_id.in_(run_ids), SurveyTally.count > 0)
+        ).where(SurveyTally.run_id.in_(run_ids), SurveyTally.item == item, SurveyTally.count > 0)
     )
     for run_id, department, option, count in rows:
         found[run_id].setdefault(department, Counter())[option] += count
+    return found
+
+
+def item_tallies(*, session: Session, run_id: int) -> dict[int, dict[str, Counter[int]]]:
+    """A questionnaire run's answers counted per item, department and option: one query."""
+    found: dict[int, dict[str, Counter[int]]] = {}
+    rows = session.execute(
+        select(
+            SurveyTally.item, SurveyTally.department, SurveyTally.option, SurveyTally.count
+        ).where(SurveyTally.run_id == run_id, SurveyTally.count > 0)
+    )
+    for item, department, option, count in rows:
+        found.setdefault(item, {}).setdefault(department, Counter())[option] += count
     return found

@@ -9,12 +9,13 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chatbot.config import Routing
-from chatbot.db.models import Survey, SurveyRun
-from chatbot.surveys.answers import _comments, tallies
+from chatbot.db.models import Survey, SurveyRecipient, SurveyRun
+from chatbot.surveys.answers import _comments, item_tallies, tallies
+from chatbot.surveys.items import Item, items_of
 from chatbot.surveys.request_satisfaction import Satisfaction, satisfaction
 from chatbot.surveys.runs import SENT
 from chatbot.surveys.suppression import min_group_size, suppressed
@@ -174,14 +175,15 @@ def figures(
     return result
 
 
-def _previous_run(*, session: Session, run: SurveyRun) -> SurveyRun | None:
-    """The run before this one: of the same survey, else of a survey with the same question."""
+def _previous_run(*, session: Session, run: SurveyRun, closed: bool = False) -> SurveyRun | None:
+    """The run before this one: of the same survey, else of a survey with the same question
+    (a questionnaire's: title); with `closed`, only a run whose figures were published."""
     query = (
         select(SurveyRun)
         .join(Survey)
         .where(
             SurveyRun.id != run.id,
-            SurveyRun.state.in_(SENT),
+            SurveyRun.state.in_(("closed",) if closed else SENT),
             SurveyRun.scheduled_for < run.scheduled_for,
         )
         .order_by(SurveyRun.scheduled_for.desc(), SurveyRun.id.desc())
@@ -192,3 +194,191 @@ def _previous_run(*, session: Session, run: SurveyRun) -> SurveyRun | None:
     return session.scalars(
         query.where(Survey.question == run.survey.question, Survey.scale == run.survey.scale)
     ).first()
+
+
+# --- questionnaires: the same figures per item and per section ----------------------------------
+
+
+@dataclass
+class ItemResult:
+    item: Item
+    responses: int
+    rate: float | None
+    average: float | None  # None: not a scale, too few answers, or the run is open
+    distribution: list[Share]
+    departments: list[Group]
+    previous: float | None = None  # the previous run's average of the same item (its `id`)
+    comments: list[tuple[str | None, str]] = field(default_factory=list)
+    comments_hidden: int = 0
+
+    @property
+    def change(self) -> float | None:
+        if self.average is None or self.previous is None:
+            return None
+        return self.average - self.previous
+
+
+@dataclass
+class SectionResult:
+    name: str
+    items: list[ItemResult]
+
+    def _mean(self, values: list[float | None]) -> float | None:
+        shown = [v for v in values if v is not None]
+        return sum(shown) / len(shown) if shown and len(shown) == len(values) else None
+
+    @property
+    def average(self) -> float | None:
+        """The mean of its scale items' averages (None when one of them is not shown)."""
+        return self._mean([r.average for r in self.items if r.item.scale])
+
+    @property
+    def previous(self) -> float | None:
+        return self._mean([r.previous for r in self.items if r.item.scale])
+
+    @property
+    def change(self) -> float | None:
+        now, then = self.average, self.previous
+        return None if now is None or then is None else now - then
+
+
+@dataclass
+class QuestionnaireFigures:
+    run: SurveyRun
+    survey: Survey
+    recipients: int
+    respondents: int  # answered at least one item
+    rate: float | None
+    final: bool
+    items: list[ItemResult]
+    sections: list[SectionResult]
+    held_back: int
+    previous_run: SurveyRun | None = None
+
+    @property
+    def compared(self) -> list[ItemResult]:
+        """Scale items with a shown average in this run and the previous one."""
+        return [r for r in self.items if r.change is not None]
+
+    @property
+    def rose(self) -> int:
+        """On how many items the score rose since the previous run: the headline."""
+        return sum(1 for r in self.compared if r.change is not None and r.change > 0)
+
+
+def item_result(
+    *,
+    item: Item,
+    counted: Mapping[str, Counter[int]],
+    run: SurveyRun,
+    minimum: int,
+    final: bool,
+) -> ItemResult:
+    """One item's figures from its counts per department: as a pulse's (`figures`), with the
+    minimum group size and complementary suppression per item."""
+    counts: Counter[int] = sum(counted.values(), Counter())
+    responses = counts.total()
+    names = sorted(set(run.recipients_by_department) | set(counted))
+    answered = {name: counted.get(name, Counter()).total() for name in names}
+    hidden = suppressed(answered, minimum) if final else set(names)
+    groups = []
+    for name in names:
+        given = counted.get(name, Counter())
+        sent = int(run.recipients_by_department.get(name, 0))
+        groups.append(
+            Group(
+                name=name or "No department",
+                recipients=sent,
+                responses=given.total(),
+                rate=100 * given.total() / sent if sent else None,
+                average=None if name in hidden else scale_average(item.scale, given),
+                hidden=name in hidden,
+                minimum=minimum if final else 0,
+            )
+        )
+    show = final and responses >= minimum
+    return ItemResult(
+        item=item,
+        responses=responses,
+        rate=100 * responses / run.recipients if run.recipients else None,
+        average=scale_average(item.scale, counts) if show else None,
+        distribution=distribution(list(item.options), counts) if show else [],
+        departments=groups,
+    )
+
+
+def questionnaire_figures(
+    *,
+    session: Session,
+    routing: Routing,
+    run: SurveyRun,
+    with_previous: bool = True,
+    minimum: int | None = None,
+) -> QuestionnaireFigures:
+    """A questionnaire run's results per item and per section. As with a pulse, while the run
+    is open only how many answered is given; each item's change is from the previous run's item
+    with the same `id`."""
+    survey = run.survey
+    items = items_of(survey.items)
+    minimum = min_group_size(routing, at_least=minimum or 0)  # a reader's stricter minimum
+    min_comments = routing.pulse.min_comments
+    final = run.state == "closed"
+    counted = item_tallies(session=session, run_id=run.id)
+    results = [
+        item_result(
+            item=item, counted=counted.get(item.index, {}), run=run, minimum=minimum, final=final
+        )
+        for item in items
+    ]
+    written = list(_comments(session, run.id).values()) if final else []
+    for result in results:
+        if result.item.kind == "comment":
+            mine = [entry for entry in written if entry.get("item") == result.item.index]
+            result.responses = len(mine)
+            result.rate = 100 * len(mine) / run.recipients if run.recipients else None
+            shown = mine if len(mine) >= min_comments else []
+            result.comments = [
+                (None if survey.anonymous else entry.get("user"), entry["text"]) for entry in shown
+            ]
+            result.comments_hidden = len(mine) - len(shown)
+    respondents = session.scalar(
+        select(func.count())
+        .select_from(SurveyRecipient)
+        .where(SurveyRecipient.run_id == run.id, SurveyRecipient.version > 0)
+    )
+    sections: list[SectionResult] = []
+    for result in results:
+        name = result.item.section or ""
+        if not sections or sections[-1].name != name:
+            sections.append(SectionResult(name, []))
+        sections[-1].items.append(result)
+    figures_ = QuestionnaireFigures(
+        run=run,
+        survey=survey,
+        recipients=run.recipients,
+        respondents=int(respondents or 0),
+        rate=100 * (respondents or 0) / run.recipients if run.recipients else None,
+        final=final,
+        items=results,
+        sections=[s for s in sections if s.name] if any(s.name for s in sections) else [],
+        held_back=run.held_back,
+    )
+    if with_previous and final:
+        before = _previous_run(session=session, run=run, closed=True)
+        if before is not None and before.survey.items is not None:
+            figures_.previous_run = before
+            earlier = questionnaire_figures(
+                session=session, routing=routing, run=before, with_previous=False, minimum=minimum
+            )
+            by_id = {r.item.id: r for r in earlier.items}
+            for result in results:
+                then = by_id.get(result.item.id)
+                if then is None or then.item.kind != result.item.kind:
+                    continue
+                result.previous = then.average
+                departments = {g.name: g.average for g in then.departments}
+                for group in result.departments:
+                    old = departments.get(group.name)
+                    if group.average is not None and old is not None:
+                        group.change = group.average - old
+    return figures_

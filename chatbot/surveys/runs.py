@@ -60,7 +60,10 @@ def create_survey(
     source: str,
     now: datetime,
     name: str | None = None,
+    items: list[dict[str, Any]] | None = None,
 ) -> Survey:
+    """A survey: one question (`options` empty: the 1–5 scale), or with `items` a questionnaire
+    whose `question` is its title (items checked by `items.check_items`)."""
     question = question.strip()
     if not question:
         raise Refusal("The survey needs a question.", field="question")
@@ -88,6 +91,7 @@ def create_survey(
         source=source,
         active=True,
         created_at=now,
+        items=items,
     )
     session.add(survey)
     session.flush()
@@ -182,6 +186,17 @@ def audience_people(
         rows = directory.audience(session=session, departments=audience["departments"])
         chosen |= {address: department or NO_DEPARTMENT for address, department in rows}
     named = _named(session, audience.get("users") or [], ids_platform(settings, platform))
+    if audience.get("managers"):
+        # The departments' managers (of the chosen departments, when some are named), each
+        # counted in the department they manage.
+        wanted = set(audience.get("departments") or [])
+        for managed in settings.routing.departments:
+            if managed.manager and (not wanted or managed.name in wanted):
+                for address in _named(session, [managed.manager], settings.techhelp_platform):
+                    chosen[address] = managed.name
+        if not audience.get("everyone") and wanted:
+            # `departments` with `managers` narrows the managers; it does not add the members.
+            chosen = {a: d for a, d in chosen.items() if a in _managers(session, settings)}
     if audience.get("staff"):
         named += _named(session, settings.routing.staff, settings.techhelp_platform)
         for where, ids in settings.platform_ids().items():
@@ -191,6 +206,14 @@ def audience_people(
         chosen.setdefault(address, department.name if department else NO_DEPARTMENT)
     kept = directory.once_each(session=session, addresses=sorted(chosen))
     return [(address, chosen[address]) for address in kept]
+
+
+def _managers(session: Session, settings: Settings) -> set[Address]:
+    found: set[Address] = set()
+    for department in settings.routing.departments:
+        if department.manager:
+            found |= set(_named(session, [department.manager], settings.techhelp_platform))
+    return found
 
 
 def open_run(
@@ -228,14 +251,23 @@ def open_run(
             ],
         )
     departments = sorted(set(run.recipients_by_department) | {NO_DEPARTMENT})
-    connection.execute(
-        insert(SurveyTally.__table__),
-        [
-            {"run_id": run.id, "department": dept, "option": option, "count": 0}
-            for dept in departments
-            for option in range(len(survey.options))
-        ],
-    )
+    # (item, how many options): a pulse's one question is item 0; a questionnaire's comment
+    # items are not counted.
+    counted = [(0, len(survey.options))]
+    if survey.items is not None:
+        counted = [
+            (index, len(SCALE) if entry["kind"] == "scale" else len(entry["options"]))
+            for index, entry in enumerate(survey.items)
+            if entry["kind"] != "comment"
+        ]
+    zeros = [
+        {"run_id": run.id, "item": item, "department": dept, "option": option, "count": 0}
+        for item, options in counted
+        for dept in departments
+        for option in range(options)
+    ]
+    if zeros:
+        connection.execute(insert(SurveyTally.__table__), zeros)
 
 
 def copy_key(run_id: int, user: str) -> str:
@@ -273,6 +305,7 @@ class Awaiting:
     scale: bool
     anonymous: bool
     closes_at: datetime | None
+    items: list[dict[str, Any]] | None = None  # a questionnaire's: answered from its message
 
 
 def awaiting(*, session: Session, user: str, now: datetime) -> list[Awaiting]:
@@ -286,6 +319,7 @@ def awaiting(*, session: Session, user: str, now: datetime) -> list[Awaiting]:
             Survey.scale,
             Survey.anonymous,
             SurveyRun.closes_at,
+            Survey.items,
         )
         .join(Survey, Survey.id == SurveyRun.survey_id)
         .join(

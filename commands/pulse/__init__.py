@@ -8,7 +8,7 @@ The package, by what each part does: `command.py` (`/pulse`), `form.py` (the sur
 """
 
 # Each part registers its routes on `routes` when imported.
-from commands.pulse import answers, clock, command, form  # noqa: F401
+from commands.pulse import answers, clock, command, form, questionnaire  # noqa: F401
 from commands.pulse.common import routes
 from commands.pulse.sending import answer_buttons
 

@@ -32,12 +32,14 @@ def sync_config_surveys(ctx: Context) -> list[Survey]:
         survey = existing.get(name)
         options = list(config.options) or list(surveys.SCALE)
         audience = config.audience.model_dump(exclude_defaults=True)
+        items = [item.stored() for item in config.items] if config.items is not None else None
         if survey is None:
             surveys.create_survey(
                 session=ctx.session,
                 name=name,
-                question=config.question,
+                question=config.title,
                 options=list(config.options),
+                items=items,
                 audience=audience,
                 schedule=config.schedule,
                 timezone=ctx.settings.routing.timezone,
@@ -52,15 +54,18 @@ def sync_config_surveys(ctx: Context) -> list[Survey]:
                 now=ctx.now,
             )
             continue
-        wording = (config.question, options, config.anonymous)
-        if wording != (survey.question, survey.options, survey.anonymous) and _has_open_run(
-            ctx, survey
-        ):
+        wording = (config.title, options, config.anonymous, items)
+        if wording != (
+            survey.question,
+            survey.options,
+            survey.anonymous,
+            survey.items,
+        ) and _has_open_run(ctx, survey):
             # The answers of an open run are option numbers under its wording and privacy:
             # changing either mid-run would relabel or expose them. The change waits.
             log.info("%s: the new question, options or anonymity wait for its open run", name)
         else:
-            survey.question, survey.options, survey.anonymous = wording
+            survey.question, survey.options, survey.anonymous, survey.items = wording
             survey.scale = not config.options
         survey.audience, survey.schedule = audience, config.schedule
         survey.timezone = ctx.settings.routing.timezone

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from chatbot import surveys
 from chatbot.bot import Context, Event
+from chatbot.db.models import Survey
 from chatbot.messages import OpenForm, Refusal, Reply, Response
+from chatbot.surveys import items as quest
+from chatbot.text import literal
+from commands.pulse.clock import sync_config_surveys
 from commands.pulse.common import _reply, routes
 from commands.pulse.form import survey_form
 from commands.pulse.results import results_message
@@ -23,6 +29,9 @@ def pulse(event: Event, ctx: Context) -> Response:
     if verb == "send":
         if not rest:
             return _reply(ctx, "pulse/usage.md.j2")
+        flag, _, target = rest.partition(" ")
+        if flag in ("--name", "--template") and target.strip():
+            return send_named(ctx, event, flag, target.strip())
         return quick_pulse(ctx, event, rest)
     if verb == "list" and not rest:
         listed = [
@@ -94,5 +103,42 @@ def quick_pulse(ctx: Context, event: Event, question: str) -> Response:
     )
     run = surveys.add_run(session=ctx.session, survey=survey, at=ctx.now)
     assert run is not None
+    sent = send_run(ctx, run, refuse_if_nobody=True)
+    return _reply(ctx, "pulse/sent.md.j2", survey=survey, run=run, sent=sent)
+
+
+def send_named(ctx: Context, event: Event, flag: str, name: str) -> Response:
+    """`/pulse send --name NAME`: a run of the YAML's survey NAME, now (besides its schedule);
+    `/pulse send --template NAME`: a built-in questionnaire, as it is, to its audience, now."""
+    if flag == "--name":
+        sync_config_surveys(ctx)
+        survey = ctx.session.scalars(select(Survey).where(Survey.name == f"config:{name}")).first()
+        if survey is None:
+            known = ", ".join(s.name for s in ctx.settings.routing.surveys) or "none"
+            raise Refusal(
+                f"There is no survey {literal(name)} in the configuration "
+                f"(its surveys: {literal(known)})."
+            )
+    else:
+        config = quest.builtin(name)
+        survey = surveys.create_survey(
+            session=ctx.session,
+            question=config.title,
+            options=[],
+            items=[item.stored() for item in config.items or []],
+            audience=config.audience.model_dump(exclude_defaults=True),
+            schedule=None,
+            timezone=ctx.settings.routing.timezone,
+            anonymous=config.anonymous,
+            reminder_hours=config.reminder_hours,
+            close_hours=config.close_hours,
+            author=event.user,
+            platform=event.platform,
+            source="command",
+            now=ctx.now,
+        )
+    run = surveys.add_run(session=ctx.session, survey=survey, at=ctx.now)
+    if run is None:
+        raise Refusal(f"{survey.ref} was just sent.")
     sent = send_run(ctx, run, refuse_if_nobody=True)
     return _reply(ctx, "pulse/sent.md.j2", survey=survey, run=run, sent=sent)

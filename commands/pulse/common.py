@@ -16,6 +16,7 @@ COMMENT_FORM = "pulse.comment_form"
 FORM = "pulse.define"
 EVERYONE = "everyone"
 STAFF = "staff"
+MANAGERS = "managers"
 DEPARTMENT = "department:"
 ONCE_NOW, ONCE_AT, CRON = "now", "at", "cron"
 

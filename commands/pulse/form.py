@@ -13,7 +13,18 @@ from chatbot.bot import Context, Event
 from chatbot.config import RECURRENCES
 from chatbot.db.models import ClockState
 from chatbot.messages import CloseForm, Field, Form, Option, Refusal, Response, chosen
-from commands.pulse.common import CRON, DEPARTMENT, EVERYONE, FORM, ONCE_AT, ONCE_NOW, STAFF, routes
+from chatbot.surveys import items as quest
+from commands.pulse.common import (
+    CRON,
+    DEPARTMENT,
+    EVERYONE,
+    FORM,
+    MANAGERS,
+    ONCE_AT,
+    ONCE_NOW,
+    STAFF,
+    routes,
+)
 from commands.pulse.sending import _schedule_name, send_run
 
 
@@ -34,11 +45,21 @@ def survey_form(ctx: Context) -> Form:
                 max_length=900,
             ),
             Field(
+                "items",
+                "…or a questionnaire: up to 20 items, one per line (the question above is its "
+                "title): `question`, `question | option; option`, `question | comment`, "
+                "`# Section`",
+                multiline=True,
+                optional=True,
+                max_length=3000,
+            ),
+            Field(
                 "audience",
                 "Who gets it (one or more)",
                 options=(
                     Option(EVERYONE, "Everyone"),
                     Option(STAFF, "IT staff"),
+                    Option(MANAGERS, "Department managers"),
                     *(Option(f"{DEPARTMENT}{d.name}", d.name) for d in routing.departments),
                 ),
                 initial=EVERYONE,
@@ -59,6 +80,7 @@ def survey_form(ctx: Context) -> Form:
                     Option("weekly", "Weekly (Mondays)"),
                     Option("monthly", "Monthly (the 1st)"),
                     Option("quarterly", "Quarterly"),
+                    Option("yearly", "Yearly (15 January)"),
                     Option(CRON, "A cron expression (below)"),
                 ),
                 initial=ONCE_NOW,
@@ -151,9 +173,10 @@ def _audience(choice: str, users: str) -> dict[str, Any]:
         return {"users": named}
     picked = set(chosen(choice))
     departments = sorted(p[len(DEPARTMENT) :] for p in picked if p.startswith(DEPARTMENT))
-    if EVERYONE in picked or not (departments or STAFF in picked):
+    if EVERYONE in picked or not (departments or STAFF in picked or MANAGERS in picked):
         return {"everyone": True}
     audience: dict[str, Any] = {"departments": departments} if departments else {}
+    audience |= {"managers": True} if MANAGERS in picked else {}
     return audience | ({"staff": True} if STAFF in picked else {})
 
 
@@ -168,10 +191,14 @@ def submit_form(event: Event, ctx: Context) -> Response:
     )
     close_hours = _hours(values.get("closing", ""), "closing", optional=False)
     assert close_hours is not None
+    items = quest.parse_items(values.get("items", ""))
+    if items and values.get("options", "").strip():
+        raise Refusal("A questionnaire's options belong to its items.", field="options")
     survey = surveys.create_survey(
         session=ctx.session,
         question=values.get("question", ""),
-        options=surveys.parse_options(values.get("options", "")),
+        options=[] if items else surveys.parse_options(values.get("options", "")),
+        items=items or None,
         audience=_audience(values.get("audience", EVERYONE), values.get("users", "")),
         schedule=crontab,
         timezone=ctx.settings.routing.timezone,

@@ -13,6 +13,7 @@ from chatbot.bot import Context
 from chatbot.config import RECURRENCES
 from chatbot.db.models import Survey, SurveyRun
 from chatbot.messages import Block, Button, Message, Outgoing, Refusal
+from commands.pulse import questionnaire
 from commands.pulse.common import ANSWER, COMMENT, _key
 from commands.pulse.results import results_message
 
@@ -37,7 +38,9 @@ def prompt(
     ctx: Context, run: SurveyRun, survey: Survey, *, reminder: bool
 ) -> Callable[[str], Message]:
     """The survey's direct message, for one person: the words are rendered once, the buttons
-    are signed for each person."""
+    are signed for each person. A questionnaire's is its first page of items."""
+    if survey.items is not None:
+        return questionnaire.prompt(ctx, run, survey, reminder=reminder)
     key = _key(ctx)
     text = ctx.render("pulse/prompt.md.j2", survey=survey, reminder=reminder)
     privacy = ctx.render(

@@ -175,7 +175,9 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
                 errors=render.errors({name: response.message.text for name in _field_names(body)}),
             )
         else:
-            assert response is None or isinstance(response, CloseForm)
+            # A form's ReplaceMessage is for where the form took the place of the message it was
+            # opened from (Teams' card inputs): a modal closes over its message, left as it was.
+            assert response is None or isinstance(response, CloseForm | ReplaceMessage)
             ack()
 
     # Bolt tries listeners in this order, each with its matchers: clicks, which come in

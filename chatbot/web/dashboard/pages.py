@@ -50,6 +50,29 @@ PULSE_RUN_COLUMNS = (
 )
 # The public report: everyone's row per run, no department.
 PUBLIC_PULSE_COLUMNS = tuple(c for c in PULSE_RUN_COLUMNS if c[0] != "department")
+# Questionnaires: the latest closed run of each, per item, beside the run before.
+QUESTIONNAIRE_COLUMNS = (
+    ("survey", "Survey"),
+    ("title", "Questionnaire"),
+    ("sent", "Sent"),
+    ("previous_sent", "Previous run"),
+    ("headline", "Score"),
+    ("number", "Item"),
+    ("item", "Item id"),
+    ("section", "Section"),
+    ("question", "Question"),
+    ("department", "Department"),
+    ("answers", "Answers"),
+    ("response_pct", "Response rate (%)"),
+    ("average", "Average (1–5)"),
+    ("previous", "Previous average"),
+    ("change", "Change"),
+    ("top_option", "Top answer"),
+    ("distribution", "Distribution"),
+)
+PUBLIC_QUESTIONNAIRE_COLUMNS = tuple(
+    c for c in QUESTIONNAIRE_COLUMNS if c[0] not in ("department", "item", "survey")
+)
 
 TABLES = {
     t.name: t
@@ -130,6 +153,11 @@ TABLES = {
                 ("question", "Question"),
                 *PULSE_RUN_COLUMNS,
             ),
+        ),
+        Table(
+            "questionnaire",
+            "Annual surveys: the latest run of each questionnaire per item, beside the run before",
+            QUESTIONNAIRE_COLUMNS,
         ),
         Table(
             "alerts",
@@ -224,6 +252,13 @@ class Pages(Responses):
                 "pulse": reports.pulse_trends(
                     conn=conn, filters=filters, routing=routing, min_group=min_group
                 ),
+                "questionnaire": [
+                    row
+                    for row in reports.questionnaire_items(
+                        conn=conn, routing=routing, min_group=min_group
+                    )
+                    if not filters.department or row["department"] == filters.department
+                ],
                 "alerts": reports.alert_history(conn=conn, filters=filters, now=now),
                 "_departments": [
                     {"name": d}

@@ -9,7 +9,14 @@ from typing import Any
 from chatbot import reports
 from chatbot.reports import Filters
 from chatbot.web.charts import Series, bar_chart, line_chart
-from chatbot.web.dashboard.pages import PUBLIC_PULSE_COLUMNS, Pages, _pulse_surveys, _weeks
+from chatbot.web.dashboard.pages import (
+    PUBLIC_PULSE_COLUMNS,
+    PUBLIC_QUESTIONNAIRE_COLUMNS,
+    Pages,
+    Table,
+    _pulse_surveys,
+    _weeks,
+)
 from chatbot.web.dashboard.responses import Start
 
 
@@ -39,6 +46,12 @@ class Report(Pages):
             pulse = reports.pulse_trends(
                 conn=conn,
                 filters=filters,
+                routing=routing,
+                min_group=self.settings.techhelp_min_group,
+                by_department=False,
+            )
+            annual = reports.questionnaire_items(
+                conn=conn,
                 routing=routing,
                 min_group=self.settings.techhelp_min_group,
                 by_department=False,
@@ -83,6 +96,10 @@ class Report(Pages):
             charts=charts,
             pulse=_pulse_surveys(pulse, PUBLIC_PULSE_COLUMNS),
             pulse_min=self._pulse_min(),
+            annual=annual,
+            annual_table=Table(
+                "questionnaire", "Annual surveys per item", PUBLIC_QUESTIONNAIRE_COLUMNS
+            ),
             min_group=self.settings.techhelp_min_group,
             generated=self.clock.now().strftime("%Y-%m-%d %H:%M UTC"),
         )

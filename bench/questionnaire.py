@@ -1,0 +1,361 @@
+"""Questionnaire benchmark: a 15-item questionnaire from the YAML sent to N people (default 5,000)
+with `/pulse send --name`, then every person answering every item, one signed click each, from
+50 concurrent clients in a closed loop, against `chatbot serve` and, in the same run, the bare
+Bolt app acknowledging the same clicks (`baseline_app.py`); then the results of that run (N x 15
+answers) rendered beside the results of a run of 50 people (750 answers).
+
+The clicks go item by item (everyone's first item, then everyone's second, ...), and before the
+next item TechHelp has recorded every click of the last (its inbox empty): a person's next click
+comes from the message their last click gave them, so it is never sent before that click is
+recorded. Each click carries the buttons that message holds (the person's sheet: their answers
+so far, signed with the key; the ballot token is the bench's own). The small run's clicks ride
+in the same waves (its first item's as the warm-up). The same clicks go to the baseline.
+Reported: ack p50/p99 over every click, the p99 ratio (target <= 1.5), every answer
+recorded exactly once (the counts per item and option equal the clicks), and the time to render
+each run's results (median of repeated renders) and their ratio (target <= 3). The machinery
+(processes, fake Slack, load, measure) is bench/pulse.py's and bench/intake.py's. Run:
+`.venv/bin/python bench/questionnaire.py --people 5000 --clients 50`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from intake import (  # noqa: E402
+    ROOT,
+    SECRET,
+    Process,
+    bench_env,
+    fake_says,
+    free_port,
+    percentile,
+    seed_people,
+    signed,
+    start_fake_slack,
+    wait_healthy,
+)
+from pulse import ADMIN, measure, person, settled  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+from chatbot import surveys  # noqa: E402
+from chatbot.surveys import items as quest  # noqa: E402
+from tests.fakes.payloads import block_actions  # noqa: E402
+
+SMALL = 50  # the people of the small run: 50 x 15 = 750 answers
+
+
+def config(items: int, small: list[str]) -> str:
+    questions = "\n".join(
+        f"      - {{id: q{n}, section: Part {n // 5 + 1}, question: 'Statement number {n + 1}'}}"
+        for n in range(items)
+    )
+    people = ", ".join(small)
+    return (
+        "pulse: {weekly_contact_budget: 5, min_group_size: 3}\n"
+        "surveys:\n"
+        f"  - name: annual\n    question: Annual survey\n    audience: {{everyone: true}}\n"
+        f"    items:\n{questions}\n"
+        f"  - name: small\n    question: Small survey\n    audience: {{users: [{people}]}}\n"
+        f"    items:\n{questions}\n"
+    )
+
+
+def answer_of(i: int, item: int) -> int:
+    return (i * 7 + item * 3) % 5
+
+
+def click(run_id: int, items: int, i: int, item: int, key: bytes, response_url: str) -> str:
+    """Person i's click on `item`, from the message their previous click gave them."""
+    user = person(i)
+    token = hashlib.sha256(user.encode()).hexdigest()[:32] if item else None
+    chosen = tuple(answer_of(i, n) if n < item else None for n in range(items))
+    sheet = quest.Sheet(item, chosen, token)
+    option = answer_of(i, item)
+    value = quest.sheet_value(key, run_id, f"{item}-{option}", user, sheet)
+    return block_actions(user, f"pulse.item:{item}-{option}", value, response_url=response_url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=5_000)
+    parser.add_argument("--items", type=int, default=15)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--renders", type=int, default=20)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="techhelp-questionnaire-"))
+    python = sys.executable
+    fake = start_fake_slack()
+    assert fake.stdin and fake.stdout
+    slack_url = fake.stdout.readline().strip()
+    response_url = slack_url.removesuffix("api/") + "response/bench"
+
+    def ask(question: str) -> int:
+        return int(fake_says(fake, question).split()[0])
+
+    small = [person(i) for i in range(SMALL)]
+    yaml_path = work / "techhelp.yml"
+    yaml_path.write_text(config(args.items, small))
+    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'q.db'}"
+    env = bench_env(
+        slack_url,
+        database_url,
+        TECHHELP_TRIAGE_CHANNEL="CTRIAGE",
+        TECHHELP_ADMINS=ADMIN,
+        TECHHELP_CONFIG=str(yaml_path),
+    )
+    subprocess.run(
+        [python, "-m", "chatbot.cli", "db", "upgrade"], env=env, check=True, capture_output=True
+    )
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    seed_people(engine, [person(i) for i in range(args.people)])
+    key = surveys.key_from_secret(SECRET)
+    how = {"clients": args.clients, "rate": None}
+    send: dict[str, float] = {}
+    waves: dict[str, list[dict[str, float]]] = {"TechHelp": [], "bare Bolt baseline": []}
+    times: dict[str, list[float]] = {name: [] for name in waves}
+    runs: dict[str, int] = {}
+
+    def command(url: str, words: str) -> httpx.Response:
+        body = urllib.parse.urlencode(
+            {
+                "command": "/pulse",
+                "text": words,
+                "user_id": ADMIN,
+                "team_id": "T0TEST",
+                "channel_id": "CGENERAL",
+                "trigger_id": f"bench-{time.monotonic_ns()}",  # each command its own
+                "response_url": response_url,
+            }
+        )
+        return httpx.post(f"{url}/slack/events", content=body, headers=signed(body), timeout=120)
+
+    def bodies_of(name: str, people: int, item: int) -> list[str]:
+        return [click(runs[name], args.items, i, item, key, response_url) for i in range(people)]
+
+    def wave(item: int) -> tuple[list[str], list[str]]:
+        """(warm-up, measured clicks) of one item: everyone's click on it, both runs'; the
+        small run's first item warms the server up (first wave only)."""
+        if item == 0:
+            return bodies_of("small", SMALL, 0), bodies_of("annual", args.people, 0)
+        return [], bodies_of("annual", args.people, item) + bodies_of("small", SMALL, item)
+
+    try:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        serve = Process(
+            [python, "-m", "chatbot.cli", "serve"], {**env, "PORT": str(port)}, work / "serve.log"
+        )
+        try:
+            wait_healthy(url)
+            started = time.perf_counter()
+            sent = command(url, "send --name annual")
+            send["send_ack_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            assert sent.status_code == 200 and "PS-" in sent.text, sent.text
+            while ask("*") < args.people and time.perf_counter() - started < 900:
+                time.sleep(0.2)
+            send["all_copies_delivered_s"] = round(time.perf_counter() - started, 2)
+            assert command(url, "send --name small").status_code == 200
+            while ask("*") < args.people + SMALL and time.perf_counter() - started < 900:
+                time.sleep(0.2)
+            send["copies_delivered"] = ask("*")
+            with engine.connect() as conn:
+                for name in ("annual", "small"):
+                    runs[name] = conn.execute(
+                        text(
+                            "select r.id from survey_runs r join surveys s on s.id = r.survey_id"
+                            " where s.name = :n"
+                        ),
+                        {"n": f"config:{name}"},
+                    ).scalar_one()
+            pid = [serve.proc.pid]
+            for item in range(args.items):
+                warm, bodies = wave(item)
+                recorded = settled(engine, ask)
+                row = measure(
+                    "TechHelp",
+                    url,
+                    pid,
+                    warm,
+                    bodies,
+                    settle=recorded,
+                    keep=times["TechHelp"],
+                    **how,
+                )
+                waves["TechHelp"].append(row)
+                print(f"TechHelp item {item + 1}: {json.dumps(row)}", flush=True)
+            for name in ("annual", "small"):
+                closed = command(url, f"close PS-{name_to_survey(engine, name)}")
+                assert closed.status_code == 200, closed.text
+        finally:
+            serve.stop()
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        baseline = Process(
+            [python, str(ROOT / "bench" / "baseline_app.py")],
+            {**env, "PORT": str(port)},
+            work / "baseline.log",
+        )
+        try:
+            wait_healthy(url)
+            for item in range(args.items):
+                warm, bodies = wave(item)
+                row = measure(
+                    "bare Bolt baseline",
+                    url,
+                    [baseline.proc.pid],
+                    warm,
+                    bodies,
+                    keep=times["bare Bolt baseline"],
+                    **how,
+                )
+                waves["bare Bolt baseline"].append(row)
+                print(f"baseline item {item + 1}: {json.dumps(row)}", flush=True)
+        finally:
+            baseline.stop()
+    finally:
+        fake.stdin.close()
+        fake.terminate()
+        fake.wait(10)
+
+    # Exactly once: the counts per item and option are those of the clicks.
+    check = {}
+    for name, people in (("annual", args.people), ("small", SMALL)):
+        expected = Counter(
+            (item, answer_of(i, item)) for i in range(people) for item in range(args.items)
+        )
+        with engine.connect() as conn:
+            counted = {
+                (int(item), int(option)): int(n)
+                for item, option, n in conn.execute(
+                    text(
+                        "select item, option, sum(count) from survey_tallies where run_id = :r"
+                        " group by item, option"
+                    ),
+                    {"r": runs[name]},
+                )
+            }
+        check[name] = {
+            "answers_stored": sum(counted.values()),
+            "clicks": people * args.items,
+            "wrong_counts": sum(abs(counted.get(k, 0) - n) for k, n in expected.items()),
+        }
+    engine.dispose()
+
+    render = render_times(env, runs, args.renders)
+    rows = {name: combine(name, found, times[name]) for name, found in waves.items()}
+    ours, base = rows["TechHelp"], rows["bare Bolt baseline"]
+    ratio = ours["p99_ms"] / base["p99_ms"]
+    load_avg = Path("/proc/loadavg").read_text().split()[:3]
+    print(
+        f"\n{args.items}-item questionnaire to {args.people:,} people: send acknowledged in "
+        f"{send['send_ack_ms']} ms, {send['copies_delivered']:,} copies delivered in "
+        f"{send['all_copies_delivered_s']} s"
+    )
+    print(
+        f"{args.people * args.items:,} signed clicks ({args.people:,} people x {args.items} "
+        f"items), {args.clients} clients, closed loop, database {database_url.split(':')[0]}, "
+        f"load average {' '.join(load_avg)}"
+    )
+    print(f"{'':20}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'clicks/s':>10}{'fail':>6}")
+    for row in (ours, base):
+        print(
+            f"{row['name']:20}{row['p50_ms']:8.1f}{row['p99_ms']:8.1f}{row['max_ms']:9.1f}"
+            f"{row['throughput_rps']:10.1f}{row['failures']:6d}"
+        )
+    print(f"p99 ratio TechHelp / baseline: {ratio:.2f} (target <= 1.5)")
+    print(f"recorded exactly once: {json.dumps(check)}")
+    print(
+        f"results rendered: {render['annual_ms']:.1f} ms for {check['annual']['clicks']:,} "
+        f"answers, {render['small_ms']:.1f} ms for {check['small']['clicks']:,}: ratio "
+        f"{render['ratio']:.2f} (target <= 3)"
+    )
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "questionnaire.json").write_text(
+        json.dumps(
+            {
+                "send": send,
+                "clicks": [ours, base],
+                "p99_ratio": ratio,
+                "check": check,
+                "render": render,
+                "load": load_avg,
+            },
+            indent=2,
+        )
+    )
+
+
+def name_to_survey(engine: Engine, name: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("select id from surveys where name = :n"), {"n": f"config:{name}"}
+            ).scalar_one()
+        )
+
+
+def combine(name: str, waves: list[dict[str, float]], latencies: list[float]) -> dict[str, Any]:
+    """The waves (one per item) as one: percentiles over every click's time."""
+    clicks = sum(int(w["clicks"]) for w in waves)
+    return {
+        "name": name,
+        "clicks": clicks,
+        "failures": sum(int(w["failures"]) for w in waves),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "max_ms": round(max(latencies) * 1000, 2),
+        "throughput_rps": round(clicks / sum(w["wall_s"] for w in waves), 1),
+        "all_recorded_s": round(sum(w.get("all_recorded_and_replied_s", 0) for w in waves), 1),
+    }
+
+
+def render_times(env: dict[str, str], runs: dict[str, int], repeat: int) -> dict[str, float]:
+    """The median time to build each closed run's results message (the figures per item, section
+    and department, the previous run's, the template), in this process, on the bench's database."""
+    os.environ.update(env)
+    from chatbot.cli.common import local_bot, settings
+    from chatbot.db.models import SurveyRun
+    from commands.pulse.results import results_message
+
+    bot = local_bot(settings())
+    found: dict[str, float] = {}
+    try:
+        for name, run_id in runs.items():
+            times = []
+            for _ in range(repeat):
+                with bot.db.transaction() as session:
+                    ctx = bot.context(session, platform="slack", now=bot.clock.now())
+                    run = session.get(SurveyRun, run_id)
+                    assert run is not None and run.state == "closed"
+                    started = time.perf_counter()
+                    message = results_message(ctx, run)
+                    times.append(time.perf_counter() - started)
+                    assert "Statement number 1" in json.dumps(message.to_json())
+            found[f"{name}_ms"] = statistics.median(times) * 1000
+    finally:
+        bot.db.dispose()
+    found["ratio"] = found["annual_ms"] / found["small_ms"]
+    return found
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,350 @@
+"""Questionnaires in one direct message: a page of items at a time, each answered with one
+click, the message replaced after each click with the person's progress (how many questions
+remain) and their answers so far; "Previous"/"Next" move between pages; a comment item opens a
+form. Every button carries the person's signed sheet (`surveys.items.Sheet`), so the database
+never holds what one person chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chatbot import signals, surveys
+from chatbot.bot import Context, Event
+from chatbot.db.models import Survey, SurveyRun
+from chatbot.messages import (
+    Block,
+    Button,
+    Field,
+    Form,
+    FormErrors,
+    Message,
+    OpenForm,
+    Refusal,
+    ReplaceMessage,
+    Reply,
+    Response,
+)
+from chatbot.surveys import items as quest
+from commands.pulse.common import _key, _reply, routes
+
+ITEM = "pulse.item"  # `pulse.item:<item>-<option>`
+ITEM_COMMENT = "pulse.item_comment"  # `pulse.item_comment:<item>`
+ITEM_COMMENT_FORM = "pulse.item_comment_form"
+PAGE = "pulse.page"  # `pulse.page:<page>`
+
+
+def sheet_message(
+    ctx: Context,
+    *,
+    key: bytes,
+    run_id: int,
+    title: str,
+    items: list[quest.Item],
+    anonymous: bool,
+    closes: str,
+    user: str,
+    sheet: quest.Sheet,
+    page: int | None = None,
+    reminder: bool = False,
+    comments: dict[int, str] | None = None,
+) -> Message:
+    """The person's questionnaire message: progress, one page of items with their buttons
+    (the chosen option marked), the page buttons and the privacy note."""
+    shown = quest.page_of(items, sheet, page)
+    pages = max(1, -(-len(items) // quest.ITEMS_PER_PAGE))
+    total = sum(1 for item in items if item.answerable)
+    remaining = sheet.remaining(items)
+    intro = ctx.render(
+        "pulse/questionnaire_prompt.md.j2",
+        reminder=reminder,
+        total=total,
+        remaining=remaining,
+        answered=sheet.answered(items),
+        comments=len(items) - total,
+        closes=closes,
+        page=shown,
+        pages=pages,
+    )
+    blocks: list[Block] = [Block("header", text=title), Block("section", text=intro)]
+    first = shown * quest.ITEMS_PER_PAGE
+    for item in items[first : first + quest.ITEMS_PER_PAGE]:
+        before = items[item.index - 1].section if item.index else None
+        heading = (
+            item.section
+            if item.section and (item.index == first or before != item.section)
+            else None
+        )
+        chosen = sheet.chosen[item.index]
+        blocks.append(
+            Block(
+                "section",
+                text=ctx.render(
+                    "pulse/questionnaire_item.md.j2",
+                    item=item,
+                    number=item.index + 1,
+                    heading=heading,
+                    chosen=None if chosen is None else item.options[chosen],
+                    comment=(comments or {}).get(item.index),
+                ),
+            )
+        )
+        if item.answerable:
+            buttons = tuple(
+                Button(
+                    label,
+                    f"{ITEM}:{item.index}-{option}",
+                    quest.sheet_value(key, run_id, f"{item.index}-{option}", user, sheet),
+                    style="primary" if option == chosen else None,
+                )
+                for option, label in enumerate(item.options)
+            )
+        else:
+            buttons = (
+                Button(
+                    "Write a comment",
+                    f"{ITEM_COMMENT}:{item.index}",
+                    quest.sheet_value(key, run_id, f"{item.index}-c", user, sheet),
+                ),
+            )
+        blocks.append(Block("actions", buttons=buttons))
+    moves = []
+    if shown > 0:
+        moves.append(
+            Button(
+                "◀ Previous",
+                f"{PAGE}:{shown - 1}",
+                quest.sheet_value(key, run_id, f"p{shown - 1}", user, sheet),
+            )
+        )
+    if shown < pages - 1:
+        moves.append(
+            Button(
+                "Next ▶",
+                f"{PAGE}:{shown + 1}",
+                quest.sheet_value(key, run_id, f"p{shown + 1}", user, sheet),
+            )
+        )
+    if moves:
+        blocks.append(Block("actions", buttons=tuple(moves)))
+    privacy = ctx.render(
+        "pulse/privacy.md.j2",
+        survey={"anonymous": anonymous},
+        minimum=ctx.settings.routing.pulse.min_group_size,
+    )
+    blocks.append(Block("context", text=privacy))
+    return Message(text=f"{title}: {remaining} of {total} questions remain", blocks=tuple(blocks))
+
+
+def prompt(
+    ctx: Context, run: SurveyRun, survey: Survey, *, reminder: bool
+) -> Callable[[str], Message]:
+    """The questionnaire's first message, for one person (a fresh sheet: nothing answered)."""
+    key = _key(ctx)
+    items = quest.items_of(survey.items)
+    closes = _closes(run.closes_at)
+
+    def message(user: str) -> Message:
+        return sheet_message(
+            ctx,
+            key=key,
+            run_id=run.id,
+            title=survey.question,
+            items=items,
+            anonymous=survey.anonymous,
+            closes=closes,
+            user=user,
+            sheet=quest.Sheet.fresh(len(items)),
+            reminder=reminder,
+        )
+
+    return message
+
+
+def _closes(at: object) -> str:
+    return at.strftime("%d %b %H:%M UTC") if at is not None else ""  # type: ignore[attr-defined]
+
+
+def _sheet(
+    ctx: Context, event: Event, value: str
+) -> tuple[bytes, surveys.RunView, surveys.SurveyView, list[quest.Item], str, quest.Sheet]:
+    """The run, items, choice and sheet of a button made for this person; a value made for
+    someone else, or a run not sent to them, is refused, saying which."""
+    key = _key(ctx)
+    named = surveys.run_of_value(value)
+    if named is None:
+        raise Refusal(surveys.INVALID)
+    run, survey = surveys.run_for_answer(session=ctx.session, run_id=named)
+    if survey.items is None:
+        raise Refusal(surveys.INVALID)
+    items = quest.items_of(survey.items)
+    try:
+        run_id, choice, sheet = quest.read_sheet(key, value, event.user, len(items))
+    except Refusal:
+        if surveys.recipient_version(session=ctx.session, run_id=named, user=event.user) is None:
+            raise Refusal(surveys.NOT_SENT) from None
+        raise
+    return key, run, survey, items, choice, sheet
+
+
+def _closed(ctx: Context, survey: surveys.SurveyView, run: surveys.RunView) -> Reply:
+    return _reply(ctx, "pulse/questionnaire_closed.md.j2", title=survey.question, run=run)
+
+
+def _comments(
+    ctx: Context, run_id: int, items: list[quest.Item], sheet: quest.Sheet
+) -> dict[int, str]:
+    found = {}
+    for item in items:
+        if item.kind == "comment":
+            text = quest.item_comment(ctx.session, run_id, sheet, item.index)
+            if text:
+                found[item.index] = text
+    return found
+
+
+def _again(
+    ctx: Context,
+    key: bytes,
+    run: surveys.RunView,
+    survey: surveys.SurveyView,
+    items: list[quest.Item],
+    user: str,
+    sheet: quest.Sheet,
+    page: int | None,
+) -> ReplaceMessage:
+    shown = quest.page_of(items, sheet, page)
+    on_page = items[shown * quest.ITEMS_PER_PAGE : (shown + 1) * quest.ITEMS_PER_PAGE]
+    # The person's own comments only where the page shows a comment item: the run's comment
+    # box is read only then, not on every click.
+    wanted = [item for item in on_page if item.kind == "comment"]
+    return ReplaceMessage(
+        sheet_message(
+            ctx,
+            key=key,
+            run_id=run.id,
+            title=survey.question,
+            items=items,
+            anonymous=survey.anonymous,
+            closes=_closes(run.closes_at),
+            user=user,
+            sheet=sheet,
+            page=shown,
+            comments=_comments(ctx, run.id, wanted, sheet) if wanted else {},
+        )
+    )
+
+
+@routes.action(ITEM, private=True, deferred=True)
+def on_item(event: Event, ctx: Context) -> Response:
+    key, run, survey, items, choice, sheet = _sheet(ctx, event, event.value)
+    item, _, option = choice.partition("-")
+    if event.name != f"{ITEM}:{choice}" or not item.isdigit() or not option.isdigit():
+        raise Refusal(surveys.INVALID)
+    if run.state != "open":
+        signals.survey_clicked.send(ctx, signals.SurveyClicked(run.id, event.user, answered=False))
+        return _closed(ctx, survey, run)
+    answered = quest.record_item_answer(
+        session=ctx.session,
+        run_id=run.id,
+        anonymous=survey.anonymous,
+        items=items,
+        user=event.user,
+        item=int(item),
+        option=int(option),
+        sheet=sheet,
+    )
+    if sheet.version == 0:
+        signals.survey_clicked.send(ctx, signals.SurveyClicked(run.id, event.user, answered=True))
+    page = quest.after_answer(items, answered, int(item))
+    return _again(ctx, key, run, survey, items, event.user, answered, page)
+
+
+@routes.action(PAGE, private=True)
+def on_page(event: Event, ctx: Context) -> Response:
+    key, run, survey, items, choice, sheet = _sheet(ctx, event, event.value)
+    if (
+        event.name != f"{PAGE}:{choice[1:]}"
+        or not choice.startswith("p")
+        or not choice[1:].isdigit()
+    ):
+        raise Refusal(surveys.INVALID)
+    if run.state != "open":
+        return _closed(ctx, survey, run)
+    return _again(ctx, key, run, survey, items, event.user, sheet, int(choice[1:]))
+
+
+@routes.action(ITEM_COMMENT, private=True)
+def on_item_comment(event: Event, ctx: Context) -> Response:
+    _, run, survey, items, choice, sheet = _sheet(ctx, event, event.value)
+    item, _, mark = choice.partition("-")
+    if mark != "c" or not item.isdigit() or int(item) >= len(items):
+        raise Refusal(surveys.INVALID)
+    if run.state != "open":
+        return _closed(ctx, survey, run)
+    if sheet.token is None:
+        raise Refusal("Please answer a question first, then add your comment.")
+    chosen = items[int(item)]
+    return OpenForm(
+        Form(
+            form_id=ITEM_COMMENT_FORM,
+            title="Your comment",
+            submit="Send",
+            context=event.value,
+            intro=ctx.render(
+                "pulse/questionnaire_comment_intro.md.j2",
+                item=chosen,
+                anonymous=survey.anonymous,
+                min_comments=ctx.settings.routing.pulse.min_comments,
+            ),
+            fields=(
+                Field(
+                    "comment",
+                    "Your comment",
+                    multiline=True,
+                    max_length=quest.MAX_ITEM_COMMENT,
+                    initial=quest.item_comment(ctx.session, run.id, sheet, chosen.index),
+                ),
+            ),
+        )
+    )
+
+
+@routes.form(ITEM_COMMENT_FORM, private=True)
+def on_item_comment_form(event: Event, ctx: Context) -> Response:
+    comment = event.values.get("comment", "").strip()
+    if not comment:
+        raise Refusal("Please write a comment, or close this form.", field="comment")
+    try:
+        _, run, survey, items, choice, sheet = _sheet(ctx, event, event.context)
+    except Refusal as refusal:
+        raise Refusal(str(refusal), field="comment") from None
+    item, _, mark = choice.partition("-")
+    if mark != "c" or not item.isdigit() or int(item) >= len(items):
+        raise Refusal("This form is not valid.", field="comment")
+    if run.state != "open":
+        raise Refusal(
+            ctx.render("pulse/questionnaire_closed.md.j2", title=survey.question, run=run),
+            field="comment",
+        )
+    cut = quest.record_item_comment(
+        session=ctx.session,
+        run_id=run.id,
+        anonymous=survey.anonymous,
+        user=event.user,
+        item=items[int(item)],
+        sheet=sheet,
+        comment=comment,
+    )
+    if cut:
+        # Saved, cut: the form stays open with the note beside the comment (nothing about it
+        # is stored, so the note cannot tie the person to their comment).
+        note = ctx.render(
+            "pulse/questionnaire_cut.md.j2", given=len(comment), limit=quest.MAX_ITEM_COMMENT
+        )
+        return FormErrors({"comment": note})
+    # Where the form took the place of the questionnaire (Teams' card inputs), it comes back,
+    # the comment shown under its item; a modal just closes.
+    return _again(
+        ctx, _key(ctx), run, survey, items, event.user, sheet, int(item) // quest.ITEMS_PER_PAGE
+    )
