@@ -4,16 +4,16 @@ A survey may hold a list of items (`surveys.items`, JSON; null for a one-questio
 answer count says which item it counts (`survey_tallies.item`, part of the key; 0 for the
 one-question pulses, so every existing count keeps its meaning).
 
-Revision ID: 0014
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-29 22:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
