@@ -327,7 +327,9 @@ class Console:
         hint = ""
         if field.options:
             listed = ", ".join(
-                f"{i} {o.value}" if o.label == o.value else f"{i} {o.value} ({o.label})"
+                f"{i} {o.value}"
+                if o.label.casefold() == o.value.casefold()
+                else f"{i} {o.value} ({o.label})"
                 for i, o in enumerate(field.options, 1)
             )
             several = "; several, comma-separated" if field.multiple else ""
