@@ -219,7 +219,7 @@ def test_demo_history_fills_the_dashboard_and_the_trends(tmp_path: Path) -> None
     assert runs[0][0] >= 2
     assert query(tmp_path, "select count(*) from alerts where resolved_at is not null") == [(1,)]
     again = chatbot(tmp_path, "demo", ok=False)
-    assert again.returncode != 0 and "has requests already" in again.stderr
+    assert again.returncode != 0 and "added to this database already" in again.stderr
     out = shell(tmp_path, "/pulse results\n/techhelp status\n")
     assert "*Trend* (last" in out
     assert "*Average:*" in out

@@ -89,7 +89,7 @@ def history_of(current: Settings, me: str) -> str:
 
     made = add_history(_builder(current), me=me, weeks=DEMO_WEEKS)
     if made is None:
-        return "(this database has requests already: the demo history goes into an empty one)"
+        return "(the demo history was added to this database already)"
     return (
         f"Added {DEMO_WEEKS} weeks of history: {made.requests} requests ({made.rated} rated), "
         f"{made.alerts} alerts, {made.surveys} runs of a weekly pulse check. "
@@ -247,10 +247,7 @@ def demo_command(user: str | None, weeks: int) -> None:
     bot.db.dispose()
     made = add_history(_builder(current), me=me, weeks=weeks)
     if made is None:
-        raise click.ClickException(
-            "this database has requests already: the demo history goes into an empty one "
-            f"({current.database_url})"
-        )
+        raise click.ClickException("the demo history was added to this database already")
     click.echo(
         f"Added {weeks} weeks of history to {current.database_url}: {made.requests} requests "
         f"({made.rated} rated), {made.alerts} alerts, {made.surveys} runs of a weekly pulse "

@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from chatbot import demo
 from chatbot.bot import Bot
 from chatbot.clock import Clock, FixedClock
-from chatbot.db.models import Request, SurveyRun
+from chatbot.clock_process import LEASE_NAME
+from chatbot.db.models import ClockState, Request, SurveyRun
 from chatbot.platforms.console import render
 from chatbot.platforms.console.shell import Console
 
@@ -61,6 +62,7 @@ RATINGS = {
     "Parks": (0.05, 0.12, 0.30, 0.35, 0.18),
     "Library": (0.02, 0.05, 0.20, 0.38, 0.35),
 }
+HISTORY = "demo-history"  # clock_state: the history was added (once per database)
 TICK_AT_LEAST = timedelta(minutes=50)  # under schedules.CATCH_UP
 QUESTION = "How well do your tools support your work?"
 
@@ -122,14 +124,19 @@ def _answers(by_label: dict[str, str]) -> Callable[..., str]:
 
 def add_history(build: Callable[[Clock | None], Bot], *, me: str, weeks: int) -> Made | None:
     """`weeks` of history up to now in the demo's database (`build` makes the composed bot on
-    it, with the given clock or the real one); None when it has requests already."""
+    it, with the given clock or the real one); None when it was added before."""
     probe = build(None)
-    with probe.db.reading() as conn:
-        existing = conn.scalar(select(func.count()).select_from(Request))
     now = probe.clock.now()
+    with probe.db.transaction() as session:
+        if session.get(ClockState, HISTORY) is not None:
+            probe.db.dispose()
+            return None
+        # The console's clock lease, held at today's time by an earlier session, would keep
+        # this clock (weeks earlier) from acting; nothing else runs a console's clock.
+        session.execute(delete(ClockState).where(ClockState.name == LEASE_NAME))
+        session.add(ClockState(name=HISTORY, value=now, holder=None))
+        before = session.scalar(select(func.count()).select_from(Request)) or 0
     probe.db.dispose()
-    if existing:
-        return None
     rng = random.Random(16)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=today.weekday(), weeks=weeks) + timedelta(hours=8)
@@ -190,6 +197,8 @@ def add_history(build: Callable[[Clock | None], Bot], *, me: str, weeks: int) ->
                 scores = RATINGS[person.department or "Finance"]
                 score = rng.choices(range(1, 6), weights=scores)[0]
                 rates = rng.random() < 0.75
+                if now - when < timedelta(days=4) and rng.random() < 0.5:
+                    claim = resolve = now + timedelta(days=1)  # still open, as some always are
                 later(
                     when,
                     _request(
@@ -234,7 +243,7 @@ def add_history(build: Callable[[Clock | None], Bot], *, me: str, weeks: int) ->
     player.at(now - timedelta(minutes=1))
     console.drain()
     with bot.db.reading() as conn:
-        made.requests = conn.scalar(select(func.count()).select_from(Request)) or 0
+        made.requests = (conn.scalar(select(func.count()).select_from(Request)) or 0) - before
         made.surveys = conn.scalar(select(func.count()).select_from(SurveyRun)) or 0
     bot.db.dispose()
     return made

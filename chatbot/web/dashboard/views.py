@@ -95,6 +95,9 @@ class Web(Access, Downloads, Report):
             return self._sign_in_page(start_response, "401 Unauthorized", next_url=here)
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         filters, problem = self.filters(query)
+        unknown = self.unknown_department(filters)
+        if unknown:
+            return self._text(start_response, "400 Bad Request", unknown)
         if path == "/dashboard":
             return self._html(start_response, "200 OK", self.render_dashboard(filters, problem))
         if path.startswith("/dashboard/csv/"):
