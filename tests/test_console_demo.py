@@ -30,7 +30,12 @@ def _env(tmp_path: Path, database: bool = True, **extra: str) -> dict[str, str]:
 
 
 def chatbot(
-    tmp_path: Path, *args: str, typed: str = "", ok: bool = True, **env: str
+    tmp_path: Path,
+    *args: str,
+    typed: str = "",
+    ok: bool = True,
+    timeout: float = 300,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
     database = env.pop("database", "yes") == "yes"
     result = subprocess.run(
@@ -39,7 +44,7 @@ def chatbot(
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        timeout=300,
+        timeout=timeout,
         env=_env(tmp_path, database, **env),
     )
     if ok:
@@ -210,16 +215,50 @@ def test_a_long_paste_arrives_whole_at_a_terminal(tmp_path: Path) -> None:
 
 
 def test_demo_history_fills_the_dashboard_and_the_trends(tmp_path: Path) -> None:
-    made = chatbot(tmp_path, "demo", "--weeks", "2").stdout
-    assert "Added 2 weeks of history" in made
+    made = chatbot(tmp_path, "demo", "--weeks", "1", timeout=900).stdout
+    assert "Added 1 week of history" in made
     requests = query(tmp_path, "select count(*) from requests")[0][0]
     rated = query(tmp_path, "select count(*) from ratings")[0][0]
-    assert isinstance(requests, int) and requests >= 20 and isinstance(rated, int) and rated >= 10
+    assert isinstance(requests, int) and requests >= 8 and isinstance(rated, int) and rated >= 4
     runs = query(tmp_path, "select count(*) from survey_runs where closed_at is not null")
-    assert runs[0][0] >= 2
+    assert runs[0][0] >= 1
     assert query(tmp_path, "select count(*) from alerts where resolved_at is not null") == [(1,)]
     again = chatbot(tmp_path, "demo", ok=False)
     assert again.returncode != 0 and "added to this database already" in again.stderr
     out = shell(tmp_path, "/pulse results\n/techhelp status\n")
     assert "*Trend* (last" in out
     assert "*Average:*" in out
+
+
+def test_the_readme_walk_through(tmp_path: Path) -> None:
+    """The README's console walk-through, typed line by line into a console started as
+    `make run` starts it (no credentials, the default database): every output line the README
+    shows is in what the console printed, and no button typed was missing."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- walk-through -->", 1)[1].split("<!-- /walk-through -->", 1)[0]
+    lines = block.strip().removeprefix("```text").removesuffix("```").strip().splitlines()
+    typed = [line.removeprefix("techhelp> ") for line in lines if line.startswith("techhelp> ")]
+    port = _free_port()
+    chatbot(tmp_path, "db", "upgrade", database="no")
+    # Six weeks of history made as people make it: minutes on a loaded machine.
+    run = chatbot(
+        tmp_path, typed="\n".join(typed) + "\n", database="no", timeout=1200, PORT=str(port)
+    )
+    out = run.stdout
+    assert "(no button" not in out
+    assert "(form left" not in out and "form not sent" not in out
+    for line in lines:
+        if line.startswith("techhelp> "):
+            assert line in out, line
+        else:
+            assert line.replace(":3000/", f":{port}/").strip() in out, line
+    affected = query(tmp_path, "select count(*) from affected_votes", "techhelp-demo.db")
+    assert affected == [(2,)]  # "I'm affected", and Follow on the known issue
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

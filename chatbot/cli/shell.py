@@ -246,10 +246,13 @@ def demo_command(user: str | None, weeks: int) -> None:
         raise click.ClickException("no demo here: this database holds a Slack or Teams directory")
     bot.db.dispose()
     made = add_history(_builder(current), me=me, weeks=weeks)
+    # A file's name, never a server's address (it may hold a password).
+    where = current.database_url if current.database_url.startswith("sqlite") else "the database"
     if made is None:
         raise click.ClickException("the demo history was added to this database already")
     click.echo(
-        f"Added {weeks} weeks of history to {current.database_url}: {made.requests} requests "
+        f"Added {weeks} week{'s' if weeks != 1 else ''} of history to {where}: "
+        f"{made.requests} requests "
         f"({made.rated} rated), {made.alerts} alerts, {made.surveys} runs of a weekly pulse "
         "check. Run `chatbot shell` and type /dashboard."
     )

@@ -136,6 +136,7 @@ def add_history(build: Callable[[Clock | None], Bot], *, me: str, weeks: int) ->
         session.execute(delete(ClockState).where(ClockState.name == LEASE_NAME))
         session.add(ClockState(name=HISTORY, value=now, holder=None))
         before = session.scalar(select(func.count()).select_from(Request)) or 0
+        runs_before = session.scalar(select(func.count()).select_from(SurveyRun)) or 0
     probe.db.dispose()
     rng = random.Random(16)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -244,7 +245,7 @@ def add_history(build: Callable[[Clock | None], Bot], *, me: str, weeks: int) ->
     console.drain()
     with bot.db.reading() as conn:
         made.requests = (conn.scalar(select(func.count()).select_from(Request)) or 0) - before
-        made.surveys = conn.scalar(select(func.count()).select_from(SurveyRun)) or 0
+        made.surveys = (conn.scalar(select(func.count()).select_from(SurveyRun)) or 0) - runs_before
     bot.db.dispose()
     return made
 

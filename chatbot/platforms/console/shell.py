@@ -264,6 +264,14 @@ class Console:
         )
 
     def _find_button(self, line: str) -> Button | None:
+        """The newest visible button labelled `line` (`Follow AL-1`), or labelled as `line`
+        without its reference, on a message naming that reference (`Claim TH-1`)."""
+        whole = line.strip().lower()
+        for shown in self.visible():
+            for block in shown.message.blocks:
+                for button in block.buttons:
+                    if button.label.lower() == whole:
+                        return button
         match = _REF.search(line)
         ref = match.group(0).upper() if match else None
         label = _REF.sub("", line).strip().lower()
