@@ -237,7 +237,16 @@ def test_the_readme_walk_through(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     block = readme.split("<!-- walk-through -->", 1)[1].split("<!-- /walk-through -->", 1)[0]
     lines = block.strip().removeprefix("```text").removesuffix("```").strip().splitlines()
-    typed = [line.removeprefix("techhelp> ") for line in lines if line.startswith("techhelp> ")]
+    typed: list[str] = []
+    in_form = False
+    for line in lines:
+        if line.startswith("techhelp> "):
+            typed.append(line.removeprefix("techhelp> "))
+            in_form = False
+        elif line.startswith("--- form: "):
+            in_form = True
+        elif in_form:  # a field's prompt and the answer typed to it
+            typed.append(line.split(": ", 1)[1])
     port = _free_port()
     chatbot(tmp_path, "db", "upgrade", database="no")
     # Six weeks of history made as people make it: minutes on a loaded machine.
