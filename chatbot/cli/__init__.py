@@ -1,5 +1,5 @@
-"""The `chatbot` command: serve, socket, clock, shell, alert, survey, db upgrade, teams; with no
-command, the right one. One module per command group; this one only assembles them."""
+"""The `chatbot` command: serve, socket, clock, shell, demo, alert, survey, db upgrade, teams;
+with no command, the right one. One module per command group; this one only assembles them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from chatbot.cli.alerts import alert
 from chatbot.cli.common import settings
 from chatbot.cli.db import db
 from chatbot.cli.serve import clock, serve, socket
-from chatbot.cli.shell import shell
+from chatbot.cli.shell import demo_command, shell
 from chatbot.cli.surveys import survey
 from chatbot.cli.teams import teams
 
@@ -33,5 +33,5 @@ def main(ctx: click.Context, verbose: bool) -> None:
             ctx.invoke(shell)
 
 
-for command in (db, serve, socket, clock, survey, shell, alert, teams):
+for command in (db, serve, socket, clock, survey, shell, demo_command, alert, teams):
     main.add_command(command)

@@ -62,6 +62,13 @@ def local_bot(settings: Settings) -> Bot:
 
     bot = build_bot(settings)
     bot.db.upgrade()
+    if settings.slack_configured or settings.teams_configured:
+        from chatbot import demo
+
+        with bot.db.transaction() as session:
+            if demo.is_demo(session):
+                bot.db.dispose()
+                raise click.ClickException(demo.refusal(settings))
     return bot
 
 

@@ -101,7 +101,8 @@ def _share(row: Any) -> float:
 
 def departments(*, conn: Connection, routing: Routing, filters: Filters) -> list[str]:
     """Departments to filter by: configured ones, and any found on the range's requests (not
-    the whole history, which would cost a scan of every request)."""
+    the whole history, which would cost a scan of every request). A department asked for that
+    is neither is refused (`Pages.unknown_department`), not added."""
     found = conn.execute(
         select(Request.department)
         .where(
@@ -111,5 +112,4 @@ def departments(*, conn: Connection, routing: Routing, filters: Filters) -> list
         )
         .distinct()
     ).scalars()
-    chosen = {filters.department} if filters.department else set()
-    return sorted({d.name for d in routing.departments} | {d for d in found if d} | chosen)
+    return sorted({d.name for d in routing.departments} | {d for d in found if d})

@@ -121,7 +121,9 @@ def _pulse_row(
     answers = counts.total()
     shares = surveys.distribution(list(run.options), counts)
     average = surveys.scale_average(run.scale, counts)
-    top = max(shares, key=lambda share: share.count) if shares and answers else None
+    most = max((share.count for share in shares), default=0)
+    # Options with the same count are a tie, and said to be one: none is picked over the other.
+    tops = [share for share in shares if share.count == most] if answers else []
     return {
         "survey": f"PS-{run.survey_id}",
         "question": run.question,
@@ -133,9 +135,7 @@ def _pulse_row(
         "answers": answers if shown else None,
         "response_pct": round(100 * answers / recipients, 1) if shown and recipients else None,
         "average": round(average, 2) if shown and average is not None else None,
-        "top_option": f"{top.label} ({top.percent:.0f}%)"
-        if shown and top and not run.scale
-        else None,
+        "top_option": _top(tops) if shown and tops and not run.scale else None,
         "distribution": " · ".join(f"{s.label}: {s.percent:.0f}%" for s in shares)
         if shown
         else None,
@@ -235,3 +235,10 @@ def questionnaire_items(
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
+
+
+def _top(tops: list[Any]) -> str:
+    """The most chosen answer, or the tie: `A, B (tie, 40% each)`."""
+    if len(tops) == 1:
+        return f"{tops[0].label} ({tops[0].percent:.0f}%)"
+    return f"{', '.join(t.label for t in tops)} (tie, {tops[0].percent:.0f}% each)"

@@ -20,6 +20,7 @@ def weekly_trend(
     """Requests per week (bars) and the share via /techhelp (line, right axis), as PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(8, 3.6), dpi=110)
     FigureCanvasAgg(figure)
@@ -28,6 +29,7 @@ def weekly_trend(
     axes.bar(positions, requests, color=PALETTE[0], label="requests")
     axes.set_ylabel("requests per week")
     axes.set_ylim(0, max([*requests, 1]) * 1.35)  # headroom for the legend
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # requests are whole numbers
     axes.set_xticks(positions, [w[5:] for w in weeks], rotation=45, ha="right", fontsize=8)
     axes.set_title(title, fontsize=11)
     axes.spines[["top"]].set_visible(False)

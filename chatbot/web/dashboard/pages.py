@@ -221,6 +221,21 @@ class Pages(Responses):
         department = (query.get("department") or [""])[0].strip()[:100] or None
         return Filters(start=start, end=end, department=department), problem
 
+    def unknown_department(self, filters: Filters) -> str | None:
+        """Why the filters' department cannot be shown (no such department: a typo, or one
+        with nothing in the range), or None."""
+        if not filters.department:
+            return None
+        with self.db.reading() as conn:
+            known = reports.departments(conn=conn, routing=self.settings.routing, filters=filters)
+        if filters.department in known:
+            return None
+        listed = ", ".join(known) if known else "none in this range"
+        return (
+            f'There is no department named "{filters.department}" with requests or members '
+            f"between {filters.start} and {filters.end}. The departments: {listed}.\n"
+        )
+
     def figures(self, filters: Filters) -> dict[str, list[dict[str, Any]]]:
         settings, routing = self.settings, self.settings.routing
         min_group = settings.techhelp_min_group

@@ -96,11 +96,14 @@ class Web(Access, Downloads, LiaisonPages, Report):
             return self._sign_in_page(start_response, "401 Unauthorized", next_url=here)
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         filters, problem = self.filters(query)
-        if path == "/dashboard":
-            return self._html(start_response, "200 OK", self.render_dashboard(filters, problem))
-        if path == "/dashboard/department":
+        if path == "/dashboard/department":  # names its own unknown department (404, a page)
             status, page = self.render_department(filters)
             return self._html(start_response, status, page)
+        unknown = self.unknown_department(filters)
+        if unknown:
+            return self._text(start_response, "400 Bad Request", unknown)
+        if path == "/dashboard":
+            return self._html(start_response, "200 OK", self.render_dashboard(filters, problem))
         if path == "/dashboard/planning":
             return self._html(start_response, "200 OK", self.render_planning(filters))
         if path == "/dashboard/csv/liaison-asks.csv":
