@@ -267,3 +267,26 @@ def test_concurrent_writers_lose_no_count(database_url: str) -> None:
         ).one()
     assert tuple(total) == (100, 48)
     db.dispose()
+
+
+def test_an_upgrade_restores_triggers_a_table_rebuild_dropped(database_url: str) -> None:
+    """A later migration that rebuilds `requests` (SQLite's batch mode copies the table and
+    drops the old one, its triggers with it) must not leave the rollups silently stale: the next
+    upgrade finds the trigger missing, creates it again and refills the rollups from the rows."""
+    seed(database_url, NOW)
+    db = Database(database_url)
+    with db.engine.begin() as conn:
+        on = " ON requests" if db.is_postgres else ""
+        conn.execute(text(f"DROP TRIGGER rollup_requests_insert{on}"))
+    rng = random.Random(5)
+    with db.transaction() as session:
+        for _ in range(5):
+            _new_request(session, rng, NOW)
+    with db.engine.connect() as conn:
+        assert rollups.stored(conn) != rollups.recompute(conn)  # stale while it is missing
+    db.upgrade()
+    _assert_equal(db)
+    with db.transaction() as session:
+        _new_request(session, rng, NOW)
+    _assert_equal(db)
+    db.dispose()

@@ -309,6 +309,40 @@ def _pg_trigger(conn: Connection, d: Dialect, table: str, statements: Any) -> No
         )
 
 
+def trigger_names() -> list[str]:
+    return [f"rollup_{table}_{op.lower()}" for table, _ in TRIGGERS for op in OPS]
+
+
+def ensure(conn: Connection) -> bool:
+    """Create the triggers and refill the rollups if a trigger is missing; True if it was.
+
+    A later migration that rebuilds `requests` or `ratings` on SQLite (Alembic's batch mode
+    copies the table and drops the old one) drops that table's triggers with it: checked at
+    every upgrade, so the rollups never silently stop counting."""
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            text("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'rollup%' AND NOT tgisinternal")
+        ).scalars()
+    else:
+        found = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'rollup_%'")
+        ).scalars()
+    tables = conn.execute(
+        text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'rollup_durations'"
+            if conn.dialect.name == "postgresql"
+            else "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name = 'rollup_durations'"
+        )
+    ).scalar()
+    if not tables or set(trigger_names()) <= set(found):
+        return False
+    drop_triggers(conn)
+    create_triggers(conn)
+    rebuild(conn)
+    return True
+
+
 def drop_triggers(conn: Connection) -> None:
     d = Dialect(conn.dialect.name)
     for table, _ in TRIGGERS:
