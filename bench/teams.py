@@ -413,7 +413,7 @@ def main() -> None:
             work / "baseline.log",
         )
         try:
-            wait_healthy(url, timeout=60)
+            wait_healthy(url, timeout=180)
             results["clicks"].append(
                 measure(
                     "Teams SDK baseline",

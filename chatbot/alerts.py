@@ -97,16 +97,22 @@ def get(*, session: Session, ref: str) -> Alert:
     return alert
 
 
+def public(alert: Alert) -> bool:
+    """Whether everyone may see the alert: one to the alert channels or to everyone (or with no
+    audience stored: an alert from before audiences, to the channels)."""
+    audience = alert.audience or {}
+    return not audience or bool(audience.get("channels") or audience.get("everyone"))
+
+
 def in_audience(alert: Alert, *, user: str, routing: Routing, email: str | None = None) -> bool:
     """Whether `user` is in the alert's audience, so may see it (App Home, the known-issue
     answer) and report being affected. An alert to the alert channels or to everyone is public;
     one to departments only reaches their members (the configuration's member lists), so
     someone of another department, or of none, does not see it. A member listed by e-mail is
     recognised by `email`, their account's directory e-mail."""
-    audience = alert.audience or {}
-    if not audience or audience.get("channels") or audience.get("everyone"):
-        return True  # no audience stored: an alert from before audiences, to the channels
-    departments = set(audience.get("departments") or ())
+    if public(alert):
+        return True
+    departments = set((alert.audience or {}).get("departments") or ())
     return any(listed(d.members, user, email) for d in routing.departments if d.name in departments)
 
 

@@ -432,6 +432,8 @@ def _alert_for(ctx: Context, event: Event) -> Alert:
     """The alert an "I'm affected" or "Follow" button names, if the person is in its
     audience: a department's alert cannot be reported on by someone it was not sent to."""
     alert = alerts.get(session=ctx.session, ref=event.value)
+    if alerts.public(alert):  # no need to read who they are (a burst of clicks on an outage)
+        return alert
     routing, email = ctx.settings.routing, ctx.actor(event).email
     if not alerts.in_audience(alert, user=event.user, routing=routing, email=email):
         raise Refusal(ctx.render("techalert/not_in_audience.md.j2", alert=alert))

@@ -115,5 +115,11 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or migrate the database to the latest schema (`chatbot db upgrade`)."""
+    """Create or migrate the database to the latest schema (`chatbot db upgrade`), and see that
+    the rollups' triggers are there (`rollups.ensure`)."""
     command.upgrade(alembic_config(engine), revision)
+    if revision == "head":
+        from chatbot.db import rollups
+
+        with engine.begin() as conn:
+            rollups.ensure(conn)

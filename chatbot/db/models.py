@@ -536,3 +536,75 @@ class LiaisonBriefing(Base):
     department: Mapped[str] = mapped_column(String(100), primary_key=True)
     due_on: Mapped[date] = mapped_column(Date, primary_key=True)
     sent_at: Mapped[datetime]
+
+
+# --- rollups: the dashboard's figures, kept by the database's triggers (`chatbot.db.rollups`) ---
+# A day is the UTC date (YYYY-MM-DD) a request was created (a rating: rated); a department is ""
+# for none. Counts may be zero where rows moved away.
+
+
+class RollupRequestCategory(Base):
+    """Requests created per day, department and category."""
+
+    __tablename__ = "rollup_request_categories"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    category: Mapped[str] = mapped_column(String(100), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupRequestIntake(Base):
+    """Requests created per day, department and intake (platform, intake channel, by message):
+    how many, how many are resolved, and how many of those are rated."""
+
+    __tablename__ = "rollup_request_intake"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    intake_channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    by_message: Mapped[bool] = mapped_column(primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupRequestState(Base):
+    """Requests per department, state and tier, now."""
+
+    __tablename__ = "rollup_request_states"
+
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tier: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupRating(Base):
+    """Ratings per day rated and department of the request: how many, and their scores' sum."""
+
+    __tablename__ = "rollup_ratings"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ratings: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupDuration(Base):
+    """How many requests took so long (`minutes`, a step of `chatbot.db.rollups.STEPS`) to a
+    first response or to resolution (`kind`), per urgency, per day or per week of creation
+    (`period`, `start`), per department (`scope` "department") or for every one (`scope` "*",
+    department "")."""
+
+    __tablename__ = "rollup_durations"
+
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)  # day | week
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    start: Mapped[str] = mapped_column(String(10), primary_key=True)
+    urgency: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)

@@ -25,6 +25,7 @@ from chatbot.reports.common import (
     UNRESOLVED,
     Filters,
     departments,
+    from_rows,
 )
 from chatbot.reports.intake import intake_channel, intake_channels, intake_share
 from chatbot.reports.pulse import EVERYONE, pulse_trends, questionnaire_items
@@ -50,6 +51,7 @@ __all__ = [
     "UNRESOLVED",
     "alert_history",
     "departments",
+    "from_rows",
     "intake_channel",
     "intake_channels",
     "intake_share",

@@ -16,11 +16,17 @@ from chatbot import surveys
 from chatbot.db.models import (
     Rating,
     Request,
+    RollupRating,
+    RollupRequestIntake,
 )
 from chatbot.reports.common import (
     Filters,
+    _day_week,
+    _days,
     _department,
     _in_range,
+    _rollup_department,
+    _rollups,
     _week,
 )
 
@@ -58,22 +64,26 @@ def ratings_by_week(
     weeks = published_weeks(filters, today=today)
     if weeks is None:
         return []
-    since, until = (datetime.combine(d, time(), tzinfo=UTC) for d in weeks)
-    week = _week(conn, Rating.rated_at).label("week")
-    department = _department(Request.department).label("department")
-    rows = conn.execute(
-        select(
-            week,
-            department,
-            func.count().label("ratings"),
-            func.sum(Rating.score).label("total"),
+    if _rollups():
+        table = RollupRating
+        day_week = _day_week(conn, table.day).label("week")
+        group = _rollup_department(table.department).label("department")
+        counted = func.sum(table.ratings)
+        rows: Any = conn.execute(
+            select(day_week, group, counted.label("ratings"), func.sum(table.score).label("total"))
+            .where(
+                *_days(
+                    table,
+                    Filters(start=weeks[0], end=weeks[1] - timedelta(days=1)),
+                    department=False,
+                )
+            )
+            .group_by(day_week, group)
+            .having(counted > 0)
+            .order_by(day_week, group)
         )
-        .select_from(Rating)
-        .join(Request, Request.id == Rating.request_id)
-        .where(Rating.rated_at >= since, Rating.rated_at < until)
-        .group_by(week, department)
-        .order_by(week, department)
-    )
+    else:
+        rows = _ratings_from_rows(conn, weeks)
     per_week: dict[str, dict[str, tuple[int, int]]] = {}
     for row in rows:
         per_week.setdefault(row.week, {})[row.department] = (int(row.ratings), int(row.total))
@@ -93,6 +103,25 @@ def ratings_by_week(
     return result
 
 
+def _ratings_from_rows(conn: Connection, weeks: tuple[date, date]) -> Any:
+    since, until = (datetime.combine(d, time(), tzinfo=UTC) for d in weeks)
+    week = _week(conn, Rating.rated_at).label("week")
+    department = _department(Request.department).label("department")
+    return conn.execute(
+        select(
+            week,
+            department,
+            func.count().label("ratings"),
+            func.sum(Rating.score).label("total"),
+        )
+        .select_from(Rating)
+        .join(Request, Request.id == Rating.request_id)
+        .where(Rating.rated_at >= since, Rating.rated_at < until)
+        .group_by(week, department)
+        .order_by(week, department)
+    )
+
+
 def _rating_row(
     week: str, department: str | None, count: int, total: int, *, shown: bool
 ) -> dict[str, Any]:
@@ -108,20 +137,20 @@ def rating_response(*, conn: Connection, filters: Filters, min_group: int) -> li
     """Per department: requests resolved in the range, how many were rated, the response rate.
     How many were rated is hidden below `min_group`, and for the departments hidden with such a
     one (`surveys.suppressed`, over every department whatever the filter)."""
-    department = _department(Request.department).label("department")
     everywhere = Filters(start=filters.start, end=filters.end)
-    rows = conn.execute(
-        select(
-            department,
-            func.count(Request.id).label("resolved"),
-            func.count(Rating.id).label("rated"),
-        )
-        .select_from(Request)
-        .outerjoin(Rating, Rating.request_id == Request.id)
-        .where(*_in_range(everywhere), Request.resolved_at.is_not(None))
-        .group_by(department)
-        .order_by(department)
-    ).all()
+    if _rollups():
+        table = RollupRequestIntake
+        group = _rollup_department(table.department).label("department")
+        resolved = func.sum(table.resolved)
+        rows: Any = conn.execute(
+            select(group, resolved.label("resolved"), func.sum(table.rated).label("rated"))
+            .where(*_days(table, everywhere))
+            .group_by(group)
+            .having(resolved > 0)
+            .order_by(group)
+        ).all()
+    else:
+        rows = _response_from_rows(conn, everywhere)
     hidden = surveys.suppressed({row.department: int(row.rated) for row in rows}, min_group)
     result = []
     for row in rows:
@@ -139,3 +168,19 @@ def rating_response(*, conn: Connection, filters: Filters, min_group: int) -> li
             }
         )
     return result
+
+
+def _response_from_rows(conn: Connection, everywhere: Filters) -> Any:
+    department = _department(Request.department).label("department")
+    return conn.execute(
+        select(
+            department,
+            func.count(Request.id).label("resolved"),
+            func.count(Rating.id).label("rated"),
+        )
+        .select_from(Request)
+        .outerjoin(Rating, Rating.request_id == Request.id)
+        .where(*_in_range(everywhere), Request.resolved_at.is_not(None))
+        .group_by(department)
+        .order_by(department)
+    ).all()

@@ -18,17 +18,26 @@ from sqlalchemy import (
 )
 
 from chatbot.config import URGENCIES, Routing
+from chatbot.db import rollups
 from chatbot.db.models import (
     Request,
+    RollupDuration,
+    RollupRequestCategory,
+    RollupRequestIntake,
+    RollupRequestState,
 )
 from chatbot.reports.common import (
     OVERDUE_LIMIT,
     SELF_SERVICE,
     UNRESOLVED,
     Filters,
+    _day_week,
+    _days,
     _department,
     _in_range,
     _is_pg,
+    _rollup_department,
+    _rollups,
     _seconds,
     _share,
     _utc,
@@ -39,6 +48,20 @@ from chatbot.reports.common import (
 def open_by_state_and_tier(*, conn: Connection, filters: Filters) -> list[dict[str, Any]]:
     """Requests not resolved now, by state and tier (the date range does not apply: open is
     open, however old)."""
+    if _rollups():
+        table = RollupRequestState
+        where_: list[ColumnElement[bool]] = [table.state.in_(UNRESOLVED)]
+        if filters.department:
+            where_.append(table.department == filters.department)
+        counted = func.sum(table.requests)
+        rows = conn.execute(
+            select(table.state, table.tier, counted.label("requests"))
+            .where(*where_)
+            .group_by(table.state, table.tier)
+            .having(counted > 0)
+            .order_by(table.state, table.tier)
+        )
+        return [dict(row._mapping) | {"requests": int(row.requests)} for row in rows]
     where: list[ColumnElement[bool]] = [Request.state.in_(UNRESOLVED)]
     if filters.department:
         where.append(Request.department == filters.department)
@@ -55,6 +78,19 @@ def volume_by_week(
     *, conn: Connection, filters: Filters, by: str = "category"
 ) -> list[dict[str, Any]]:
     """Requests created per week, by `category` or `department`."""
+    if _rollups():
+        table = RollupRequestCategory
+        group = table.category if by == "category" else _rollup_department(table.department)
+        day_week = _day_week(conn, table.day).label("week")
+        counted = func.sum(table.requests)
+        rows = conn.execute(
+            select(day_week, group.label(by), counted.label("requests"))
+            .where(*_days(table, filters))
+            .group_by(day_week, group)
+            .having(counted > 0)
+            .order_by(day_week, group)
+        )
+        return [dict(row._mapping) | {"requests": int(row.requests)} for row in rows]
     column = Request.category if by == "category" else _department(Request.department)
     week = _week(conn, Request.created_at).label("week")
     rows = conn.execute(
@@ -83,7 +119,14 @@ def response_times(
     *, conn: Connection, filters: Filters, routing: Routing, kind: str
 ) -> list[dict[str, Any]]:
     """Per urgency: how many, the median and p90 in minutes, and the share within the target,
-    of `kind` = "first_response" or "resolution" (requests that have one)."""
+    of `kind` = "first_response" or "resolution" (requests that have one).
+
+    From the rollups, each duration counts as its step (`chatbot.db.rollups.STEPS`, rounded up):
+    the median and p90 are shown to that step, and a request is within a target on a step (any
+    whole minutes up to an hour, 5 minutes up to 10 hours, hours up to a week) exactly when its
+    time is."""
+    if _rollups():
+        return _response_times_from_rollups(conn, filters, routing, kind)
     end = Request.first_response_at if kind == "first_response" else Request.resolved_at
     seconds = _seconds(conn, end, Request.created_at)
     target = _target_case(routing, kind)
@@ -143,6 +186,93 @@ def response_times(
             }
         )
     return result
+
+
+def _target_minutes(routing: Routing, urgency: str, kind: str) -> float | None:
+    goal = routing.service_targets.get(urgency)  # type: ignore[call-overload]
+    if goal is None:
+        return None
+    return goal.first_response_minutes if kind == "first_response" else goal.resolution_hours * 60
+
+
+def _response_times_from_rollups(
+    conn: Connection, filters: Filters, routing: Routing, kind: str
+) -> list[dict[str, Any]]:
+    """`response_times` from the durations' rollup: the whole weeks of the range from its
+    weekly rows, the days before and after them from its daily rows."""
+    table = RollupDuration
+    first_monday = filters.start + timedelta(days=(7 - filters.start.weekday()) % 7)
+    after_monday = filters.end + timedelta(days=1) - timedelta(days=(filters.end.weekday() + 1) % 7)
+    periods: list[ColumnElement[bool]] = []
+    if first_monday < after_monday:
+        periods.append(
+            and_(
+                table.period == "week",
+                table.start >= first_monday.isoformat(),
+                table.start < after_monday.isoformat(),
+            )
+        )
+        days = [(filters.start, first_monday - timedelta(days=1)), (after_monday, filters.end)]
+    else:
+        days = [(filters.start, filters.end)]
+    for first, last in days:
+        if first <= last:
+            periods.append(
+                and_(
+                    table.period == "day",
+                    table.start >= first.isoformat(),
+                    table.start <= last.isoformat(),
+                )
+            )
+    who = (
+        and_(table.scope == "department", table.department == filters.department)
+        if filters.department
+        else and_(table.scope == rollups.EVERY_DEPARTMENT, table.department == "")
+    )
+    counted = func.sum(table.requests)
+    rows = conn.execute(
+        select(table.urgency, table.minutes, counted.label("n"))
+        .where(who, table.kind == kind, or_(*periods))
+        .group_by(table.urgency, table.minutes)
+        .having(counted > 0)
+        .order_by(table.urgency, table.minutes)
+    ).all()
+    histograms: dict[str, list[tuple[int, int]]] = {}
+    for urgency, minutes, n in rows:
+        histograms.setdefault(urgency, []).append((int(minutes), int(n)))
+    result = []
+    for urgency in URGENCIES:
+        histogram = histograms.get(urgency, [])
+        n = sum(count for _, count in histogram)
+        target_minutes = _target_minutes(routing, urgency, kind)
+        met = sum(
+            count
+            for minutes, count in histogram
+            if target_minutes is not None and minutes <= target_minutes
+        )
+        result.append(
+            {
+                "urgency": urgency,
+                "requests": n,
+                "median_minutes": _rank(histogram, n, 0.5),
+                "p90_minutes": _rank(histogram, n, 0.9),
+                "target_minutes": target_minutes,
+                "within_target_pct": (
+                    round(100 * met / n, 1) if n and target_minutes is not None else None
+                ),
+            }
+        )
+    return result
+
+
+def _rank(histogram: list[tuple[int, int]], n: int, p: float) -> float | None:
+    """Nearest rank: the smallest value with a rank (from 1) of at least n * p."""
+    seen = 0
+    for minutes, count in histogram:
+        seen += count
+        if seen >= n * p:
+            return float(minutes)
+    return None
 
 
 def _minutes(seconds: float | None) -> float | None:
@@ -213,15 +343,19 @@ def overdue(
 
 def totals(*, conn: Connection, filters: Filters) -> dict[str, Any]:
     """Headline counts for the range: created, resolved, via /techhelp."""
-    row = conn.execute(
-        select(
-            func.count().label("created"),
-            func.sum(case((Request.resolved_at.is_not(None), 1), else_=0)).label("resolved"),
-            func.sum(case((Request.intake_channel.in_(SELF_SERVICE), 1), else_=0)).label(
-                "via_techhelp"
-            ),
-        ).where(*_in_range(filters))
-    ).one()
+    if _rollups():
+        table = RollupRequestIntake
+        row = conn.execute(
+            select(
+                func.sum(table.requests).label("created"),
+                func.sum(table.resolved).label("resolved"),
+                func.sum(
+                    case((table.intake_channel.in_(SELF_SERVICE), table.requests), else_=0)
+                ).label("via_techhelp"),
+            ).where(*_days(table, filters))
+        ).one()
+    else:
+        row = _totals_from_rows(conn, filters)
     created = int(row.created or 0)
     via = int(row.via_techhelp or 0)
     return {
@@ -232,8 +366,37 @@ def totals(*, conn: Connection, filters: Filters) -> dict[str, Any]:
     }
 
 
+def _totals_from_rows(conn: Connection, filters: Filters) -> Any:
+    return conn.execute(
+        select(
+            func.count().label("created"),
+            func.sum(case((Request.resolved_at.is_not(None), 1), else_=0)).label("resolved"),
+            func.sum(case((Request.intake_channel.in_(SELF_SERVICE), 1), else_=0)).label(
+                "via_techhelp"
+            ),
+        ).where(*_in_range(filters))
+    ).one()
+
+
 def weekly_volume(*, conn: Connection, filters: Filters) -> list[dict[str, Any]]:
     """Requests created and share via /techhelp per week (all departments or the chosen one)."""
+    if _rollups():
+        table = RollupRequestIntake
+        day_week = _day_week(conn, table.day).label("week")
+        counted = func.sum(table.requests)
+        via_ = func.sum(case((table.intake_channel.in_(SELF_SERVICE), table.requests), else_=0))
+        found = conn.execute(
+            select(day_week, counted.label("requests"), via_.label("via_techhelp"))
+            .where(*_days(table, filters))
+            .group_by(day_week)
+            .having(counted > 0)
+            .order_by(day_week)
+        )
+        return [
+            {"week": row.week, "requests": int(row.requests), "via_techhelp": int(row.via_techhelp)}
+            | {"share_pct": _share(row)}
+            for row in found
+        ]
     week = _week(conn, Request.created_at).label("week")
     via = func.sum(case((Request.intake_channel.in_(SELF_SERVICE), 1), else_=0))
     rows = conn.execute(

@@ -160,17 +160,23 @@ class TeamsApp:
         except translate.BadActivity as exc:
             log.info("teams activity refused: %s", exc)
             return Answer(400, {"error": str(exc)})
+        event = inbound.event
         try:
-            self._record(inbound.references)
+            fresh, changed = self._changed(inbound.references)
+            if not (
+                changed and event is not None and inbound.invoke and not self.bot.defers(event)
+            ):
+                self._record(fresh, changed)
+                fresh, changed = [], []
         except Exception:
             log.exception("recording teams conversation references failed")
-        event = inbound.event
+            fresh, changed = [], []
         if event is None:
             return Answer(200, None)
         if inbound.unresolved:
             event = self._resolve_mentions(event, inbound.unresolved)
         if inbound.invoke:
-            return Answer(200, self._invoke(event))
+            return Answer(200, self._invoke(event, fresh, changed))
         if self.bot.handler_for(self.bot.routed(event)) is None and event.kind == "event":
             return Answer(200, None)  # an event nobody handles (yet): nothing to say
         self._handle(event)
@@ -178,7 +184,34 @@ class TeamsApp:
 
     # --- invokes ----------------------------------------------------------------------------
 
-    def _invoke(self, event: Event) -> dict[str, Any]:
+    def _invoke(
+        self,
+        event: Event,
+        fresh: list[translate.Reference] | None = None,
+        changed: list[translate.Reference] | None = None,
+    ) -> dict[str, Any]:
+        """`changed` references are stored in the click's own transaction (one commit, not two:
+        a person's first click brings their Bot Framework id), then `fresh` ones remembered."""
+        if changed:
+            now = self.bot.clock.now()
+            try:
+                response = self.bot.handle(
+                    event, within=lambda session: conversations.record(session, changed, now)
+                )
+            except Exception:
+                log.exception("handling %s %s failed", *self.bot.route_of(event))
+                response = self.apology
+                try:  # rolled back with the failed handling: stored on their own
+                    self._record(fresh or [], changed)
+                except Exception:
+                    log.exception("recording teams conversation references failed")
+            else:
+                self._remember(fresh or [])
+            try:
+                return self._answer(event, response)
+            except Exception:
+                log.exception("answering %s %s failed", *self.bot.route_of(event))
+                return text_answer(plain_text(self.apology.message.text))
         if self.bot.defers(event):
             try:
                 self.inbox.accept(event)
@@ -226,21 +259,30 @@ class TeamsApp:
         found = {label: known[bf] for label, bf in unresolved.items() if bf in known}
         return replace(event, mentions={**event.mentions, **found}) if found else event
 
-    def _record(self, references: tuple[translate.Reference, ...]) -> None:
-        """Store references that changed (a message refreshes its sender's: usually the same,
-        which costs no write). What this process has not seen yet is read first: a read takes
-        no write lock, and after a restart a burst of clicks from people already known (an
-        alert's "I'm affected") would otherwise be a burst of writes."""
+    def _changed(
+        self, references: tuple[translate.Reference, ...]
+    ) -> tuple[list[translate.Reference], list[translate.Reference]]:
+        """The references this process has not seen as they are (`fresh`), and those of them
+        the database does not hold as they are (`changed`, to store). A message refreshes its
+        sender's: usually the same, which costs no write. What this process has not seen yet
+        is read first: a read takes no write lock, and after a restart a burst of clicks from
+        people already known (an alert's "I'm affected") would otherwise be a burst of writes."""
         with self._known_lock:
             fresh = [r for r in references if self._known.get((r.kind, r.ref)) != _signature(r)]
         if not fresh:
-            return
+            return [], []
         with self.bot.db.sessions() as session:
             stored = conversations.signatures(session, [(r.kind, r.ref) for r in fresh])
-        changed = [r for r in fresh if not _holds(stored.get((r.kind, r.ref)), r)]
+        return fresh, [r for r in fresh if not _holds(stored.get((r.kind, r.ref)), r)]
+
+    def _record(self, fresh: list[translate.Reference], changed: list[translate.Reference]) -> None:
+        """Store `changed` references in a transaction of their own, then remember `fresh`."""
         if changed:
             with self.bot.db.transaction() as session:
                 conversations.record(session, changed, self.bot.clock.now())
+        self._remember(fresh)
+
+    def _remember(self, fresh: list[translate.Reference]) -> None:
         with self._known_lock:
             for ref in fresh:
                 self._known[(ref.kind, ref.ref)] = _signature(ref)

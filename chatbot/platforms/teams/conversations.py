@@ -44,6 +44,7 @@ def signatures(
     """For each stored (kind, ref) of `keys`: its conversation, service URL, Bot Framework id
     and whether the app is installed there."""
     refs = {ref for _, ref in keys}
+    kinds = {kind for kind, _ in keys}
     rows = session.execute(
         select(
             TeamsConversation.kind,
@@ -52,7 +53,10 @@ def signatures(
             TeamsConversation.service_url,
             TeamsConversation.user_id,
             TeamsConversation.installed,
-        ).where(TeamsConversation.ref.in_(refs))
+        )
+        # The kinds as well: the unique (kind, ref) index then finds them (by ref alone, every
+        # click read the whole table of thousands of people).
+        .where(TeamsConversation.kind.in_(kinds), TeamsConversation.ref.in_(refs))
     )
     wanted = set(keys)
     return {(k, r): (c, u, b, i) for k, r, c, u, b, i in rows if (k, r) in wanted}

@@ -41,6 +41,10 @@ class Unavailable(Exception):
     """The signing keys cannot be fetched now: nothing can be verified (503; Teams retries)."""
 
 
+VERIFIED_FOR = 300.0  # seconds a verified token is trusted before it is verified again
+VERIFIED_MAX = 1000  # tokens remembered (a bot sees few at a time: one per Bot Connector token)
+
+
 class TokenValidator:
     """Verifies Bot Connector tokens for one bot: signature, issuer, audience, validity."""
 
@@ -60,6 +64,12 @@ class TokenValidator:
         self._keys: jwt.PyJWKClient | None = key_client
         self._keys_at = 0.0
         self._lock = threading.Lock()
+        # Tokens verified already, with their claims: the Bot Connector signs one token and
+        # sends it with every activity until it nears expiry, so a burst of clicks carries the
+        # same token thousands of times. Each is still refused from its expiry (with the same
+        # leeway) and re-verified after `VERIFIED_FOR`, or once the signing keys are re-read.
+        self._verified: dict[str, tuple[dict[str, Any], float]] = {}
+        self.now = time.time
 
     def keys(self) -> jwt.PyJWKClient:
         with self._lock:
@@ -81,10 +91,25 @@ class TokenValidator:
                     ssl_context=ssl.create_default_context(),  # SSL_CERT_FILE is honoured
                 )
                 self._keys_at = time.monotonic()
+                self._verified.clear()
             return self._keys
 
     def claims(self, token: str) -> dict[str, Any]:
         """The verified claims of `token`; raises `Unauthorized` (or `Unavailable`)."""
+        now = self.now()
+        verified = self._verified.get(token)
+        if verified is not None:
+            claims, until = verified
+            if now < until and now <= float(claims["exp"]) + self.leeway:
+                return claims
+            self._verified.pop(token, None)
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = (claims, now + VERIFIED_FOR)
+        return claims
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
