@@ -12,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -63,7 +62,9 @@ def parse(slug: str, raw: bytes, *, name: str | None = None) -> Article:
             loaded = yaml.safe_load(front.group(1))
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
-            line = mark.line + 2 if mark is not None else 1  # +1 for the opening ---
+            # +1 for the opening ---; an error at the end of the block is on its last line
+            last = front.group(1).count("\n") + 1
+            line = min(mark.line + 2, last) if mark is not None else 1
             problem = getattr(error, "problem", None) or "not valid YAML"
             raise ArticleError(f"{name}, line {line}: front matter: {problem}") from error
         if loaded is not None and not isinstance(loaded, dict):
@@ -99,22 +100,40 @@ def parse(slug: str, raw: bytes, *, name: str | None = None) -> Article:
     )
 
 
-def read_folder(folder: Path | None) -> Iterator[Article]:
-    """Every readable article of the folder; a missing or empty folder has none."""
-    if folder is None or not folder.is_dir():
-        if folder is not None:
-            log.warning("TECHHELP_KB %s is not a folder: no articles", folder)
-        return
+@dataclass
+class Scan:
+    """What a folder holds: the articles read, and the slugs of every article file (read or
+    skipped: a file with broken front matter is not a removed file)."""
+
+    articles: list[Article] = field(default_factory=list)
+    present: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)
+
+
+def scan(folder: Path | None) -> Scan:
+    """Every article file of the folder; a missing or empty folder has none."""
+    found = Scan()
+    if folder is None:
+        return found
+    if not folder.is_dir():
+        log.warning("TECHHELP_KB %s is not a folder: no articles", folder)
+        return found
     for path in sorted(folder.rglob("*.md")):
         if not path.is_file():
             continue
         slug = path.relative_to(folder).with_suffix("").as_posix()
+        found.present.add(slug)
         try:
-            yield parse(slug, path.read_bytes(), name=str(path))
-        except ArticleError as error:
+            article = parse(slug, path.read_bytes(), name=str(path))
+        except (ArticleError, OSError) as error:
             log.warning("knowledge base: skipped %s", error)
-        except OSError as error:
-            log.warning("knowledge base: skipped %s: %s", path, error)
-        else:
-            if path.stat().st_size > MAX_BYTES:
-                log.warning("knowledge base: %s is longer than %d bytes: cut", path, MAX_BYTES)
+            found.skipped.append(str(error))
+            continue
+        if article.cut:
+            log.warning("knowledge base: %s is longer than %d bytes: cut", path, MAX_BYTES)
+        found.articles.append(article)
+    return found
+
+
+def read_folder(folder: Path | None) -> list[Article]:
+    return scan(folder).articles
