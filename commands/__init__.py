@@ -4,6 +4,7 @@ from chatbot.bot import Routes
 from commands import (
     digest,
     home,
+    kb,
     outreach,
     pulse,
     rating,
@@ -23,4 +24,5 @@ ROUTES: list[Routes] = [
     service_targets.routes,
     home.routes,
     digest.routes,
+    kb.routes,
 ]
