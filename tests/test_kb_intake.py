@@ -100,6 +100,10 @@ def test_this_solved_it_closes_the_request_and_the_card_never_reaches_triage(
     # The grace period ends: the withdrawn card is never posted.
     chat.later(HELD)
     assert chat.received("triage") == []
+    # Everyone's home now shows the answer that helped (Teams: the home card).
+    home = said(chat, "bob", "home")
+    assert "Answers others found useful" in home
+    assert "Reset a forgotten password · solved 1 request" in home
 
 
 def test_i_still_need_help_sends_the_card_on_at_once(chat: Driver) -> None:
