@@ -120,6 +120,7 @@ def solved(event: Event, ctx: Context) -> Response:
         session=ctx.session, request=request, actor=event.user, article=article.title, now=ctx.now
     )
     suggestion.solved_at = ctx.now
+    kb.forget(ctx.session)  # what it solved teaches the scorer
     held = delivery.cancel(
         ctx.session, key=triage.card_key(request), reason="self-served within the grace period"
     )

@@ -477,7 +477,11 @@ class SearchDocument(Base):
     an expression GIN index; both are made by the migration, not by these models."""
 
     __tablename__ = "search_documents"
-    __table_args__ = (UniqueConstraint("kind", "key"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        # What changed last, per kind: the scorer's cheap "is my model current?" question.
+        Index("ix_search_documents_kind_updated", "kind", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # "kb": an article; other capabilities' own
@@ -527,7 +531,8 @@ class KbSuggestion(Base):
     position: Mapped[int] = mapped_column(Integer)  # 1 = first suggested
     created_at: Mapped[datetime] = mapped_column(index=True)
     shown_at: Mapped[datetime | None]  # "Show" pressed
-    solved_at: Mapped[datetime | None]  # "This solved it" pressed: the request is self-served
+    # "This solved it" pressed: the request is self-served
+    solved_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class KbLookup(Base):

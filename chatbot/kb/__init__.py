@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,7 @@ def publish(
         article.published_by = actor
     session.flush()
     search.put(session, document=_document(article), now=now)
+    forget(session)
 
 
 def withdraw(*, session: Session, article: KbArticle, now: datetime) -> None:
@@ -63,6 +65,7 @@ def withdraw(*, session: Session, article: KbArticle, now: datetime) -> None:
     article.state = "withdrawn"
     article.updated_at = now
     search.remove(session, kind=KIND, key=str(article.id))
+    forget(session)
 
 
 def sync(*, session: Session, folder: Path | None, now: datetime) -> SyncReport:
@@ -101,13 +104,27 @@ def sync(*, session: Session, folder: Path | None, now: datetime) -> SyncReport:
 
 # --- suggesting --------------------------------------------------------------------------------
 
-_rankers: dict[str, tuple[tuple[Any, ...], rank.Ranker]] = {}
+# Per database: (what the model was built from, the model, when that was last checked).
+_rankers: dict[str, tuple[tuple[Any, ...], rank.Ranker, float]] = {}
+CHECK_EVERY = 1.0  # seconds: another process's new article is suggested within this
+
+
+def forget(session: Session) -> None:
+    """This process changed the articles or what they solved: rebuild the model next time."""
+    _rankers.pop(str(session.get_bind().engine.url), None)
+
+
 _rankers_lock = threading.Lock()
 
 
 def ranker(session: Session) -> rank.Ranker:
     """The scorer's model of the published articles and the requests they solved, rebuilt when
     either changed (one small query tells), shared by the threads of this process."""
+    url = str(session.get_bind().engine.url)
+    cached = _rankers.get(url)
+    now = time.monotonic()
+    if cached and now - cached[2] < CHECK_EVERY:
+        return cached[1]
     generation = (
         *session.execute(
             select(func.count(), func.max(SearchDocument.updated_at)).where(
@@ -116,9 +133,8 @@ def ranker(session: Session) -> rank.Ranker:
         ).one(),
         session.scalar(select(func.count()).where(KbSuggestion.solved_at.is_not(None))),
     )
-    url = str(session.get_bind().engine.url)
-    cached = _rankers.get(url)
     if cached and cached[0] == generation:
+        _rankers[url] = (generation, cached[1], now)
         return cached[1]
     with _rankers_lock:
         documents = [
@@ -135,7 +151,7 @@ def ranker(session: Session) -> rank.Ranker:
         ):
             learned.setdefault(str(article_id), []).append(text[:2000])
         built = rank.Ranker(documents, learned)
-        _rankers[url] = (generation, built)
+        _rankers[url] = (generation, built, now)
         return built
 
 

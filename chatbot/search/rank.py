@@ -412,7 +412,10 @@ SYNONYM_WEIGHT = 0.75
 PHRASE_BONUS = 0.15
 UNKNOWN_WEIGHT = 0.5
 LEARN_AFTER = 2
-CAP = 2.2  # of normalised idf: a message's gist; a longer story needs no more matched
+CAP = 2.2
+COMMON = 0.25  # a word in more than this share of the documents is not asked of the index
+MAX_INDEX_WORDS = 24
+PRUNE_FROM = 500  # documents: below, every word is asked (pruning saves nothing)  # of normalised idf: a message's gist; a longer story needs no more matched
 # The confidence a document needs to be suggested (see `bench/kb_eval.py`).
 CUTOFF = 0.35
 
@@ -494,6 +497,7 @@ class _Doc:
     title_list: list[str]
     keyword_phrases: list[list[str]]
     body: Counter[str]
+    phrases: frozenset[tuple[str, str]] = frozenset()
     learned: set[str] = field(default_factory=set)
 
 
@@ -549,6 +553,10 @@ class Ranker:
                 keyword_phrases=[p for p in keyword_phrases if p],
                 body=body,
             )
+            pairs = set(zip(title_list, title_list[1:], strict=False))
+            for keyword in doc.keyword_phrases:
+                pairs.update(zip(keyword, keyword[1:], strict=False))
+            doc.phrases = frozenset(pairs)
             self.docs[document.key] = doc
             df.update(doc.title_terms | set(body))
             all_words = (
@@ -566,6 +574,7 @@ class Ranker:
                 )
                 self.docs[key].learned = {t for t, n in seen.items() if n >= LEARN_AFTER}
         self.df = df
+        self._idf: dict[str, float] = {}
         self.n = max(len(self.docs), 1)
         self.max_idf = math.log(1 + (self.n + 0.5) / 0.5)
         self.vocabulary = vocabulary
@@ -638,8 +647,29 @@ class Ranker:
 
     def idf(self, term: str) -> float:
         """Normalised to (0, 1]: 1 for a word the collection never uses."""
-        df = self.df.get(term, 0)
-        return math.log(1 + (self.n - df + 0.5) / (df + 0.5)) / self.max_idf
+        value = self._idf.get(term)
+        if value is None:
+            df = self.df.get(term, 0)
+            value = math.log(1 + (self.n - df + 0.5) / (df + 0.5)) / self.max_idf
+            self._idf[term] = value
+        return value
+
+    def index_words(self, query: Query) -> list[str]:
+        """The words to ask the database's index for: each slot's, rarest first, leaving out
+        words in more than a quarter of the documents when rarer ones are there (they find
+        everything and decide nothing; the re-ranking still weighs them)."""
+        words: list[tuple[float, str]] = []
+        for slot in query.slots:
+            for surface_word in (slot.word, *(a for a, _ in slot.alternatives)):
+                df = self.df.get(stem(surface_word), 0)
+                if df:  # a word no document has finds nothing
+                    words.append((df / self.n, surface_word))
+        words.sort()
+        if self.n < PRUNE_FROM:
+            return list(dict.fromkeys(w for _, w in words))[:MAX_INDEX_WORDS]
+        rare = [w for share, w in words if share <= COMMON]
+        chosen = rare if len(rare) >= 3 else [w for _, w in words[: max(3, len(rare))]]
+        return list(dict.fromkeys(chosen))[:MAX_INDEX_WORDS]
 
     def _slot_weight(self, slot: Slot) -> float:
         """A word's informative weight: its rarest alternative the collection knows; a word
@@ -687,10 +717,7 @@ class Ranker:
             (self._covered(terms, hit_terms) for terms in (doc.title_list, *doc.keyword_phrases)),
             default=0.0,
         )
-        phrases = {(a, b) for a, b in zip(doc.title_list, doc.title_list[1:], strict=False)}
-        for keyword in doc.keyword_phrases:
-            phrases.update(zip(keyword, keyword[1:], strict=False))
-        return matched, title_cov, 1.0 if query.bigrams & phrases else 0.0, count
+        return matched, title_cov, 1.0 if query.bigrams & doc.phrases else 0.0, count
 
     def features(self, query: Query, keys: Iterable[str]) -> list[tuple[_Doc, dict[str, float]]]:
         """Each candidate's features, best first by matched weight; what the confidence is
@@ -763,7 +790,7 @@ def confidence(f: Mapping[str, float]) -> float:
     return 1 / (1 + math.exp(-z))
 
 
-CANDIDATES = 40  # asked of the database's index per message
+CANDIDATES = 30  # asked of the database's index per message
 
 
 def answers(
@@ -781,6 +808,6 @@ def answers(
     query = ranker.query(text)
     if not query.slots:
         return []
-    hits = search(session, kind=kind, terms=query.words(), limit=CANDIDATES)
+    hits = search(session, kind=kind, terms=ranker.index_words(query), limit=CANDIDATES)
     ranked = ranker.rank(query, [hit.key for hit in hits])
     return [s for s in ranked[:limit] if s.confidence >= cutoff]

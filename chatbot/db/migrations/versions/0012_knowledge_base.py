@@ -31,20 +31,20 @@ PG_VECTOR = (
     "setweight(to_tsvector('english'::regconfig, body), 'D'))"
 )
 SQLITE_FTS = (
-    "CREATE VIRTUAL TABLE search_fts USING fts5(title, keywords, body, "
+    "CREATE VIRTUAL TABLE search_fts USING fts5(kind, title, keywords, body, "
     "content='search_documents', content_rowid='id', "
     "tokenize='porter unicode61 remove_diacritics 2')",
     "CREATE TRIGGER search_documents_ai AFTER INSERT ON search_documents BEGIN "
-    "INSERT INTO search_fts(rowid, title, keywords, body) "
-    "VALUES (new.id, new.title, new.keywords, new.body); END",
+    "INSERT INTO search_fts(rowid, kind, title, keywords, body) "
+    "VALUES (new.id, new.kind, new.title, new.keywords, new.body); END",
     "CREATE TRIGGER search_documents_ad AFTER DELETE ON search_documents BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, title, keywords, body) "
-    "VALUES ('delete', old.id, old.title, old.keywords, old.body); END",
+    "INSERT INTO search_fts(search_fts, rowid, kind, title, keywords, body) "
+    "VALUES ('delete', old.id, old.kind, old.title, old.keywords, old.body); END",
     "CREATE TRIGGER search_documents_au AFTER UPDATE ON search_documents BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, title, keywords, body) "
-    "VALUES ('delete', old.id, old.title, old.keywords, old.body); "
-    "INSERT INTO search_fts(rowid, title, keywords, body) "
-    "VALUES (new.id, new.title, new.keywords, new.body); END",
+    "INSERT INTO search_fts(search_fts, rowid, kind, title, keywords, body) "
+    "VALUES ('delete', old.id, old.kind, old.title, old.keywords, old.body); "
+    "INSERT INTO search_fts(rowid, kind, title, keywords, body) "
+    "VALUES (new.id, new.kind, new.title, new.keywords, new.body); END",
 )
 
 
@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_documents")),
         sa.UniqueConstraint("kind", "key", name=op.f("uq_search_documents_kind")),
     )
+    op.create_index("ix_search_documents_kind_updated", "search_documents", ["kind", "updated_at"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             f"CREATE INDEX ix_search_documents_fts ON search_documents USING gin ({PG_VECTOR})"
@@ -116,6 +117,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_kb_suggestions_request_id"), "kb_suggestions", ["request_id"])
     op.create_index(op.f("ix_kb_suggestions_article_id"), "kb_suggestions", ["article_id"])
     op.create_index(op.f("ix_kb_suggestions_created_at"), "kb_suggestions", ["created_at"])
+    op.create_index(op.f("ix_kb_suggestions_solved_at"), "kb_suggestions", ["solved_at"])
     op.create_table(
         "kb_lookups",
         sa.Column("id", sa.Integer(), nullable=False),
