@@ -581,7 +581,7 @@ class Ranker:
         self.stems = {stem(w) for w in vocabulary}
         self._by_delete: dict[str, list[str]] = defaultdict(list)
         for word in vocabulary:
-            if len(word) >= 4:
+            if len(word) >= 3:
                 for deleted in _deletes(word) | {word}:
                     self._by_delete[deleted].append(word)
         self._learned_index: dict[str, set[str]] = defaultdict(set)
@@ -592,14 +592,17 @@ class Ranker:
     # --- the message ------------------------------------------------------------------------
 
     def correct(self, word: str) -> str | None:
-        """The known word one edit away from an unknown one (the most frequent), if any."""
-        if len(word) < 4 or word.isdigit():
+        """The known word one edit away from an unknown one (the most frequent), if any: a
+        letter missing, added, changed, or two swapped (`_deletes` of both sides meet)."""
+        if len(word) < 3 or word.isdigit():
             return None
         found: set[str] = set()
         for deleted in _deletes(word) | {word}:
             found.update(self._by_delete.get(deleted, ()))
         found.discard(word)
         found = {w for w in found if abs(len(w) - len(word)) <= 1}
+        if len(word) == 3:  # too short to guess from: two letters swapped ("vnp") only
+            found = {w for w in found if sorted(w) == sorted(word)}
         if not found:
             return None
         return max(sorted(found), key=lambda w: self.vocabulary[w])
