@@ -413,7 +413,7 @@ PHRASE_BONUS = 0.15
 UNKNOWN_WEIGHT = 0.5
 LEARN_AFTER = 2
 CAP = 2.2  # of normalised idf: a message's gist; a longer story needs no more matched
-COMMON = 0.25  # a word in more than this share of the documents is not asked of the index
+COMMON = 0.05  # in a large collection, a word in more than this share of documents is not asked
 MAX_INDEX_WORDS = 24
 PRUNE_FROM = 500  # documents: below, every word is asked (pruning saves nothing)
 # The confidence a document needs to be suggested (see `bench/kb_eval.py`).
