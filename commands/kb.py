@@ -35,11 +35,11 @@ PUBLISH = "kb.publish"
 SHOWN_BODY = 2800  # an article's steps in one section, cut with a note beyond
 
 
-def suggest_for(ctx: Context, event: Event, text: str) -> list[KbArticle]:
+def suggest_for(ctx: Context, event: Event, text: str) -> list[kb.Suggested]:
     return kb.suggest(session=ctx.session, text=text)
 
 
-def record(ctx: Context, event: Event, request: Request, articles: list[KbArticle]) -> None:
+def record(ctx: Context, event: Event, request: Request, articles: list[kb.Suggested]) -> None:
     """What intake found for a request: its suggestions, and the lookup (a content gap when
     nothing answered it)."""
     kb.record_suggestions(session=ctx.session, request=request, articles=articles, now=ctx.now)
@@ -56,7 +56,7 @@ def record(ctx: Context, event: Event, request: Request, articles: list[KbArticl
     )
 
 
-def suggestion_blocks(ctx: Context, request: Request, articles: list[KbArticle]) -> list[Block]:
+def suggestion_blocks(ctx: Context, request: Request, articles: list[kb.Suggested]) -> list[Block]:
     """The suggestions under a confirmation: each title with "Show" and "This solved it",
     then "I still need help"."""
     intro = ctx.render(

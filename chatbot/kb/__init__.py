@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -155,21 +156,23 @@ def ranker(session: Session) -> rank.Ranker:
         return built
 
 
-def suggest(*, session: Session, text: str, limit: int = MAX_SUGGESTIONS) -> list[KbArticle]:
-    """The published articles that answer `text`, best first; none when nothing does."""
-    first = select(SearchDocument.id).where(SearchDocument.kind == KIND).limit(1)
-    if session.scalars(first).first() is None:
+@dataclass(frozen=True)
+class Suggested:
+    """An article that answers a text: what a suggestion shows and records."""
+
+    id: int
+    title: str
+
+
+def suggest(*, session: Session, text: str, limit: int = MAX_SUGGESTIONS) -> list[Suggested]:
+    """The published articles that answer `text`, best first; none when nothing does. Only
+    published articles are in the index, and the titles come with the ranking: no article row
+    is read on this path (it runs inside every /techhelp acknowledgement)."""
+    model = ranker(session)
+    if not model.docs:
         return []
-    found = rank.answers(session, ranker(session), kind=KIND, text=text[:4000], limit=limit)
-    articles = {
-        a.id: a
-        for a in session.scalars(
-            select(KbArticle).where(
-                KbArticle.id.in_([int(s.key) for s in found]), KbArticle.state == "published"
-            )
-        )
-    }
-    return [articles[int(s.key)] for s in found if int(s.key) in articles]
+    found = rank.answers(session, model, kind=KIND, text=text[:4000], limit=limit)
+    return [Suggested(int(s.key), s.title) for s in found]
 
 
 def record_lookup(
@@ -199,7 +202,7 @@ def record_lookup(
 
 
 def record_suggestions(
-    *, session: Session, request: Request, articles: list[KbArticle], now: datetime
+    *, session: Session, request: Request, articles: Sequence[Suggested | KbArticle], now: datetime
 ) -> None:
     for position, article in enumerate(articles, start=1):
         session.add(
