@@ -181,3 +181,13 @@ def test_staff_save_a_resolved_request_as_a_draft_that_an_admin_publishes(chat: 
     assert "the scanner on floor 4 sends nothing to my email" in answer
     chat.press("bob", "Show", card="the scanner on floor 4")
     assert "address book refreshed" in chat.last("bob")
+
+
+def test_the_form_sends_its_suggestions_to_the_person(chat: Driver) -> None:
+    chat.open_form("alice", "/techhelp", "Ask IT")
+    assert chat.fill("alice", description="my password expired this morning") == {}
+    shown = chat.last("alice")
+    assert "is logged" in shown and "Reset a forgotten password" in shown
+    assert chat.received("triage") == []
+    chat.press("alice", "This solved it", card="Reset a forgotten password")
+    assert "closed as solved" in chat.last("alice")
