@@ -564,6 +564,10 @@ class Settings(BaseSettings):
     techhelp_secret_key: str | None = None
     techhelp_config: Path | None = None
     techhelp_rating_delay: Annotated[float, Field(ge=0)] = 0
+    # Self-service: the folder of Markdown articles, and how long a request's triage card waits
+    # while its suggested articles are open (seconds; 0: it is posted at once).
+    techhelp_kb: Path | None = None
+    techhelp_kb_grace: Annotated[float, Field(ge=0)] = 120
     techhelp_dashboard_token: str | None = None
     # The reverse proxy (an address, or `*`) whose X-Forwarded-Proto and X-Forwarded-For
     # `chatbot serve` believes; from anyone else those headers are dropped.

@@ -195,6 +195,28 @@ def resolve(*, session: Session, request: Request, actor: str, note: str, now: d
     )
 
 
+def self_serve(
+    *, session: Session, request: Request, actor: str, article: str, now: datetime
+) -> Change:
+    """The requester solved it with a suggested article ("This solved it"): resolved as
+    self-served, by them."""
+    if actor != request.requester:
+        raise RequestError(f"Only the person who asked can close {request.ref}.")
+    if request.state == "resolved":
+        raise RequestError(f"{request.ref} is already resolved.")
+    values = {
+        "state": "resolved",
+        "resolution": f"Self-served with the article: {article}",
+        "resolved_at": now,
+    }
+    if not _transition(session, request, allowed_from=("open", "claimed"), values=values, now=now):
+        raise RequestError(f"{request.ref} changed meanwhile; nothing done.")
+    detail = {"article": article[:300]}
+    return Change(
+        request, _record(session, request, actor=actor, kind="self_served", now=now, detail=detail)
+    )
+
+
 def reopen(*, session: Session, request: Request, actor: str, now: datetime) -> Change:
     if request.state != "resolved":
         raise RequestError(f"{request.ref} is not resolved, so there is nothing to reopen.")

@@ -4,6 +4,7 @@ from chatbot.bot import Routes
 from commands import (
     digest,
     home,
+    kb,
     liaison,
     outreach,
     pulse,
@@ -25,4 +26,5 @@ ROUTES: list[Routes] = [
     home.routes,
     digest.routes,
     liaison.routes,
+    kb.routes,
 ]

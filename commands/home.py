@@ -29,12 +29,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from chatbot import alerts as alerts_
-from chatbot import delivery, signals, surveys
+from chatbot import delivery, kb, signals, surveys
 from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.db.models import Alert, Request
 from chatbot.liaison import managers
 from chatbot.messages import Block, Button, Message, OpenForm, Outgoing, Response
+from commands import kb as kb_commands
 from commands.pulse import answer_buttons
 from commands.techhelp import request_form
 
@@ -49,6 +50,7 @@ MAX_ALERTS = 10
 MAX_SURVEYS = 5  # two blocks each: the home stays within 100 blocks
 # A department manager's view of their department (`managers`): requests per department.
 MAX_MANAGED = 8
+MAX_ANSWERS = 5  # the most used self-service answers, two blocks each
 RECENT = timedelta(days=30)
 TEXT_PREVIEW = 300
 
@@ -154,6 +156,15 @@ def build(ctx: Context, user: str) -> Message:
             blocks.append(Block("section", text=text))
     else:
         blocks.append(Block("section", text=ctx.render("home/no_alerts.md.j2")))
+    answers = kb.most_used(session=session, limit=MAX_ANSWERS)
+    if answers:
+        blocks.append(Block("header", text="Answers others found useful"))
+        for article, solved in answers:
+            text = ctx.render("home/answer.md.j2", article=article, solved=solved)
+            blocks.append(Block("section", text=text))
+            blocks.append(
+                Block("actions", buttons=(Button("Show", kb_commands.SHOW, f"0:{article.id}"),))
+            )
     if waiting:
         blocks.append(Block("header", text="Surveys awaiting your answer"))
         for survey in waiting[:MAX_SURVEYS]:

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from chatbot import alerts, requests, signals
+from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.config import URGENCIES
 from chatbot.db.models import Alert
@@ -19,13 +20,14 @@ from chatbot.messages import (
     Message,
     OpenForm,
     Option,
+    Outgoing,
     Refusal,
     ReplaceMessage,
     Reply,
     Response,
 )
 from chatbot.routing import for_category, guess
-from commands import triage
+from commands import kb, triage
 from commands.techalert import FOLLOW
 
 routes = Routes()
@@ -69,6 +71,8 @@ def techhelp(event: Event, ctx: Context) -> Response:
         return None
     if word == "for":
         return log_for_someone(event, ctx, text)
+    if word == "search":
+        return kb.search_reply(ctx, event, text[len(word) :].strip())
     routing = ctx.settings.routing
     known = alerts.matching(
         session=ctx.session,
@@ -155,6 +159,8 @@ def create(
         return text_reply(ctx, "techhelp/too_long.md.j2", length=len(text), limit=requests.MAX_TEXT)
     routing = ctx.settings.routing
     decided = for_category(category, urgency, routing) if category else guess(text, routing)
+    # Suggested only to people asking for themselves (staff logging a call answer it).
+    articles = kb.suggest_for(ctx, event, text) if logged_by is None else []
     request = requests.create_request(
         session=ctx.session,
         settings=ctx.settings,
@@ -168,7 +174,8 @@ def create(
         service=service,
         by_message=by_message,
     )
-    triage.announce(ctx, request)
+    triage.announce(ctx, request, card_delay=ctx.settings.techhelp_kb_grace if articles else 0)
+    kb.record(ctx, event, request, articles)
     parts = ctx.templates.blocks(
         "techhelp/received_reply.md.j2",
         request=request,
@@ -177,7 +184,10 @@ def create(
         long_text=len(text) > LONG_TEXT,
         text_length=len(text),
     )
-    return Reply(Message(text=parts[0], blocks=tuple(Block("section", text=p) for p in parts)))
+    blocks = [Block("section", text=p) for p in parts]
+    if articles:
+        blocks += kb.suggestion_blocks(ctx, request, articles)
+    return Reply(Message(text=parts[0], blocks=tuple(blocks)))
 
 
 def request_form(ctx: Context) -> Form:
@@ -225,7 +235,7 @@ def submit_form(event: Event, ctx: Context) -> Response:
     urgency = event.values.get("urgency")
     if urgency and urgency not in URGENCIES:
         return FormErrors({"urgency": "Choose one of the listed urgencies."})
-    create(
+    reply = create(
         ctx,
         event,
         requester=event.user,
@@ -235,4 +245,13 @@ def submit_form(event: Event, ctx: Context) -> Response:
         urgency=urgency,
         service=event.values.get("service") or None,
     )
+    if isinstance(reply, Reply) and any(b.buttons for b in reply.message.blocks):
+        # A closed form shows nothing: its suggestions come as a message to the person.
+        ctx.send(
+            Outgoing(
+                key=f"reply:{event.key}",
+                to=Address.person(event.platform, event.user),
+                message=reply.message,
+            )
+        )
     return CloseForm()

@@ -39,6 +39,7 @@ ASK_FORM = "triage.ask_form"
 REQUESTER_REOPEN = "requester.reopen"
 REQUESTER_ANSWER = "requester.answer"
 ANSWER_FORM = "requester.answer_form"
+SAVE_ARTICLE = "kb.save"  # handled by `commands.kb`
 
 TIER_NAMES = {1: "I", 2: "II", 3: "III"}
 URGENCY_ICONS = {"low": "⚪", "normal": "🔵", "high": "🟠", "critical": "🔴"}
@@ -51,6 +52,7 @@ LAST_CHANGE = {
     "resolved": "resolved by {actor}",
     "reopened": "reopened by {actor}",
     "rated": "rated {score}/5 by the requester",
+    "self_served": "solved by the requester with a suggested article",
 }
 
 
@@ -92,7 +94,7 @@ def card(ctx: Context, request: Request, last: str) -> Message:
 def _buttons(request: Request) -> list[Button]:
     value = str(request.id)
     if request.state == "resolved":
-        return [Button("Reopen", REOPEN, value)]
+        return [Button("Reopen", REOPEN, value), Button("Save as article", SAVE_ARTICLE, value)]
     buttons = [Button("Claim", CLAIM, value, style="primary")] if request.state == "open" else []
     if request.tier < 3:
         buttons.append(Button(f"Escalate to Tier {TIER_NAMES[request.tier + 1]}", ESCALATE, value))
@@ -101,8 +103,13 @@ def _buttons(request: Request) -> list[Button]:
     return buttons
 
 
-def announce(ctx: Context, request: Request) -> None:
-    """A new request: its card in the triage channel, a receipt to the requester."""
+def card_key(request: Request) -> str:
+    return f"request:{request.id}:card"
+
+
+def announce(ctx: Context, request: Request, *, card_delay: float = 0) -> None:
+    """A new request: its card in the triage channel (after `card_delay` seconds: while the
+    requester reads suggested articles), a receipt to the requester."""
     channel = ctx.settings.triage_channel(request.platform)
     if channel:
         message = card(ctx, request, last=f"new at {_when(ctx)}")
@@ -113,7 +120,7 @@ def announce(ctx: Context, request: Request) -> None:
                 text=message.text, blocks=(*message.blocks, Block("section", text=note))
             )
         request.card_delivery_id = ctx.send(
-            Outgoing(key=f"request:{request.id}:card", to=channel, message=message)
+            Outgoing(key=card_key(request), to=channel, message=message, delay_seconds=card_delay)
         )
     else:
         log.warning("TECHHELP_TRIAGE_CHANNEL is not set: %s has no triage card", request.ref)

@@ -8,6 +8,7 @@ import click
 from chatbot.cli.alerts import alert
 from chatbot.cli.common import settings
 from chatbot.cli.db import db
+from chatbot.cli.kb import kb
 from chatbot.cli.serve import clock, serve, socket
 from chatbot.cli.shell import demo_command, shell
 from chatbot.cli.surveys import survey
@@ -33,5 +34,5 @@ def main(ctx: click.Context, verbose: bool) -> None:
             ctx.invoke(shell)
 
 
-for command in (db, serve, socket, clock, survey, shell, demo_command, alert, teams):
+for command in (db, kb, serve, socket, clock, survey, shell, demo_command, alert, teams):
     main.add_command(command)

@@ -56,8 +56,10 @@ def require_slack(settings: Settings, *names: str) -> None:
         )
 
 
-def local_bot(settings: Settings) -> Bot:
-    """The composed bot on an up-to-date database, for a command that runs and exits."""
+def local_bot(settings: Settings, *, sync: bool = True) -> Bot:
+    """The composed bot on an up-to-date database, for a command that runs and exits; the
+    knowledge base's folder (`TECHHELP_KB`) read when `sync` (a start)."""
+    from chatbot import kb
     from chatbot.app import build_bot
 
     bot = build_bot(settings)
@@ -69,6 +71,16 @@ def local_bot(settings: Settings) -> Bot:
             if demo.is_demo(session):
                 bot.db.dispose()
                 raise click.ClickException(demo.refusal(settings))
+    if sync and settings.techhelp_kb is not None:
+        with bot.db.transaction() as session:
+            report = kb.sync(session=session, folder=settings.techhelp_kb, now=bot.clock.now())
+        log.info(
+            "knowledge base: %d added, %d updated, %d withdrawn, %d skipped",
+            len(report.added),
+            len(report.updated),
+            len(report.withdrawn),
+            len(report.skipped),
+        )
     return bot
 
 

@@ -608,3 +608,84 @@ class RollupDuration(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SearchDocument(Base):
+    """A document of the full-text index (`chatbot.search`): what a capability wants found.
+    SQLite indexes it in the FTS5 table `search_fts` (kept in step by triggers), PostgreSQL in
+    an expression GIN index; both are made by the migration, not by these models."""
+
+    __tablename__ = "search_documents"
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        # What changed last, per kind: the scorer's cheap "is my model current?" question.
+        Index("ix_search_documents_kind_updated", "kind", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # "kb": an article; other capabilities' own
+    key: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(Text)  # " ; "-joined
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class KbArticle(Base):
+    """A knowledge-base article: from the `TECHHELP_KB` folder (`source` "folder", `slug` its
+    file's path there) or saved by staff from a resolved request ("request"). A withdrawn
+    article (its file removed) stays, for the history of what was suggested."""
+
+    __tablename__ = "kb_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(255), unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # folder | request
+    state: Mapped[str] = mapped_column(String(16), index=True)  # published | draft | withdrawn
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    service: Mapped[str | None] = mapped_column(String(100))
+    digest: Mapped[str | None] = mapped_column(String(64))  # of the file, to skip unchanged ones
+    from_request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    created_by: Mapped[str | None] = mapped_column(String(ACCOUNT_ID))
+    published_by: Mapped[str | None] = mapped_column(String(ACCOUNT_ID))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @property
+    def ref(self) -> str:
+        return f"KB-{self.id}"
+
+
+class KbSuggestion(Base):
+    """An article suggested with a request's confirmation, and what the person did with it."""
+
+    __tablename__ = "kb_suggestions"
+    __table_args__ = (UniqueConstraint("request_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1 = first suggested
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    shown_at: Mapped[datetime | None]  # "Show" pressed
+    # "This solved it" pressed: the request is self-served
+    solved_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class KbLookup(Base):
+    """A search of the knowledge base: a request's text at intake or `/techhelp search`, with
+    how many articles it found (none: a content gap to write next)."""
+
+    __tablename__ = "kb_lookups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # request | search
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(ACCOUNT_ID))
+    department: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    found: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    at: Mapped[datetime] = mapped_column(index=True)

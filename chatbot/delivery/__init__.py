@@ -28,6 +28,7 @@ from chatbot.delivery.outbox import (
     destination,
     enqueue,
     enqueue_many,
+    hurry,
     rebuild_later,
     reschedule,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "destination",
     "enqueue",
     "enqueue_many",
+    "hurry",
     "rebuild_later",
     "reschedule",
     "tally",

@@ -191,3 +191,14 @@ def reschedule(session: Session, *, key: str, now: datetime, delay_seconds: floa
         )
     )
     return rowcount(result) > 0
+
+
+def hurry(session: Session, *, key: str, now: datetime) -> bool:
+    """Make a delivery stored to wait (`delay_seconds`) due now: e.g. a triage card held while
+    the requester reads suggested articles, when they still need help."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.key == key, Delivery.status == "pending", Delivery.not_before > now)
+        .values(not_before=now)
+    )
+    return rowcount(result) > 0

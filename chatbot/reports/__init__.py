@@ -38,6 +38,12 @@ from chatbot.reports.requests import (
     volume_by_week,
     weekly_volume,
 )
+from chatbot.reports.self_service import (
+    article_helpfulness,
+    content_gaps,
+    self_service_by_week,
+    self_service_rate,
+)
 
 __all__ = [
     "ALERT_LIMIT",
@@ -50,6 +56,10 @@ __all__ = [
     "SELF_SERVICE",
     "UNRESOLVED",
     "alert_history",
+    "article_helpfulness",
+    "content_gaps",
+    "self_service_by_week",
+    "self_service_rate",
     "departments",
     "from_rows",
     "intake_channel",

@@ -126,6 +126,40 @@ TABLES = {
             (("channel", "Channel"), ("requests", "Requests"), ("share_pct", "Share (%)")),
         ),
         Table(
+            "self-service",
+            "Self-service: requests closed with a suggested article, per department and week",
+            (
+                ("department", "Department"),
+                ("week", "Week of"),
+                ("requests", "Requests"),
+                ("self_served", "Self-served"),
+                ("rate_pct", "Rate (%)"),
+            ),
+        ),
+        Table(
+            "articles",
+            "Article helpfulness (most requests solved first)",
+            (
+                ("article", "Article"),
+                ("title", "Title"),
+                ("state", "State"),
+                ("suggested", "Suggested"),
+                ("shown", "Opened"),
+                ("solved", "Solved it"),
+                ("helpful_pct", "Helpful (%)"),
+            ),
+        ),
+        Table(
+            "content-gaps",
+            "Searches and requests no article answered (newest first)",
+            (
+                ("at", "When (UTC)"),
+                ("kind", "Kind"),
+                ("department", "Department"),
+                ("text", "Words"),
+            ),
+        ),
+        Table(
             "ratings",
             "Request ratings per week and department (1–5)",
             (
@@ -258,6 +292,9 @@ class Pages(Responses):
                 "overdue": reports.overdue(conn=conn, filters=filters, routing=routing, now=now),
                 "intake": reports.intake_share(conn=conn, filters=filters),
                 "intake-channels": reports.intake_channels(conn=conn, filters=filters),
+                "self-service": reports.self_service_by_week(conn=conn, filters=filters),
+                "articles": reports.article_helpfulness(conn=conn, filters=filters),
+                "content-gaps": reports.content_gaps(conn=conn, filters=filters),
                 "ratings": reports.ratings_by_week(
                     conn=conn, filters=filters, min_group=self._pulse_min(), today=now.date()
                 ),

@@ -29,6 +29,7 @@ class Report(Pages):
         routing = self.settings.routing
         with self.db.reading() as conn:
             totals = reports.totals(conn=conn, filters=filters)
+            self_service = reports.self_service_rate(conn=conn, filters=filters)
             weekly = reports.weekly_volume(conn=conn, filters=filters)
             first = reports.response_times(
                 conn=conn, filters=filters, routing=routing, kind="first_response"
@@ -88,6 +89,7 @@ class Report(Pages):
         page = self.env.get_template("dashboard/report.html.j2").render(
             filters=filters,
             totals=totals,
+            self_service=self_service,
             weeks=weeks,
             by_week=by_week,
             rating_by_week=rating_by_week,
