@@ -3,23 +3,28 @@
 The notes are IT's: callers check that the person is staff or an admin before showing or
 searching anything here (`commands/liaison.py`, the dashboard behind its token).
 
-`search_notes` is the one search entry point: a plain, portable word match (every word, in any
-case, in any of a note's texts), so it can move onto a shared full-text index without its
-callers changing.
+`search_notes` is the one search entry point. Each meeting's notes and each ask are documents of
+the bot's full-text index (`chatbot.search`, the knowledge base's: SQLite FTS5 or PostgreSQL
+full-text search), put there as they are recorded; the index finds the candidates, and a note is
+shown when it holds every word asked for (any case), newest first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chatbot import search
 from chatbot.db.models import LiaisonAsk, LiaisonFollowUp, LiaisonMeeting
 
 MAX_WORDS = 10
+# The index's kinds of document, and how many candidates one search reads from it.
+MEETING_DOCUMENT = "liaison-meeting"
+ASK_DOCUMENT = "liaison-ask"
+CANDIDATES = 500
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,35 @@ def record_meeting(
         for item in follow_ups
     )
     session.flush()
+    _index(session, meeting, now)
     return meeting
+
+
+def _index(session: Session, meeting: LiaisonMeeting, now: datetime) -> None:
+    """Put the meeting's notes and each of its asks in the full-text index, in the caller's
+    transaction (a note is findable exactly when it is stored)."""
+    search.put(
+        session,
+        document=search.Document(
+            kind=MEETING_DOCUMENT,
+            key=str(meeting.id),
+            title=meeting.department,
+            body=f"{meeting.discussed}\n{meeting.attendees}",
+        ),
+        now=now,
+    )
+    for ask in asks_of(session, meeting.id):
+        search.put(
+            session,
+            document=search.Document(
+                kind=ASK_DOCUMENT,
+                key=str(ask.id),
+                title=ask.department,
+                body=ask.text,
+                keywords=(ask.theme,),
+            ),
+            now=now,
+        )
 
 
 def asks_of(session: Session, meeting_id: int) -> list[LiaisonAsk]:
@@ -114,44 +147,38 @@ def open_follow_ups(session: Session, department: str) -> list[LiaisonFollowUp]:
     )
 
 
-def _all_words(words: list[str], *columns: Any) -> ColumnElement[bool]:
-    """Every word in at least one of the columns, case-insensitive (LIKE, wildcards escaped)."""
-    return and_(
-        *(
-            or_(*(func.lower(column).contains(word, autoescape=True) for column in columns))
-            for word in words
-        )
-    )
+def _holds_every(words: list[str], *texts: str) -> bool:
+    """Every word in at least one of the texts, case-insensitive."""
+    joined = "\n".join(texts).lower()
+    return all(word in joined for word in words)
 
 
 def search_notes(session: Session, words: str, limit: int = 20) -> list[NoteHit]:
     """Past meetings' notes and asks holding every word of `words` (any case), newest first."""
     terms = [w.lower() for w in words.split()][:MAX_WORDS]
-    if not terms:
+    if not terms or not search.words(" ".join(terms)):
         return []
-    meetings = session.execute(
-        select(LiaisonMeeting.department, LiaisonMeeting.met_on, LiaisonMeeting.discussed)
-        .where(
-            _all_words(
-                terms,
-                LiaisonMeeting.discussed,
-                LiaisonMeeting.attendees,
-                LiaisonMeeting.department,
-            )
-        )
-        .order_by(LiaisonMeeting.met_on.desc(), LiaisonMeeting.id.desc())
-        .limit(limit)
+
+    def candidates(kind: str) -> list[int]:
+        found = search.search(session, kind=kind, terms=terms, limit=CANDIDATES)
+        return [int(hit.key) for hit in found]
+
+    meetings = session.scalars(
+        select(LiaisonMeeting).where(LiaisonMeeting.id.in_(candidates(MEETING_DOCUMENT)))
     )
-    asks = session.execute(
-        select(LiaisonAsk.department, LiaisonAsk.met_on, LiaisonAsk.text, LiaisonAsk.theme)
-        .where(_all_words(terms, LiaisonAsk.text, LiaisonAsk.theme, LiaisonAsk.department))
-        .order_by(LiaisonAsk.met_on.desc(), LiaisonAsk.id.desc())
-        .limit(limit)
-    )
-    hits = [NoteHit("meeting", d, on, text) for d, on, text in meetings]
-    hits += [NoteHit("ask", d, on, text, theme) for d, on, text, theme in asks]
-    hits.sort(key=lambda hit: hit.met_on, reverse=True)
-    return hits[:limit]
+    asks = session.scalars(select(LiaisonAsk).where(LiaisonAsk.id.in_(candidates(ASK_DOCUMENT))))
+    hits = [
+        (m.id, NoteHit("meeting", m.department, m.met_on, m.discussed))
+        for m in meetings
+        if _holds_every(terms, m.discussed, m.attendees, m.department)
+    ]
+    hits += [
+        (a.id, NoteHit("ask", a.department, a.met_on, a.text, a.theme))
+        for a in asks
+        if _holds_every(terms, a.text, a.theme, a.department)
+    ]
+    hits.sort(key=lambda hit: (hit[1].met_on, hit[0]), reverse=True)
+    return [hit for _, hit in hits[:limit]]
 
 
 def asks_by_theme_and_quarter(
