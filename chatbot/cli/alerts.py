@@ -60,24 +60,36 @@ def _run(
 
 
 def _follow(bot: Bot, batch: str, *, wait: bool) -> None:
-    """A progress bar until every copy of `batch` is sent or failed, then the tally."""
+    """A progress bar until every copy of `batch` is sent or failed, then the tally. While
+    copies wait after a failed attempt (the platform unreachable, say), why is printed as soon
+    as it is known and whenever it changes. Exits non-zero when not one copy was sent."""
     from chatbot.delivery import tally
 
     with bot.db.sessions() as session:
         counts = tally(session, batch=batch)
     if wait and not counts.done:
         with click.progressbar(length=counts.total, label="Delivering", show_pos=True) as bar:
-            shown = 0
+            shown, said = 0, counts.waiting
             try:
                 while not counts.done:
                     time.sleep(POLL_SECONDS)
                     with bot.db.sessions() as session:
                         counts = tally(session, batch=batch)
+                    if counts.waiting and counts.waiting != said:
+                        bar.label = f"Delivering ({_waiting_words(counts.waiting)})"
+                        click.echo(f"\n{_waiting_words(counts.waiting)}; retrying")
+                    said = counts.waiting
                     bar.update(counts.total - counts.pending - shown)
                     shown = counts.total - counts.pending
             except KeyboardInterrupt:
                 click.echo("\nstopped following; what is left is delivered by `chatbot serve`")
     click.echo(_tally_line(counts))
+    if counts.total and not counts.sent and (wait or counts.failed):
+        raise click.exceptions.Exit(1)
+
+
+def _waiting_words(waiting: tuple[tuple[str, int], ...]) -> str:
+    return "; ".join(f"waiting: {reason} ({n:,})" for reason, n in waiting)
 
 
 def _tally_line(counts: Any) -> str:
@@ -86,6 +98,8 @@ def _tally_line(counts: Any) -> str:
         line += f" · withdrawn {counts.cancelled:,}"
     for reason, n in counts.reasons:
         line += f"\n  failed: {reason} ({n:,})"
+    for reason, n in counts.waiting:
+        line += f"\n  waiting: {reason} ({n:,})"
     return line
 
 

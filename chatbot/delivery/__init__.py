@@ -32,7 +32,7 @@ from chatbot.delivery.outbox import (
     reschedule,
 )
 from chatbot.delivery.sender import Failed, Job, Outcome, Retry, Sender, Sent
-from chatbot.delivery.tally import Tally, batch_rows, tally
+from chatbot.delivery.tally import Tally, Waiting, batch_rows, tally, waiting
 from chatbot.delivery.worker import DeliveryWorker, Pacer
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "Sender",
     "Sent",
     "Tally",
+    "Waiting",
     "batch_rows",
     "cancel",
     "destination",
@@ -53,4 +54,5 @@ __all__ = [
     "rebuild_later",
     "reschedule",
     "tally",
+    "waiting",
 ]
