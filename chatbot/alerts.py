@@ -180,7 +180,11 @@ def resolve(*, session: Session, alert: Alert, text: str | None, now: datetime) 
 
 
 def duration(start: datetime, end: datetime) -> str:
-    minutes = max(1, round((end - start) / timedelta(minutes=1)))
+    """How long from `start` to `end`, in whole minutes as the dashboard counts them (rounded):
+    "less than a minute", "12 min", "1 h 5 min", "2 d 3 h"."""
+    minutes = duration_minutes(start, end)
+    if minutes == 0:
+        return "less than a minute"
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     parts = [
@@ -189,6 +193,12 @@ def duration(start: datetime, end: datetime) -> str:
         f"{minutes} min" if minutes else "",
     ]
     return " ".join(p for p in parts if p)
+
+
+def duration_minutes(start: datetime, end: datetime) -> int:
+    """Whole minutes from `start` to `end` (rounded; never below 0): the chat's and the
+    dashboard's one figure for how long an alert lasted."""
+    return max(0, round((end - start) / timedelta(minutes=1)))
 
 
 def mark_affected(
