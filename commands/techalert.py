@@ -155,7 +155,7 @@ def _time_field(ctx: Context, event: Event, name: str) -> datetime | None:
 def submit_form(event: Event, ctx: Context) -> Response:
     if not ctx.actor(event).is_admin(ctx.settings):
         raise Refusal(ctx.render("techalert/admins_only.md.j2"), field="message")
-    send(
+    sent = send(
         ctx,
         author=event.user,
         severity=event.values.get("severity", ""),
@@ -165,7 +165,8 @@ def submit_form(event: Event, ctx: Context) -> Response:
         post_at=_time_field(ctx, event, "post_at"),
         starts_at=_time_field(ctx, event, "starts_at"),
     )
-    return CloseForm()
+    assert isinstance(sent, Reply)
+    return CloseForm(notice=sent.message.text)
 
 
 def card(ctx: Context, alert: Alert) -> Message:
@@ -272,7 +273,11 @@ def broadcast(
     return alert, *post_copies(ctx, alert)
 
 
-def sent_reply(ctx: Context, alert: Alert, channels: int, people: int) -> Reply:
+def sent_reply(
+    ctx: Context, alert: Alert, channels: int, people: int, *, cli: bool = False
+) -> Reply:
+    """What the author is told; `cli`: at the command line, whose verbs it suggests
+    (`chatbot alert update AL-1 TEXT`, not `/techalert update`)."""
     if alert.state == "scheduled":
         return _reply(
             ctx,
@@ -280,6 +285,7 @@ def sent_reply(ctx: Context, alert: Alert, channels: int, people: int) -> Reply:
             alert=alert,
             post_at=when(ctx, alert.posted_at),
             window=when(ctx, alert.starts_at) if alert.starts_at else "",
+            cli=cli,
         )
     return _reply(
         ctx,
@@ -288,6 +294,7 @@ def sent_reply(ctx: Context, alert: Alert, channels: int, people: int) -> Reply:
         channels=channels,
         people=people,
         live=bool(people) and _author(alert) is not None,
+        cli=cli,
     )
 
 

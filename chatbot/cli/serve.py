@@ -61,8 +61,12 @@ def socket(ctx: click.Context) -> None:
 @click.option("--once", is_flag=True, help="Run one tick and exit (cron, or a check).")
 @click.pass_context
 def clock(ctx: click.Context, once: bool) -> None:
-    """The scheduler: outreach, surveys, reminders, digests, and each platform's directory
-    (Slack's users, the members of the Teams teams the app is installed in)."""
+    """The scheduler, one per deployment (a second one stands by). Each minute it posts
+    scheduled alerts and the maintenance-window reminders in their threads, outreach and the
+    weekly digest on their schedules, survey runs with their reminders and closings, and the
+    service-target escalations; hourly it syncs each platform's directory (Slack's users, the
+    members of the Teams teams the app is installed in) and sends what it stored. It needs
+    Slack's or Teams' credentials; --once runs one tick and exits, with or without them."""
     from chatbot.clock_process import holder_id, run_forever, tick
 
     required = () if once else ("slack_bot_token",)

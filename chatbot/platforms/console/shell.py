@@ -174,6 +174,8 @@ class Console:
                 choices = " (" + ", ".join(o.value for o in field.options) + several + ")"
             elif field.kind == "datetime":
                 choices = " (YYYY-MM-DD HH:MM)"
+            elif field.kind == "people":
+                choices = " (user ids, comma-separated)"
             default = f" [{field.initial}]" if field.initial else ""
             answer = ask(f"{field.label}{choices}{default}: ").strip()
             if field.multiple:
@@ -185,5 +187,7 @@ class Console:
         if isinstance(response, FormErrors):
             for name, error in response.errors.items():
                 self.out(f"(form not sent: {name}: {render.text(error)})")
+        elif isinstance(response, CloseForm) and response.notice:
+            self.out(render.text(response.notice))
         elif not isinstance(response, CloseForm | None):
             self._show(response, ask)

@@ -212,6 +212,8 @@ def _input(field: Field) -> dict[str, Any]:
                 element["initial_option"] = option(initial)
     elif field.kind == "datetime":
         element = {"type": "datetimepicker", "action_id": field.name}
+    elif field.kind == "people":  # Slack's people picker: the workspace's members
+        element = {"type": "multi_users_select", "action_id": field.name}
     else:
         element = {
             "type": "plain_text_input",
@@ -230,6 +232,16 @@ def _input(field: Field) -> dict[str, Any]:
         "label": _plain(field.label, LABEL),
         "optional": field.optional,
         "element": element,
+    }
+
+
+def notice_view(title: str, notice: str) -> dict[str, Any]:
+    """The modal a submitted form becomes: what was done, and a button that closes it."""
+    return {
+        "type": "modal",
+        "title": _plain(title, MODAL_TITLE),
+        "close": _plain("Close", MODAL_BUTTON),
+        "blocks": [{"type": "section", "text": _mrkdwn(notice)}],
     }
 
 

@@ -45,6 +45,7 @@ from microsoft_teams.cards import (
     FactSet,
     Image,
     MentionedEntity,
+    QueryData,
     TeamsCardProperties,
     TextBlock,
     TextInput,
@@ -585,6 +586,18 @@ def _inputs(field: Field, error: str | None) -> list[CardElement]:
         return [choice]
     if field.kind == "datetime":
         return _date_time(field, error)
+    if field.kind == "people":  # Teams' people picker: the organisation's directory
+        return [
+            ChoiceSetInput(
+                id=field.name,
+                label=_plain(field.label, LABEL_TEXT),
+                choices=[],
+                choices_data=QueryData(dataset="graph.microsoft.com/users"),
+                is_multi_select=True,
+                is_required=not field.optional,
+                error_message=error,
+            )
+        ]
     return [
         TextInput(
             id=field.name,
@@ -629,7 +642,9 @@ def form_card(form: Form, *, errors: Mapping[str, str] = _NO_NAMES) -> dict[str,
         data={
             "_form": form.form_id,
             "_context": form.context,
-            "_multiple": [f.name for f in form.fields if f.options and f.multiple],
+            "_multiple": [
+                f.name for f in form.fields if (f.options and f.multiple) or f.kind == "people"
+            ],
             "_datetime": [f.name for f in form.fields if f.kind == "datetime" and not f.options],
         },
     )
