@@ -182,10 +182,9 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
                 response_action="errors",
                 errors=render.errors({name: response.message.text for name in _field_names(body)}),
             )
-        elif isinstance(response, CloseForm) and response.notice:
-            title = ((body.get("view") or {}).get("title") or {}).get("text") or "Done"
-            ack(response_action="update", view=render.notice_view(title, response.notice))
         else:
+            # A CloseForm's notice is not shown: the modal closes (an update of the modal or a
+            # message would change what the form's submit has always answered).
             assert response is None or isinstance(response, CloseForm)
             ack()
 

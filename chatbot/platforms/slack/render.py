@@ -235,16 +235,6 @@ def _input(field: Field) -> dict[str, Any]:
     }
 
 
-def notice_view(title: str, notice: str) -> dict[str, Any]:
-    """The modal a submitted form becomes: what was done, and a button that closes it."""
-    return {
-        "type": "modal",
-        "title": _plain(title, MODAL_TITLE),
-        "close": _plain("Close", MODAL_BUTTON),
-        "blocks": [{"type": "section", "text": _mrkdwn(notice)}],
-    }
-
-
 def view(form: Form) -> dict[str, Any]:
     blocks = [{"type": "section", "text": _mrkdwn(form.intro)}] if form.intro else []
     blocks += [_input(f) for f in form.fields]

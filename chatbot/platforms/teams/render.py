@@ -45,7 +45,6 @@ from microsoft_teams.cards import (
     FactSet,
     Image,
     MentionedEntity,
-    QueryData,
     TeamsCardProperties,
     TextBlock,
     TextInput,
@@ -586,14 +585,14 @@ def _inputs(field: Field, error: str | None) -> list[CardElement]:
         return [choice]
     if field.kind == "datetime":
         return _date_time(field, error)
-    if field.kind == "people":  # Teams' people picker: the organisation's directory
+    if field.kind == "people":
+        # Teams' people picker (`choices.data`, a Data.Query of graph.microsoft.com/users) is
+        # not in the Adaptive Card 1.5 schema these cards are held to: ids, typed.
         return [
-            ChoiceSetInput(
+            TextInput(
                 id=field.name,
                 label=_plain(field.label, LABEL_TEXT),
-                choices=[],
-                choices_data=QueryData(dataset="graph.microsoft.com/users"),
-                is_multi_select=True,
+                placeholder="Entra object ids, comma-separated",
                 is_required=not field.optional,
                 error_message=error,
             )
@@ -642,9 +641,7 @@ def form_card(form: Form, *, errors: Mapping[str, str] = _NO_NAMES) -> dict[str,
         data={
             "_form": form.form_id,
             "_context": form.context,
-            "_multiple": [
-                f.name for f in form.fields if (f.options and f.multiple) or f.kind == "people"
-            ],
+            "_multiple": [f.name for f in form.fields if f.options and f.multiple],
             "_datetime": [f.name for f in form.fields if f.kind == "datetime" and not f.options],
         },
     )
