@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from chatbot.addresses import Address
+from chatbot.addresses import LOCAL, Address
 from chatbot.config import Routing, listed
 from chatbot.db import rowcount
 from chatbot.db.models import AffectedVote, Alert, AlertCopy, Delivery
@@ -186,7 +186,11 @@ def resolve(*, session: Session, alert: Alert, text: str | None, now: datetime) 
 
 
 def duration(start: datetime, end: datetime) -> str:
-    minutes = max(1, round((end - start) / timedelta(minutes=1)))
+    """How long from `start` to `end`, in whole minutes as the dashboard counts them (rounded):
+    "less than a minute", "12 min", "1 h 5 min", "2 d 3 h"."""
+    minutes = duration_minutes(start, end)
+    if minutes == 0:
+        return "less than a minute"
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     parts = [
@@ -197,16 +201,51 @@ def duration(start: datetime, end: datetime) -> str:
     return " ".join(p for p in parts if p)
 
 
+def duration_minutes(start: datetime, end: datetime) -> int:
+    """Whole minutes from `start` to `end` (rounded; never below 0): the chat's and the
+    dashboard's one figure for how long an alert lasted."""
+    return max(0, round((end - start) / timedelta(minutes=1)))
+
+
 def mark_affected(
-    *, session: Session, alert: Alert, user: str, now: datetime, source: str = "alert"
+    *,
+    session: Session,
+    alert: Alert,
+    user: str,
+    now: datetime,
+    source: str = "alert",
+    platform: str | None = None,
 ) -> bool:
-    """Count `user` as affected; False when they already were (one vote per person)."""
+    """Count `user` (an account on `platform`) as affected; False when they already were (one
+    vote per person)."""
     if alert.state != "active":
         raise Refusal(f"{alert.ref} is resolved, so there is nothing left to report.")
     vote = insert_ignore(
-        session, AffectedVote, alert_id=alert.id, user_id=user, source=source, at=now
+        session,
+        AffectedVote,
+        alert_id=alert.id,
+        user_id=user,
+        source=source,
+        at=now,
+        platform=platform,
     )
     return vote is not None
+
+
+def followers(*, session: Session, alert: Alert) -> list[tuple[int, Address]]:
+    """Everyone who said they were affected or followed the alert from `/techhelp`, as (vote
+    id, their account): who is told personally when it is resolved."""
+    votes = session.execute(
+        select(AffectedVote.id, AffectedVote.platform, AffectedVote.user_id)
+        .where(AffectedVote.alert_id == alert.id)
+        .order_by(AffectedVote.id)
+    )
+    found = []
+    for vote_id, platform, user in votes:
+        platform = platform or alert.platform
+        if platform != LOCAL:
+            found.append((vote_id, Address.person(platform, user)))
+    return found
 
 
 def affected_count(*, session: Session, alert: Alert, source: str | None = None) -> int:
@@ -219,13 +258,70 @@ def affected_count(*, session: Session, alert: Alert, source: str | None = None)
 _STOP_WORDS = (  # words too common to tell two problems apart
     "about after again also because been being could does down every from have into "
     "just more most only other over some than that their them then there these they "
-    "this very what when where which while will with would your"
+    "this very what when where which while will with would your "
+    # what nearly every request to IT says, whatever it is about
+    "working work works please help issue issues problem problems cannot unable still"
 )
 _STOP = frozenset(_STOP_WORDS.split())
+# Words under four letters are too common to count, except the acronyms that name a system:
+# these, and any short word an alert writes in capitals ("SAP is down") that is not one of
+# the short words of ordinary sentences below.
+_ACRONYM_WORDS = "vpn sso mfa 2fa pc pcs dns erp crm hr lan wan voip sap"
+_ACRONYMS = frozenset(_ACRONYM_WORDS.split())
+_SHORT_WORD_LIST = (
+    "a am an and any are as at be but by can do for get go got has how i if in is it its me "
+    "my new no not now of off ok old on one or our out own per so the to too two up us via "
+    "was we who why yes you all"
+)
+_SHORT_WORDS = frozenset(_SHORT_WORD_LIST.split())
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def _stem(word: str) -> str:
+    """A plural or third person as its base word: "logins" as "login", "connects" as "connect"."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9][a-z0-9-]{3,}", text.lower()) if w not in _STOP}
+    """The words that tell one problem from another: those of four letters or more that are
+    not common, and the short acronyms (`_ACRONYMS`, or a short word in capitals)."""
+    found = set()
+    for word in _WORD.findall(text):
+        lower = word.lower()
+        if len(lower) >= 4:
+            if lower not in _STOP:
+                found.add(_stem(lower))
+        elif (
+            len(lower) >= 2 and (lower in _ACRONYMS or word.isupper()) and lower not in _SHORT_WORDS
+        ):
+            found.add(lower)
+    return found
+
+
+def _acronyms(words: set[str]) -> set[str]:
+    return {w for w in words if len(w) < 4}
+
+
+def _named_at(term: str, text: str) -> int | None:
+    """Where `term` is first named in `text` as a whole word (any case), or None."""
+    found = re.search(rf"(?<![\w-]){re.escape(term.lower())}(?![\w-])", text.lower())
+    return found.start() if found else None
+
+
+def infer_service(
+    text: str, *, services: list[str], service_keywords: dict[str, list[str]] | None = None
+) -> str | None:
+    """The configured service an alert's text is about: the one whose name or keyword it names
+    first ("Printing is down: e-mail your print jobs to IT" is about Printing), or None."""
+    named: list[tuple[int, str]] = []
+    for service in services:
+        if service.lower() == "other":
+            continue
+        terms = [service, *(service_keywords or {}).get(service, [])]
+        places = [at for at in (_named_at(t, text) for t in terms) if at is not None]
+        if places:
+            named.append((min(places), service))
+    return min(named)[1] if named else None
 
 
 def matching(
@@ -238,10 +334,10 @@ def matching(
     email: str | None = None,
 ) -> Alert | None:
     """The active alert a request seems to be about: its service named (or a keyword the
-    configuration gives that service), or two of the alert's significant words used. With
-    `user` and `routing`, only among the alerts in that person's audience."""
+    configuration gives that service), an acronym of the alert's used (VPN, SSO), or two of
+    the alert's significant words used. With `user` and `routing`, only among the alerts in
+    that person's audience."""
     words = _words(text)
-    lowered = text.lower()
     for alert in reversed(active(session=session)):
         if (
             user is not None
@@ -252,8 +348,9 @@ def matching(
         service = alert.service or ""
         if service and service.lower() != "other":
             terms = [service, *(service_keywords or {}).get(service, [])]
-            if any(re.search(rf"\b{re.escape(t.lower())}\b", lowered) for t in terms):
+            if any(_named_at(t, text) is not None for t in terms):
                 return alert
-        if len(words & _words(alert.message)) >= 2:
+        shared = words & _words(alert.message)
+        if _acronyms(shared) or len(shared) >= 2:
             return alert
     return None

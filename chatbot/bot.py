@@ -507,7 +507,12 @@ class Bot:
                     return None
                 ctx = self.context(session, platform=event.platform, now=now)
                 response: Response
-                if handler is None:
+                if handler is None and event.kind == "command":
+                    text = self.templates.render(
+                        "common/unknown_command.md.j2", command=event.name, commands=self.commands
+                    )
+                    response = Reply(Message.plain(text))
+                elif handler is None:
                     text = self.templates.render("common/unknown_action.md.j2")
                     response = Reply(Message.plain(text))
                 else:

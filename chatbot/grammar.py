@@ -23,3 +23,30 @@ def parse(text: str, *, commands: Collection[str], default: str) -> tuple[str, s
     if word in commands:
         return word, parts[1].strip() if len(parts) > 1 else ""
     return default, stripped
+
+
+def near_subcommand(text: str) -> str | None:
+    """The subcommand a single typed word most likely meant ("stats": `status`), or None. Only
+    a word alone, of three letters or more, one edit away (a letter added, dropped, changed or
+    two swapped): a request is never one word near a subcommand ("stats report is wrong" and
+    "phone" are requests)."""
+    word = text.strip().lower()
+    if " " in word or len(word) < 3 or word in ALONE:
+        return None
+    return next((alone for alone in ALONE if _one_edit(word, alone)), None)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether `a` becomes `b` by one insertion, deletion, substitution or swap of neighbours."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))

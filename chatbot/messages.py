@@ -118,14 +118,17 @@ class Option:
 @dataclass(frozen=True)
 class Field:
     """One input of a form. `options` makes it a choice (`multiple`: any number of them,
-    submitted one value per line); `kind="datetime"` a date and time (submitted as Unix seconds,
-    or typed as `YYYY-MM-DD HH:MM` local time on a console); otherwise it is free text."""
+    submitted one value per line); `kind="datetime"` a date and time (submitted as Unix
+    seconds, or typed as `YYYY-MM-DD HH:MM` local time on a console); `kind="people"` people
+    picked from the platform's directory (Slack's and Teams' people pickers; typed as ids,
+    comma-separated, on a console), submitted as their account ids, one per line; otherwise
+    it is free text."""
 
     name: str
     label: str
     options: tuple[Option, ...] = ()
     multiple: bool = False
-    kind: Literal["text", "datetime"] = "text"
+    kind: Literal["text", "datetime", "people"] = "text"
     initial: str | None = None
     multiline: bool = False
     optional: bool = False
@@ -184,7 +187,10 @@ class FormErrors:
 
 @dataclass(frozen=True)
 class CloseForm:
-    pass
+    """The form is done. `notice` (neutral markup): what was done, shown to the person where
+    the form was as it closes ("PS-1 is on its way to 40 people"), nothing stored or sent."""
+
+    notice: str | None = None
 
 
 Response = Reply | ReplaceMessage | OpenForm | FormErrors | CloseForm | None

@@ -157,4 +157,4 @@ def on_comment_form(event: Event, ctx: Context) -> Response:
             request_id=request.id, actor=event.user, kind="commented", detail={}, at=ctx.now
         )
     )
-    return CloseForm()
+    return CloseForm(notice=ctx.render("rating/commented.md.j2", request=request))

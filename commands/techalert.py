@@ -155,7 +155,7 @@ def _time_field(ctx: Context, event: Event, name: str) -> datetime | None:
 def submit_form(event: Event, ctx: Context) -> Response:
     if not ctx.actor(event).is_admin(ctx.settings):
         raise Refusal(ctx.render("techalert/admins_only.md.j2"), field="message")
-    send(
+    sent = send(
         ctx,
         author=event.user,
         severity=event.values.get("severity", ""),
@@ -165,7 +165,8 @@ def submit_form(event: Event, ctx: Context) -> Response:
         post_at=_time_field(ctx, event, "post_at"),
         starts_at=_time_field(ctx, event, "starts_at"),
     )
-    return CloseForm()
+    assert isinstance(sent, Reply)
+    return CloseForm(notice=sent.message.text)
 
 
 def card(ctx: Context, alert: Alert) -> Message:
@@ -174,7 +175,7 @@ def card(ctx: Context, alert: Alert) -> Message:
     text = ctx.render(
         "techalert/card.md.j2",
         alert=alert,
-        icon=Neutral(ICONS[alert.severity]),
+        icon=Neutral("✅" if alert.state == "resolved" else ICONS[alert.severity]),
         severity_label=LABELS[alert.severity],
     )
     resolved = alert.resolved_at
@@ -241,6 +242,12 @@ def broadcast(
     """Store the alert and, unless it is scheduled for later, one delivery per copy, in the same
     transaction; returns the alert and how many channels and people it goes to."""
     chosen = _audience(audience)
+    routing = ctx.settings.routing
+    # A one-line alert names its service in its words ("VPN is down"): the known-issue answer
+    # to `/techhelp` and the reports need it.
+    service = service or alerts.infer_service(
+        message, services=routing.services, service_keywords=routing.service_keywords
+    )
     if chosen["channels"] and not ctx.settings.alert_channels():
         raise Refusal("TECHHELP_ALERT_CHANNELS is not set, so there is nowhere to send alerts.")
     alert = alerts.create_alert(
@@ -266,7 +273,11 @@ def broadcast(
     return alert, *post_copies(ctx, alert)
 
 
-def sent_reply(ctx: Context, alert: Alert, channels: int, people: int) -> Reply:
+def sent_reply(
+    ctx: Context, alert: Alert, channels: int, people: int, *, cli: bool = False
+) -> Reply:
+    """What the author is told; `cli`: at the command line, whose verbs it suggests
+    (`chatbot alert update AL-1 TEXT`, not `/techalert update`)."""
     if alert.state == "scheduled":
         return _reply(
             ctx,
@@ -274,6 +285,7 @@ def sent_reply(ctx: Context, alert: Alert, channels: int, people: int) -> Reply:
             alert=alert,
             post_at=when(ctx, alert.posted_at),
             window=when(ctx, alert.starts_at) if alert.starts_at else "",
+            cli=cli,
         )
     return _reply(
         ctx,
@@ -282,6 +294,7 @@ def sent_reply(ctx: Context, alert: Alert, channels: int, people: int) -> Reply:
         channels=channels,
         people=people,
         live=bool(people) and _author(alert) is not None,
+        cli=cli,
     )
 
 
@@ -423,8 +436,24 @@ def resolve(ctx: Context, alert: Alert, text: str | None) -> Response:
             )
         )
     _reply_in_threads(ctx, alert, copies, note, key="resolved-note")
+    _tell_followers(ctx, alert, duration)
     return _reply(
         ctx, "techalert/resolved.md.j2", alert=alert, duration=duration, copies=len(copies)
+    )
+
+
+def _tell_followers(ctx: Context, alert: Alert, duration: str) -> None:
+    """A personal message to everyone who followed the alert or said they were affected: the
+    thread's note reaches only those who look at the channel. One keyed delivery each, in the
+    transaction that resolves it."""
+    told = Message.plain(
+        ctx.render("techalert/resolved_personal.md.j2", alert=alert, duration=duration)
+    )
+    ctx.send_many(
+        [
+            Outgoing(key=f"alert:{alert.id}:resolved-dm:{vote}", to=person, message=told)
+            for vote, person in alerts.followers(session=ctx.session, alert=alert)
+        ]
     )
 
 
@@ -443,7 +472,9 @@ def _alert_for(ctx: Context, event: Event) -> Alert:
 @routes.action(AFFECTED)
 def on_affected(event: Event, ctx: Context) -> Response:
     alert = _alert_for(ctx, event)
-    counted = alerts.mark_affected(session=ctx.session, alert=alert, user=event.user, now=ctx.now)
+    counted = alerts.mark_affected(
+        session=ctx.session, alert=alert, user=event.user, now=ctx.now, platform=event.platform
+    )
     if counted:
         _refresh_counts(ctx, alert)
     count = alerts.affected_count(session=ctx.session, alert=alert)
@@ -483,7 +514,12 @@ def on_follow(event: Event, ctx: Context) -> Response:
     """A request that matched an active alert follows it instead of becoming a duplicate."""
     alert = _alert_for(ctx, event)
     if alerts.mark_affected(
-        session=ctx.session, alert=alert, user=event.user, now=ctx.now, source="techhelp"
+        session=ctx.session,
+        alert=alert,
+        user=event.user,
+        now=ctx.now,
+        source="techhelp",
+        platform=event.platform,
     ):
         _refresh_counts(ctx, alert)
     text = ctx.render("techalert/following.md.j2", alert=alert)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from chatbot import alerts, requests, signals
+from chatbot import alerts, grammar, requests, signals
 from chatbot.addresses import Address
 from chatbot.bot import Context, Event, Routes
 from chatbot.config import URGENCIES
@@ -73,6 +73,9 @@ def techhelp(event: Event, ctx: Context) -> Response:
         return log_for_someone(event, ctx, text)
     if word == "search":
         return kb.search_reply(ctx, event, text[len(word) :].strip())
+    meant = grammar.near_subcommand(text)
+    if meant:  # "stats" alone: a typo of `status`, not a request
+        return text_reply(ctx, "techhelp/did_you_mean.md.j2", typed=text, meant=meant)
     routing = ctx.settings.routing
     known = alerts.matching(
         session=ctx.session,

@@ -381,4 +381,4 @@ def on_answer_form(event: Event, ctx: Context) -> Response:
     )
     publish(ctx, change)
     _thread_note(ctx, request, "triage/answer_posted.md.j2", change, text=text)
-    return CloseForm()
+    return CloseForm(notice=ctx.render("requester/answered.md.j2", request=request))

@@ -65,6 +65,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Why tests were skipped, once per reason ("120 tests skipped: PostgreSQL tests need
+    TEST_DATABASE_URL …"), instead of a line per test (`-r` leaves skips out: pyproject.toml)."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped tests, by reason", sep="-")
+        for reason, n in sorted(reasons.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{n} test{'' if n == 1 else 's'} skipped: {reason}")
+
+
 # --- databases --------------------------------------------------------------------------------
 
 

@@ -257,6 +257,8 @@ class TestPlatform:
             self.forms[event.user] = response.form
         elif isinstance(response, FormErrors):
             step.errors = dict(response.errors)
+        elif isinstance(response, CloseForm) and response.notice:  # shown where the form was
+            self.record(event.user, "reply", Message.plain(response.notice), f"n{uuid.uuid4()}")
         else:
             assert response is None or isinstance(response, CloseForm), response
 

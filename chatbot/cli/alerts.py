@@ -12,13 +12,14 @@ import csv
 import getpass
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 import click
 
-from chatbot.cli.common import chat_bot, local_bot, settings
+from chatbot.cli.common import chat_bot, delivers_here, local_bot, settings, setup_logging
 from chatbot.text import plain_text
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ def _run(
     local operator, whom nothing is addressed to."""
     from chatbot.addresses import LOCAL
     from chatbot.messages import Refusal, Reply
-    from chatbot.platforms.console.shell import as_text
 
     platform = bot.settings.techhelp_platform if as_user else LOCAL
     try:
@@ -56,28 +56,71 @@ def _run(
     except Refusal as refusal:
         raise click.ClickException(plain_text(str(refusal))) from None
     if isinstance(response, Reply):
-        click.echo(as_text(response.message))
+        click.echo(plain_text(response.message.text))
+
+
+AS_HELP = (
+    "Act as this person (an id on the TECHHELP_* platform, who gets what is addressed to the "
+    "author, e.g. the live count) instead of the local operator."
+)
+
+
+@contextmanager
+def _operator_bot(ctx: click.Context) -> Iterator[tuple[Bot, bool]]:
+    """The bot for an alert command, and whether this process delivers what it stores: with a
+    platform's credentials it sends (and follows) the copies itself; without, they wait in the
+    outbox for a `chatbot serve` that has them (as `chatbot survey` does)."""
+    current = settings()
+    if delivers_here(current):
+        with chat_bot(ctx, quiet=True) as (bot, _parts):
+            yield bot, True
+        return
+    setup_logging(ctx.obj["verbose"], quiet=True)
+    bot = local_bot(current)
+    try:
+        yield bot, False
+    finally:
+        bot.db.dispose()
+
+
+def _stored_only() -> None:
+    click.echo(
+        "No Slack or Teams credentials here: the messages wait in the outbox, and a "
+        "`chatbot serve` (or `chatbot clock`) with credentials sends them."
+    )
 
 
 def _follow(bot: Bot, batch: str, *, wait: bool) -> None:
-    """A progress bar until every copy of `batch` is sent or failed, then the tally."""
+    """A progress bar until every copy of `batch` is sent or failed, then the tally. While
+    copies wait after a failed attempt (the platform unreachable, say), why is printed as soon
+    as it is known and whenever it changes. Exits non-zero when not one copy was sent."""
     from chatbot.delivery import tally
 
     with bot.db.sessions() as session:
         counts = tally(session, batch=batch)
     if wait and not counts.done:
         with click.progressbar(length=counts.total, label="Delivering", show_pos=True) as bar:
-            shown = 0
+            shown, said = 0, counts.waiting
             try:
                 while not counts.done:
                     time.sleep(POLL_SECONDS)
                     with bot.db.sessions() as session:
                         counts = tally(session, batch=batch)
+                    if counts.waiting and counts.waiting != said:
+                        bar.label = f"Delivering ({_waiting_words(counts.waiting)})"
+                        click.echo(f"\n{_waiting_words(counts.waiting)}; retrying")
+                    said = counts.waiting
                     bar.update(counts.total - counts.pending - shown)
                     shown = counts.total - counts.pending
             except KeyboardInterrupt:
                 click.echo("\nstopped following; what is left is delivered by `chatbot serve`")
     click.echo(_tally_line(counts))
+    if counts.total and not counts.sent and (wait or counts.failed):
+        raise click.exceptions.Exit(1)
+
+
+def _waiting_words(waiting: tuple[tuple[str, int], ...]) -> str:
+    return "; ".join(f"waiting: {reason} ({n:,})" for reason, n in waiting)
 
 
 def _tally_line(counts: Any) -> str:
@@ -86,6 +129,8 @@ def _tally_line(counts: Any) -> str:
         line += f" · withdrawn {counts.cancelled:,}"
     for reason, n in counts.reasons:
         line += f"\n  failed: {reason} ({n:,})"
+    for reason, n in counts.waiting:
+        line += f"\n  waiting: {reason} ({n:,})"
     return line
 
 
@@ -112,7 +157,7 @@ def alert() -> None:
 )
 @click.option("--post-at", default="", help='Post later: "YYYY-MM-DD HH:MM" (configured zone).')
 @click.option("--starts-at", default="", help="Maintenance window start, same format.")
-@click.option("--as", "as_user", default=None, help="Author (a user id gets the live count).")
+@click.option("--as", "as_user", metavar="ID", default=None, help=AS_HELP)
 @click.option("--no-wait", is_flag=True, help="Store it and return; do not follow delivery.")
 @click.pass_context
 def send(
@@ -135,7 +180,7 @@ def send(
         if part not in AUDIENCES and not part.startswith("department:"):
             raise click.BadParameter(f"unknown audience {part!r}", param_hint="--audience")
     audience = "\n".join(parts)
-    with chat_bot(ctx, "slack_bot_token") as (bot, _parts):
+    with _operator_bot(ctx) as (bot, delivering):
         zone = ZoneInfo(bot.settings.routing.timezone)
         try:
             post, start = (schedules.parse_when(v, zone) for v in (post_at, starts_at))
@@ -155,44 +200,49 @@ def send(
                 starts_at=start,
             )
             sent.append(alert)
-            return techalert.sent_reply(c, alert, channels, people)
+            return techalert.sent_reply(c, alert, channels, people, cli=True)
 
         _run(bot, "send", as_user, action)
-        if sent[0].state == "active":
+        if not delivering:
+            _stored_only()
+        elif sent[0].state == "active":
             _follow(bot, alerts.batch(sent[0]), wait=not no_wait)
 
 
 @alert.command()
 @click.argument("ref")
 @click.argument("text", nargs=-1, required=True)
-@click.option("--as", "as_user", default=None)
+@click.option("--as", "as_user", metavar="ID", default=None, help=AS_HELP)
 @click.pass_context
 def update(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | None) -> None:
     """Add an update to every copy's thread."""
     from chatbot import alerts
     from commands import techalert
 
-    with chat_bot(ctx, "slack_bot_token") as (bot, _parts):
+    with _operator_bot(ctx) as (bot, delivering):
         _run(
             bot,
             "update",
             as_user,
             lambda c: techalert.update(c, alerts.get(session=c.session, ref=ref), " ".join(text)),
         )
-        _drain(bot)
+        if delivering:
+            _drain(bot)
+        else:
+            _stored_only()
 
 
 @alert.command()
 @click.argument("ref")
 @click.argument("text", nargs=-1)
-@click.option("--as", "as_user", default=None)
+@click.option("--as", "as_user", metavar="ID", default=None, help=AS_HELP)
 @click.pass_context
 def resolve(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | None) -> None:
     """Resolve an alert everywhere (or cancel a scheduled one)."""
     from chatbot import alerts
     from commands import techalert
 
-    with chat_bot(ctx, "slack_bot_token") as (bot, _parts):
+    with _operator_bot(ctx) as (bot, delivering):
         _run(
             bot,
             "resolve",
@@ -201,7 +251,10 @@ def resolve(ctx: click.Context, ref: str, text: tuple[str, ...], as_user: str | 
                 c, alerts.get(session=c.session, ref=ref), " ".join(text) or None
             ),
         )
-        _drain(bot)
+        if delivering:
+            _drain(bot)
+        else:
+            _stored_only()
 
 
 def _drain(bot: Bot, timeout: float = 30) -> None:

@@ -34,13 +34,18 @@ def settings(**overrides: object) -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-def setup_logging(verbose: bool) -> None:
-    """Plain lines, or JSON lines with `LOG_FORMAT=json` (`chatbot.logs`)."""
+def setup_logging(verbose: bool, *, quiet: bool = False) -> None:
+    """INFO and up (`quiet`: an operator's command that runs and exits, warnings and up: its
+    answer is what it prints); `verbose`, everything. Plain lines, or JSON lines with
+    `LOG_FORMAT=json` (`chatbot.logs`)."""
     from chatbot import logs
 
     json_lines = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"
-    logs.configure(level=logging.DEBUG if verbose else logging.INFO, json_lines=json_lines)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logs.configure(level=level, json_lines=json_lines)
     if not verbose:
+        # Alembic's lines on every start ("Context impl SQLiteImpl") say nothing to act on.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         # A line per Slack call, and one per request whenever every web thread is busy, cost
         # CPU under exactly the bursts that need it; failures are still logged.
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -54,6 +59,12 @@ def require_slack(settings: Settings, *names: str) -> None:
             f"{', '.join(missing)} not set: see the README, 'Connect a Slack workspace'. "
             "Without Slack credentials, run `chatbot shell` for the local console."
         )
+
+
+def delivers_here(settings: Settings) -> bool:
+    """Whether this process can send (a platform's credentials are configured): an operator's
+    command then delivers what it stored; otherwise a `chatbot serve` that has them does."""
+    return bool(settings.slack_bot_token) or settings.teams_configured
 
 
 def local_bot(settings: Settings, *, sync: bool = True) -> Bot:
@@ -139,15 +150,20 @@ def compose(bot: Bot, *, slack: bool = True) -> Platforms:
 
 @contextmanager
 def chat_bot(
-    ctx: click.Context, *required: str, deliveries: bool = True, inbox: bool = False
+    ctx: click.Context,
+    *required: str,
+    deliveries: bool = True,
+    inbox: bool = False,
+    quiet: bool = False,
 ) -> Iterator[tuple[Bot, Platforms]]:
     """The composed bot with the parts of every configured platform (Slack, Teams or both), one
     running delivery worker sending through all of their senders unless `deliveries` is off,
     and the inbox worker if `inbox` (the long-running processes only: an operator's command
     must not take stored clicks). `required` names Slack settings needed unless Teams alone is
     configured. SIGTERM (a deploy, `kill`) ends it gracefully: the event and the sends in
-    flight finish and are recorded before exit."""
-    setup_logging(ctx.obj["verbose"])
+    flight finish and are recorded before exit. `quiet`: an operator's command (only warnings
+    are logged)."""
+    setup_logging(ctx.obj["verbose"], quiet=quiet)
     current = settings()
     require_platform(current, *required)
     bot = local_bot(current)

@@ -79,8 +79,13 @@ def socket(ctx: click.Context, port: int | None) -> None:
 )
 @click.pass_context
 def clock(ctx: click.Context, once: bool, check: bool) -> None:
-    """The scheduler: outreach, surveys, reminders, digests, and each platform's directory
-    (Slack's users, the members of the Teams teams the app is installed in)."""
+    """The scheduler, one per deployment (a second one stands by). Each minute it posts
+    scheduled alerts and the maintenance-window reminders in their threads, outreach and the
+    weekly digest on their schedules, survey runs with their reminders and closings, and the
+    service-target escalations; hourly it syncs each platform's directory (Slack's users, the
+    members of the Teams teams the app is installed in) and sends what it stored. It needs
+    Slack's or Teams' credentials; --once runs one tick and exits, with or without them;
+    --check is the health check."""
     from chatbot.clock_process import holder_id, run_forever, tick
 
     if check:

@@ -6,29 +6,34 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from chatbot.addresses import LOCAL
-from chatbot.cli.common import local_bot, settings
+from chatbot.cli.common import local_bot, settings, setup_logging
 from chatbot.text import plain_text
 
 if TYPE_CHECKING:
     from chatbot.bot import EventKind
 
 
+AS_HELP = "Act as this admin (an id on the TECHHELP_* platform) instead of the local operator."
+
+
+def _as(command: Callable[..., None]) -> Callable[..., None]:
+    """`--as ID` on each survey command that acts, where `chatbot alert` has it too."""
+    return click.option("--as", "as_user", metavar="ID", default=None, help=AS_HELP)(command)
+
+
 @click.group()
-@click.option(
-    "--as",
-    "actor",
-    default=None,
-    help="Act as this admin (an id on the TECHHELP_* platform); default: the local operator.",
-)
+@click.option("--as", "actor", default=None, hidden=True)  # before each command took it
 @click.pass_context
 def survey(ctx: click.Context, actor: str | None) -> None:
     """Pulse checks from the command line: the same handlers and checks as `/pulse`. Messages are
-    stored in the outbox and sent by a running `chatbot serve` or `chatbot clock`."""
+    stored in the outbox and sent by a running `chatbot serve` or `chatbot clock` (as `chatbot
+    alert` does without credentials)."""
     ctx.ensure_object(dict)
     ctx.obj["actor"] = actor
 
@@ -40,12 +45,16 @@ def _survey_run(
     *,
     text: str = "",
     values: dict[str, str] | None = None,
+    as_user: str | None = None,
 ) -> None:
+    """Run the `/pulse` handler as the operator: its answer printed in plain words, a refusal
+    (nothing was sent, a survey that does not exist) an error with a non-zero exit."""
     from chatbot.bot import Event
-    from chatbot.messages import FormErrors, Reply
+    from chatbot.messages import FormErrors, Refusal, Reply
 
+    setup_logging(ctx.obj.get("verbose", False), quiet=True)
     current = settings()
-    actor = ctx.obj.get("actor")
+    actor = as_user or ctx.obj.get("actor")
     # As `chatbot alert`: the local operator, whom nothing is addressed to and who acts as an
     # administrator (whoever can run this reaches the database); with `--as`, that person on
     # the TECHHELP_* platform, made an administrator for this command for the same reason.
@@ -53,18 +62,29 @@ def _survey_run(
     if actor and actor not in current.techhelp_admins:
         current = current.model_copy(update={"techhelp_admins": [*current.techhelp_admins, actor]})
     bot = local_bot(current)
+    user = actor or f"cli:{getpass.getuser()}"
+    event = Event(
+        platform=platform,
+        kind=kind,
+        name=name,
+        user=user,
+        key=f"cli:{uuid.uuid4()}",
+        text=text,
+        values=values or {},
+    )
+    handler = bot.handler_for(event)
+    assert handler is not None, name
     try:
-        response = bot.handle(
-            Event(
-                platform=platform,
-                kind=kind,
-                name=name,
-                user=actor or f"cli:{getpass.getuser()}",
-                key=f"cli:{uuid.uuid4()}",
-                text=text,
-                values=values or {},
-            )
+        response = bot.run(
+            platform=platform,
+            name=f"chatbot survey {kind} {name}",
+            user=user,
+            text=text,
+            action=lambda c: handler(event, c),
         )
+    except Refusal as refusal:
+        where = f"{refusal.field}: " if refusal.field else ""
+        raise click.ClickException(where + plain_text(str(refusal))) from None
     finally:
         bot.db.dispose()
     if isinstance(response, FormErrors):
@@ -86,18 +106,22 @@ def _survey_run(
     default="",
     help="Send a built-in questionnaire now, as it is (see `chatbot survey template`).",
 )
+@_as
 @click.pass_context
-def survey_send(ctx: click.Context, question: str, name: str, template: str) -> None:
-    """A one-off 1–5 pulse to everyone, now; or, with --name, a run of a YAML survey now."""
+def survey_send(
+    ctx: click.Context, question: str, name: str, template: str, as_user: str | None
+) -> None:
+    """A one-off 1–5 pulse to everyone, now; or, with --name, a run of a YAML survey now
+    (exits 1 when nobody is in the audience)."""
     chosen = [part for part in (question, name, template) if part]
     if len(chosen) != 1:
         raise click.UsageError("Give a question, or --name NAME, or --template NAME.")
     if name:
-        _survey_run(ctx, "command", "pulse", text=f"send --name {name}")
+        _survey_run(ctx, "command", "pulse", text=f"send --name {name}", as_user=as_user)
     elif template:
-        _survey_run(ctx, "command", "pulse", text=f"send --template {template}")
+        _survey_run(ctx, "command", "pulse", text=f"send --template {template}", as_user=as_user)
     else:
-        _survey_run(ctx, "command", "pulse", text=f"send {question}")
+        _survey_run(ctx, "command", "pulse", text=f"send {question}", as_user=as_user)
 
 
 @survey.command("template")
@@ -179,9 +203,11 @@ def items_from_file(path: str) -> tuple[str | None, list[dict[str, Any]]]:
 @click.option("--named", is_flag=True, help="Not anonymous: answers keep the person's id.")
 @click.option("--reminder-hours", default="24", show_default=True, help="Empty: no reminder.")
 @click.option("--close-hours", default="72", show_default=True)
+@_as
 @click.pass_context
 def survey_create(
     ctx: click.Context,
+    as_user: str | None,
     question: str,
     options: tuple[str, ...],
     departments: tuple[str, ...],
@@ -218,7 +244,7 @@ def survey_create(
         "closing": close_hours,
         "items": json.dumps(items) if items else "",
     }
-    _survey_run(ctx, "form", "pulse.define", values=values)
+    _survey_run(ctx, "form", "pulse.define", values=values, as_user=as_user)
 
 
 @survey.command("list")
@@ -238,7 +264,17 @@ def survey_results(ctx: click.Context, survey_id: str) -> None:
 
 @survey.command("close")
 @click.argument("survey_id")
+@_as
 @click.pass_context
-def survey_close(ctx: click.Context, survey_id: str) -> None:
+def survey_close(ctx: click.Context, survey_id: str, as_user: str | None) -> None:
     """Close a survey's open run and post its results to the IT channel."""
-    _survey_run(ctx, "command", "pulse", text=f"close {survey_id}")
+    _survey_run(ctx, "command", "pulse", text=f"close {survey_id}", as_user=as_user)
+
+
+@survey.command("stop")
+@click.argument("survey_id")
+@_as
+@click.pass_context
+def survey_stop(ctx: click.Context, survey_id: str, as_user: str | None) -> None:
+    """Stop a recurring survey: no more runs (an open run still collects until it closes)."""
+    _survey_run(ctx, "command", "pulse", text=f"stop {survey_id}", as_user=as_user)

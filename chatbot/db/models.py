@@ -314,6 +314,9 @@ class AffectedVote(Base):
     # instead of opening a duplicate (the deflection IT counts).
     source: Mapped[str] = mapped_column(String(16), default="alert")
     at: Mapped[datetime]
+    # The platform of `user_id`'s account, where they are told the alert is resolved (None on
+    # a vote from before it was recorded that no interaction names: the alert's platform).
+    platform: Mapped[str | None] = mapped_column(String(16))
 
 
 class ClockState(Base):

@@ -33,7 +33,7 @@ from chatbot.delivery.outbox import (
     reschedule,
 )
 from chatbot.delivery.sender import Failed, Job, Outcome, Retry, Sender, Sent
-from chatbot.delivery.tally import Tally, batch_rows, tally
+from chatbot.delivery.tally import Tally, Waiting, batch_rows, tally, waiting
 from chatbot.delivery.worker import DeliveryWorker, Pacer
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "Sender",
     "Sent",
     "Tally",
+    "Waiting",
     "batch_rows",
     "cancel",
     "destination",
@@ -55,4 +56,5 @@ __all__ = [
     "rebuild_later",
     "reschedule",
     "tally",
+    "waiting",
 ]

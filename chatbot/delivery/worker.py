@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 25
+# Seconds between two warnings of the same trouble (a platform, a reason): the first failed
+# attempt is logged at once, then at most one line a minute however many rows or retries.
+WARN_EVERY = 60.0
 
 
 class Pacer:
@@ -97,6 +101,9 @@ class DeliveryWorker(Worker):
         threads = max([concurrency, *(getattr(s, "threads", 0) for s in senders.values())])
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="delivery")
         self._paused_until: dict[str, datetime] = {}
+        # (platform, reason) -> when it was last logged, and failed attempts since
+        self._warned_at: dict[tuple[str, str], float] = {}
+        self._unwarned: Counter[tuple[str, str]] = Counter()
 
     def stop(self, timeout: float = 10) -> None:
         super().stop(timeout)
@@ -209,6 +216,7 @@ class DeliveryWorker(Worker):
             (job.platform, _outcome_label(outcome, row["status"]))
             for (job, outcome), row in zip(results, rows, strict=True)
         )
+        self._report_trouble(results)
         with self.db.transaction() as session:
             session.connection().execute(_RECORD, rows)
             # A row stored again while this round sent it (a view rebuilt meanwhile) was not
@@ -227,6 +235,39 @@ class DeliveryWorker(Worker):
                 self.on_progress(moved)
             except Exception:  # a count that is late must not stop the deliveries
                 log.exception("progress report failed")
+
+    def _report_trouble(self, results: list[tuple[Job, Outcome]]) -> None:
+        """Log why deliveries wait, as soon as an attempt fails: one warning per platform and
+        reason, then at most one a `WARN_EVERY` with the count of failed attempts since; and
+        once a platform that had trouble takes a message again, that it is delivering again."""
+        failed = Counter(
+            (job.platform, outcome.reason)
+            for job, outcome in results
+            if isinstance(outcome, Retry) and outcome.attempted
+        )
+        now = time.monotonic()
+        for trouble, count in failed.items():
+            self._unwarned[trouble] += count
+            last = self._warned_at.get(trouble)
+            if last is None or now - last >= WARN_EVERY:
+                platform, reason = trouble
+                attempts = self._unwarned.pop(trouble)
+                log.warning(
+                    "%s deliveries are waiting: %s (%d failed attempt%s%s; retrying with "
+                    "backoff, this warning repeats at most every %d s)",
+                    platform,
+                    reason,
+                    attempts,
+                    "" if attempts == 1 else "s",
+                    "" if last is None else " since the last warning",
+                    WARN_EVERY,
+                )
+                self._warned_at[trouble] = now
+        delivered = {job.platform for job, outcome in results if isinstance(outcome, Sent)}
+        for trouble in [t for t in self._warned_at if t[0] in delivered and t not in failed]:
+            del self._warned_at[trouble]
+            self._unwarned.pop(trouble, None)
+            log.info("%s is delivering again (after: %s)", *trouble)
 
     def _after(self, job: Job, outcome: Outcome, now: datetime) -> dict[str, Any]:
         """The row's new values after an attempt (the same columns whatever happened, so one

@@ -11,6 +11,7 @@ from sqlalchemy import (
     select,
 )
 
+from chatbot.alerts import duration_minutes
 from chatbot.db.models import (
     AffectedVote,
     Alert,
@@ -44,6 +45,7 @@ def alert_history(*, conn: Connection, filters: Filters, now: datetime) -> list[
             Alert.service,
             Alert.state,
             Alert.created_at,
+            Alert.post_at,
             Alert.resolved_at,
             copies.label("copies"),
             affected.label("affected"),
@@ -55,6 +57,8 @@ def alert_history(*, conn: Connection, filters: Filters, now: datetime) -> list[
     result = []
     for row in rows:
         created = _utc(row.created_at)
+        # From when its copies went out (a scheduled notice: its time), as the chat says it.
+        posted = _utc(row.post_at) if row.post_at else created
         ended = _utc(row.resolved_at) if row.resolved_at else now
         result.append(
             {
@@ -66,7 +70,9 @@ def alert_history(*, conn: Connection, filters: Filters, now: datetime) -> list[
                 "resolved": _utc(row.resolved_at).strftime("%Y-%m-%d %H:%M")
                 if row.resolved_at
                 else "",
-                "duration_minutes": round((ended - created).total_seconds() / 60),
+                "duration_minutes": None
+                if row.state in ("scheduled", "cancelled")
+                else duration_minutes(posted, ended),
                 "copies": int(row.copies),
                 "affected": int(row.affected),
             }

@@ -34,6 +34,11 @@ class Line:
         )
 
     @property
+    def empty(self) -> bool:
+        """No period has enough answers to show: the line is left out, not drawn as dashes."""
+        return all(p is None for p in self.points)
+
+    @property
     def values(self) -> str:
         return " → ".join("–" if p is None else f"{p:.2f}" for p in self.points)
 
@@ -42,6 +47,11 @@ class Line:
 class Trend:
     labels: list[str]  # one per period, oldest first
     lines: list[Line]  # overall first, then per department
+
+    @property
+    def shown(self) -> list[Line]:
+        """The lines with at least one figure to show."""
+        return [line for line in self.lines if not line.empty]
 
 
 def _lines(

@@ -163,4 +163,4 @@ def on_comment_form(event: Event, ctx: Context) -> Response:
         ballot=ballot,
         comment=comment,
     )
-    return CloseForm()
+    return CloseForm(notice=ctx.render("pulse/commented.md.j2", survey=survey))

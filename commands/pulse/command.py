@@ -65,7 +65,11 @@ def pulse(event: Event, ctx: Context) -> Response:
         if survey.source == "config":
             return _reply(ctx, "pulse/from_config.md.j2", survey=survey)
         cancelled = surveys.stop_survey(session=ctx.session, survey=survey)
-        return _reply(ctx, "pulse/stopped.md.j2", survey=survey, cancelled=cancelled)
+        runs = surveys.runs_of(session=ctx.session, survey=survey)
+        still_open = any(r.state == "open" for r in runs)
+        return _reply(
+            ctx, "pulse/stopped.md.j2", survey=survey, cancelled=cancelled, still_open=still_open
+        )
     if verb == "close" and rest:
         survey = surveys.get_survey(session=ctx.session, ref=rest)
         open_runs = [

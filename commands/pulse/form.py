@@ -65,12 +65,7 @@ def survey_form(ctx: Context) -> Form:
                 initial=EVERYONE,
                 multiple=True,
             ),
-            Field(
-                "users",
-                "…or these people (user IDs, comma-separated)",
-                optional=True,
-                max_length=2000,
-            ),
+            Field("users", "…or these people", kind="people", optional=True),
             Field(
                 "schedule",
                 "When",
@@ -213,9 +208,14 @@ def submit_form(event: Event, ctx: Context) -> Response:
     if crontab:
         # The schedule counts from now: its first run is the next fire time.
         ctx.session.merge(ClockState(name=_schedule_name(survey), value=ctx.now))
+        notice = ctx.render("pulse/scheduled.md.j2", survey=survey, when=crontab)
     else:
         run = surveys.add_run(session=ctx.session, survey=survey, at=first)
         assert run is not None
         if first <= ctx.now:
-            send_run(ctx, run, refuse_if_nobody=True, field="audience")
-    return CloseForm()
+            sent = send_run(ctx, run, refuse_if_nobody=True, field="audience")
+            notice = ctx.render("pulse/sent.md.j2", survey=survey, run=run, sent=sent)
+        else:
+            when = first.astimezone(zone).strftime("%a %d %b %H:%M %Z")
+            notice = ctx.render("pulse/scheduled.md.j2", survey=survey, when=when)
+    return CloseForm(notice=notice)

@@ -323,7 +323,9 @@ class Console:
         except Cancelled:
             self.out("(form left: nothing was sent)")
             return
-        if not isinstance(response, CloseForm | None):
+        if isinstance(response, CloseForm) and response.notice:
+            self.out(render.text(response.notice))
+        elif not isinstance(response, CloseForm | None):
             self._show(response, ask)
 
     def _ask_field(self, field: Field, ask: Ask, previous: str | None, error: str | None) -> str:
@@ -344,6 +346,8 @@ class Console:
             hint = f" [{listed}{several}]"
         elif field.kind == "datetime":
             hint = " (YYYY-MM-DD HH:MM)"
+        elif field.kind == "people":
+            hint = " (user ids, comma-separated)"
         if field.optional:
             hint += " (optional)"
         kept = previous if previous is not None else field.initial

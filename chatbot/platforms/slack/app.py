@@ -113,6 +113,13 @@ class Replies:
             )
 
 
+def _token_given_by_client(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, and warns on
+    every start that the token "will be unused": the client is ours on purpose (its base URL,
+    timeout and retries), and the token authorises each request (`static_authorize`)."""
+    return "`token` will be unused" not in record.getMessage()
+
+
 def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> App:
     """`client` carries no token: `authorize` supplies it for every request.
 
@@ -123,6 +130,7 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
     (`Bot.defers`) is only stored in the `inbox` before the ack; its worker handles it."""
     settings = bot.settings
     bot.declare(translate.PLATFORM, CAPABILITIES)
+    logging.getLogger("slack_bolt.App").addFilter(_token_given_by_client)
     app = App(
         client=client,
         authorize=static_authorize(settings.slack_bot_token),
@@ -177,6 +185,8 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
         else:
             # A form's ReplaceMessage is for where the form took the place of the message it was
             # opened from (Teams' card inputs): a modal closes over its message, left as it was.
+            # A CloseForm's notice is not shown: the modal closes (an update of the modal or a
+            # message would change what the form's submit has always answered).
             assert response is None or isinstance(response, CloseForm | ReplaceMessage)
             ack()
 

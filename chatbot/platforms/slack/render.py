@@ -212,6 +212,8 @@ def _input(field: Field) -> dict[str, Any]:
                 element["initial_option"] = option(initial)
     elif field.kind == "datetime":
         element = {"type": "datetimepicker", "action_id": field.name}
+    elif field.kind == "people":  # Slack's people picker: the workspace's members
+        element = {"type": "multi_users_select", "action_id": field.name}
     else:
         element = {
             "type": "plain_text_input",

@@ -106,6 +106,8 @@ def form(body: dict[str, Any]) -> Event:
                 values[block_id] = selected["value"]
             elif element.get("selected_options") is not None:  # a multi-select: one per line
                 values[block_id] = "\n".join(o["value"] for o in element["selected_options"])
+            elif element.get("selected_users") is not None:  # the people picker: one per line
+                values[block_id] = "\n".join(str(u) for u in element["selected_users"])
             elif element.get("selected_date_time") is not None:  # a datetimepicker: Unix seconds
                 values[block_id] = str(element["selected_date_time"])
             else:

@@ -237,6 +237,8 @@ class TeamsApp:
             if response.visibility == "public":
                 self.replies.pool.submit(self.replies._send, event.reply_to, response)
             return text_answer(plain_text(response.message.text))
+        if isinstance(response, CloseForm) and response.notice:
+            return card_answer(self.renderer.card(Message.plain(response.notice)))
         if isinstance(response, CloseForm) or event.kind == "form":
             done = self.bot.templates.render("common/done.md.j2")
             return card_answer(self.renderer.card(Message.plain(done)))

@@ -585,6 +585,18 @@ def _inputs(field: Field, error: str | None) -> list[CardElement]:
         return [choice]
     if field.kind == "datetime":
         return _date_time(field, error)
+    if field.kind == "people":
+        # Teams' people picker (`choices.data`, a Data.Query of graph.microsoft.com/users) is
+        # not in the Adaptive Card 1.5 schema these cards are held to: ids, typed.
+        return [
+            TextInput(
+                id=field.name,
+                label=_plain(field.label, LABEL_TEXT),
+                placeholder="Entra object ids, comma-separated",
+                is_required=not field.optional,
+                error_message=error,
+            )
+        ]
     return [
         TextInput(
             id=field.name,

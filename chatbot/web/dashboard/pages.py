@@ -12,13 +12,14 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from chatbot import reports, surveys
+from chatbot import delivery, reports, surveys
 from chatbot.reports import Filters
 from chatbot.text import templates_dir
 from chatbot.web.charts import Series, bar_chart, line_chart
 from chatbot.web.dashboard.responses import Responses
 
 MAX_RANGE = timedelta(days=3 * 366)
+PLATFORM_NAMES = {"slack": "Slack", "teams": "Microsoft Teams"}
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,18 @@ class Pages(Responses):
             ),
         }
         query = filters.query()
+        with self.db.reading() as conn:
+            waiting = delivery.waiting(conn)
         return self.env.get_template("dashboard/index.html.j2").render(
+            waiting=[
+                {
+                    "platform": PLATFORM_NAMES.get(w.platform, w.platform),
+                    "reason": w.reason,
+                    "messages": w.messages,
+                    "since": w.since.strftime("%Y-%m-%d %H:%M UTC"),
+                }
+                for w in waiting
+            ],
             pulse=_pulse_surveys(data["pulse"], PULSE_RUN_COLUMNS),
             pulse_min=self._pulse_min(),
             filters=filters,
