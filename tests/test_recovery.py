@@ -139,3 +139,55 @@ def test_kill_9_an_older_click_never_overrides_the_newer_one(make_server) -> Non
     assert sum("*4*" in a for a in after) == 1 and not any("*2*" in a for a in after)
     assert _answers(server) == [(0, 2), (3, 1)]  # the last click stands
 
+
+def test_a_public_channel_copy_in_doubt_is_checked_by_joining_it(make_server) -> None:  # type: ignore[no-untyped-def]
+    # The bot posts to a public channel it is not in (chat:write.public); the post times out
+    # when the process is killed. Reading the channel needs membership: the next process joins.
+    server = make_server(process=True, TECHHELP_ALERT_CHANNELS="CPUBLIC").start()
+    fake = server.fake
+    fake.without_bot("CPUBLIC")
+    fake.stall_after_store("chat.postMessage")
+    server.command("outage Wi-Fi is down", command="/techalert", user=ADMIN)
+    fake.wait_for(lambda: fake.messages("CPUBLIC"), timeout=10)
+    server.kill9()
+    fake.release()
+    server.restart()
+    sent = "select count(*) from deliveries where batch = 'alert:1' and status = 'sent'"
+    fake.wait_for(lambda: rows(server, sent)[0][0] == 1, timeout=RESUME_WITHIN, interval=0.1)
+    assert len(copies_sent(fake)) == 1  # found, not posted again
+    assert fake.is_member("CPUBLIC") and len(fake.calls("conversations.join")) == 1
+    # The copy is known now: the resolution reaches it.
+    assert "resolved after" in reply_text(
+        server.command("resolve AL-1 Back up", command="/techalert", user=ADMIN)
+    )
+    fake.wait_for(lambda: fake.calls("chat.update"), timeout=10)
+    (edit,) = fake.calls("chat.update")
+    assert edit.body["channel"] == "CPUBLIC" and edit.body["ts"] == copies_sent(fake)[0]["ts"]
+
+
+def test_fake_slack_models_channel_membership(fake_slack) -> None:  # type: ignore[no-untyped-def]
+    """Reads need membership, a public channel takes posts without it, a private one takes
+    nothing, and only a public one can be joined."""
+    import httpx
+
+    fake_slack.without_bot("CPUB", "GPRIV")
+
+    def call(method: str, **body: str) -> dict:  # type: ignore[type-arg]
+        answer = httpx.post(
+            f"{fake_slack.url}{method}", data=body, headers={"Authorization": "Bearer x"}
+        )
+        return answer.json()  # type: ignore[no-any-return]
+
+    assert call("chat.postMessage", channel="CPUB", text="hi")["ok"]
+    assert call("chat.postMessage", channel="GPRIV", text="hi")["error"] == "not_in_channel"
+    assert call("conversations.history", channel="CPUB")["error"] == "not_in_channel"
+    assert (
+        call("conversations.join", channel="GPRIV")["error"]
+        == "method_not_supported_for_channel_type"
+    )
+    assert call("conversations.join", channel="CPUB") == {
+        "ok": True,
+        "channel": {"id": "CPUB", "is_member": True},
+    }
+    assert call("conversations.join", channel="CPUB")["warning"] == "already_in_channel"
+    assert [m["text"] for m in call("conversations.history", channel="CPUB")["messages"]] == ["hi"]
