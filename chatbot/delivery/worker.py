@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 CLAIM_AHEAD = 2.0  # a paced worker claims about this many seconds of its rate
+PROGRESS_INTERVAL = 1.0  # seconds between live-count reports while a round sends
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 25
 
@@ -113,6 +114,8 @@ class DeliveryWorker(Worker):
         self._waiting: list[_Recorded] = []
         self._waiting_lock = threading.Lock()
         self._commit_lock = threading.Lock()
+        self._moved: set[tuple[str, str]] = set()  # (batch, platform) not yet reported
+        self._progressed = 0.0
 
     def start(self) -> None:
         self.liveness.start()
@@ -143,8 +146,11 @@ class DeliveryWorker(Worker):
             by_channel.setdefault((job.to.platform, job.to.id), []).append(job)
         # One channel's messages go in order; channels go in parallel. Each outcome is recorded
         # as it is known (a crash loses at most the sends in flight, which are then in doubt).
-        for _ in self.pool.map(self._send_in_order, by_channel.values()):
-            pass
+        try:
+            for _ in self.pool.map(self._send_in_order, by_channel.values()):
+                pass
+        finally:
+            self._report_progress()
         return len(jobs)
 
     def _claim(self) -> list[Job]:
@@ -270,12 +276,21 @@ class DeliveryWorker(Worker):
             session.connection().execute(
                 _REARMED, {"ids": [job.id for job, _ in entries], "now": self.clock.now()}
             )
-        # Batches whose copies changed for good: their live counts are refreshed.
-        moved = {
-            job.batch: job.platform
-            for job, row in entries
-            if job.batch and row["status"] != "pending"
-        }
+        # Batches whose copies changed for good: their live counts are refreshed, at most
+        # once a `PROGRESS_INTERVAL` while sends go on, and when the round ends.
+        with self._waiting_lock:
+            self._moved.update(
+                (job.batch, job.platform)
+                for job, row in entries
+                if job.batch and row["status"] != "pending"
+            )
+        if time.monotonic() - self._progressed >= PROGRESS_INTERVAL:
+            self._report_progress()
+
+    def _report_progress(self) -> None:
+        with self._waiting_lock:
+            moved, self._moved = dict(self._moved), set()
+            self._progressed = time.monotonic()
         if moved and self.on_progress:
             try:
                 self.on_progress(moved)
