@@ -9,6 +9,10 @@ holding the option of that person's last click). TechHelp acknowledges a click o
 stored and records it after the ack, so for it the time until every click is recorded and
 thanked is reported too. Run:
 `.venv/bin/python bench/pulse.py --people 10000 --clients 50`.
+
+`--processes N` runs N `chatbot serve` processes on one database (set BENCH_DATABASE_URL to a
+PostgreSQL server: a database is created for the run and dropped after it); the clients'
+connections go to them in turn, as behind a round-robin balancer.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from intake import (  # noqa: E402
     cpu_seconds,
     fake_says,
     free_port,
+    fresh_database,
     load,
     seed_people,
     signed,
@@ -77,9 +82,17 @@ def main() -> None:
         help="TechHelp as `chatbot serve --web-only` plus `chatbot clock`, which records the "
         "stored clicks and sends (default: one `chatbot serve` doing both)",
     )
+    parser.add_argument("--processes", type=int, default=1, help="chatbot serve processes")
     args = parser.parse_args()
-
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if args.processes > 1 and not (url or "").startswith("postgresql"):
+        parser.error("--processes above 1 needs BENCH_DATABASE_URL=postgresql://…")
     work = Path(tempfile.mkdtemp(prefix="techhelp-pulse-"))
+    with fresh_database(url, work, "pulse") as database_url:
+        run(args, work, database_url)
+
+
+def run(args: argparse.Namespace, work: Path, database_url: str) -> None:
     python = sys.executable
     fake = start_fake_slack()
     assert fake.stdin and fake.stdout
@@ -92,7 +105,6 @@ def main() -> None:
     def posts() -> int:
         return ask("*")
 
-    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'pulse.db'}"
     env = bench_env(
         slack_url, database_url, TECHHELP_TRIAGE_CHANNEL="CTRIAGE", TECHHELP_ADMINS=ADMIN
     )
@@ -103,7 +115,13 @@ def main() -> None:
     seed_people(engine, [person(i) for i in range(args.people)])
 
     def measure(
-        name: str, url: str, pids: list[int], warm: list[str], bodies: list[str], *, settles: bool
+        name: str,
+        url: str | list[str],
+        pids: list[int],
+        warm: list[str],
+        bodies: list[str],
+        *,
+        settles: bool,
     ) -> dict[str, float]:
         """Warm up, then every click: times, throughput, and the server's CPU per click. For
         TechHelp, which records and replies after the ack: the time until every click is
@@ -130,12 +148,17 @@ def main() -> None:
     send: dict[str, float] = {}
     try:
         # TechHelp first: the survey must exist before its clicks mean anything.
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        ports = [free_port() for _ in range(args.processes)]
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        url = urls[0]
         serve = [python, "-m", "chatbot.cli", "serve", *(["--web-only"] if args.split else [])]
-        processes = [Process(serve, {**env, "PORT": str(port)}, work / "serve.log")]
+        processes = [
+            Process(serve, {**env, "PORT": str(port)}, work / f"serve{i}.log")
+            for i, port in enumerate(ports)
+        ]
         try:
-            wait_healthy(url)
+            for each in urls:
+                wait_healthy(each, timeout=180)
             command = urllib.parse.urlencode(
                 {
                     "command": "/pulse",
@@ -172,7 +195,7 @@ def main() -> None:
                 click_body(run_id, person(i), i % 5, key, response_url) for i in range(args.people)
             ]
             pids = [process.proc.pid for process in processes]
-            results.append(measure("TechHelp", url, pids, warm, bodies, settles=True))
+            results.append(measure("TechHelp", urls, pids, warm, bodies, settles=True))
         finally:
             for process in processes:
                 process.stop()
@@ -185,7 +208,7 @@ def main() -> None:
             work / "baseline.log",
         )
         try:
-            wait_healthy(url)
+            wait_healthy(url, timeout=180)
             results.append(
                 measure("bare Bolt baseline", url, [baseline.proc.pid], warm, bodies, settles=False)
             )
@@ -230,7 +253,7 @@ def main() -> None:
         f"{args.people:,} signed clicks, {args.clients} concurrent clients "
         f"{f'{args.rate:g}/s offered' if args.rate else 'closed loop'} "
         f"(after {args.warmup} warm-up), database {database_url.split(':')[0]}, "
-        + ("serve --web-only + clock" if args.split else "one serve process")
+        + ("serve --web-only + clock" if args.split else f"{args.processes} serve process(es)")
     )
     print(f"{'':20}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'clicks/s':>10}{'fail':>6}{'cpu ms':>8}")
     for row in results:
@@ -246,8 +269,20 @@ def main() -> None:
     print(f"recorded exactly once: {json.dumps(check)}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / (f"pulse-{args.rate:g}cps.json" if args.rate else "pulse.json")).write_text(
-        json.dumps({"send": send, "clicks": results, "p99_ratio": ratio, "check": check}, indent=2)
+    name = f"pulse-{args.rate:g}cps" if args.rate else "pulse"
+    if args.processes > 1:
+        name += f"-{args.processes}p"
+    (out / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "processes": args.processes,
+                "send": send,
+                "clicks": results,
+                "p99_ratio": ratio,
+                "check": check,
+            },
+            indent=2,
+        )
     )
 
 
