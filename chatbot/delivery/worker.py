@@ -1,7 +1,7 @@
-"""Sending: the `DeliveryWorker` claims what it will send soon (a paced worker: about two
-seconds of its rate), sends it through each platform's `Sender` (one channel in order, channels
-in parallel, posts paced by a `Pacer`), and records each outcome as soon as it is known (sends
-finishing together share one commit).
+"""Sending: the `DeliveryWorker` claims what it will send soon (a paced worker: about a
+second of its rate), sends it through each platform's `Sender` (one channel in order, channels
+in parallel, posts paced by a `Pacer`), and records outcomes as they come (a commit per small
+group, within about a tenth of a second while sends go on, and at the end of the round).
 
 A claim names its worker, which beats in the registry of live workers (`chatbot.liveness`): if
 the process dies, another worker (a restarted process, or another one running beside it) takes
@@ -34,7 +34,9 @@ from chatbot.messages import Message
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
-CLAIM_AHEAD = 2.0  # a paced worker claims about this many seconds of its rate
+CLAIM_AHEAD = 1.0  # a paced worker claims about this many seconds of its rate
+RECORD_BATCH = 50  # outcomes committed together at most ...
+RECORD_WITHIN = 0.1  # ... or once the oldest has waited this long (seconds)
 PROGRESS_INTERVAL = 1.0  # seconds between live-count reports while a round sends
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 25
@@ -150,6 +152,7 @@ class DeliveryWorker(Worker):
             for _ in self.pool.map(self._send_in_order, by_channel.values()):
                 pass
         finally:
+            self._flush()
             self._report_progress()
         return len(jobs)
 
@@ -249,23 +252,28 @@ class DeliveryWorker(Worker):
             return Retry(f"unexpected error: {exc!r}", in_doubt=job.action in ("post", "upload"))
 
     def _record(self, results: list[tuple[Job, Outcome]]) -> None:
-        """Record outcomes now. Threads that finish sends while a commit is under way have
-        theirs recorded together by the next one (a group commit): one transaction per send
-        when sends are few, fewer than one per send under a burst."""
-        now = self.clock.now()
-        mine = _Recorded([(job, self._after(job, outcome, now)) for job, outcome in results])
+        """Record outcomes as they come: they are committed together by the outcome that finds
+        `RECORD_BATCH` waiting or the oldest older than `RECORD_WITHIN` seconds, and at the end
+        of the round. A crash leaves only those few sent but unrecorded (in doubt: checked
+        before posting again), at a commit per group rather than per send."""
+        stamp = self.clock.now()
+        mine = _Recorded([(job, self._after(job, outcome, stamp)) for job, outcome in results])
         with self._waiting_lock:
             self._waiting.append(mine)
+            due = (
+                len(self._waiting) >= RECORD_BATCH
+                or time.monotonic() - self._waiting[0].at >= RECORD_WITHIN
+            )
+        if due:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._commit_lock:
-            if mine.done:
-                return
             with self._waiting_lock:
                 group, self._waiting = self._waiting, []
-            try:
+            if group:
+                # A failed commit leaves its rows claimed: the lease gives them back.
                 self._commit([entry for member in group for entry in member.rows])
-            finally:  # a failed commit leaves its rows claimed: the lease gives them back
-                for member in group:
-                    member.done = True
 
     def _commit(self, entries: list[tuple[Job, dict[str, Any]]]) -> None:
         rows = [row | {"worker": self.liveness.id} for _, row in entries]
@@ -443,10 +451,10 @@ def _backoff(attempts: int) -> float:
 
 
 class _Recorded:
-    """Outcomes waiting for their group commit."""
+    """Outcomes waiting for their commit, and since when."""
 
-    __slots__ = ("rows", "done")
+    __slots__ = ("rows", "at")
 
     def __init__(self, rows: list[tuple[Job, dict[str, Any]]]) -> None:
         self.rows = rows
-        self.done = False
+        self.at = time.monotonic()
