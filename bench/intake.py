@@ -21,6 +21,8 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -166,23 +168,25 @@ def command_body(i: int) -> str:
 
 
 def load(
-    url: str,
+    url: str | list[str],
     bodies: list[str],
     clients: int,
     rate: float | None = None,
     seen: list[float] | None = None,
 ) -> tuple[list[float], float, int]:
     """Every body from `clients` threads, each with its own keep-alive connection: as fast
-    as answers come back (closed loop), or at a fixed `rate` per second (open loop). With
-    `seen`, the time until the requester sees their request's reference (`TH-n`) is appended
-    to it for every answer that shows one.
+    as answers come back (closed loop), or at a fixed `rate` per second (open loop). Several
+    `url`s: the connections go to them in turn (a round-robin balancer's). With `seen`, the
+    time until the requester sees their request's reference (`TH-n`) is appended to it for
+    every answer that shows one.
 
     Bodies are signed and every connection is open before the clock starts, so the load
     generator's own start-up (TLS contexts, first connects) is not counted against the server."""
     requests = [(body, signed(body)) for body in bodies]
-    sessions = [httpx.Client(timeout=10) for _ in range(clients)]
+    urls = [url] if isinstance(url, str) else url
+    sessions = [httpx.Client(timeout=10, base_url=urls[i % len(urls)]) for i in range(clients)]
     for session in sessions:
-        session.get(f"{url}/healthz")
+        session.get("/healthz")
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
@@ -206,7 +210,7 @@ def load(
             if time.time() - int(headers["X-Slack-Request-Timestamp"]) > 60:
                 headers = signed(body)  # a slow run: Slack refuses a signature over 5 minutes old
             started = time.perf_counter()
-            response = client.post(f"{url}/slack/events", content=body, headers=headers)
+            response = client.post("/slack/events", content=body, headers=headers)
             elapsed = time.perf_counter() - started
             shown = seen is not None and REFERENCE.search(response.text) is not None
             with lock:
@@ -372,3 +376,24 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@contextmanager
+def fresh_database(url: str | None, work: Path, name: str) -> Iterator[str]:
+    """The database of one run: a new SQLite file in `work` when `url` is None, else a new
+    database on that PostgreSQL server (dropped afterwards)."""
+    if not url:
+        yield f"sqlite:///{work / (name + '.db')}"
+        return
+    admin = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    database = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{database}"'))
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + database
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{database}" with (force)'))
+        admin.dispose()

@@ -9,6 +9,10 @@ holding the option of that person's last click). TechHelp acknowledges a click o
 stored and records it after the ack, so for it the time until every click is recorded and
 thanked is reported too. Run:
 `.venv/bin/python bench/pulse.py --people 10000 --clients 50`.
+
+`--processes N` runs N `chatbot serve` processes on one database (set BENCH_DATABASE_URL to a
+PostgreSQL server: a database is created for the run and dropped after it); the clients'
+connections go to them in turn, as behind a round-robin balancer.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from intake import (  # noqa: E402
     cpu_seconds,
     fake_says,
     free_port,
+    fresh_database,
     load,
     seed_people,
     signed,
@@ -63,7 +68,7 @@ def click_body(run_id: int, user: str, option: int, key: bytes, response_url: st
 
 def measure(
     name: str,
-    url: str,
+    url: str | list[str],
     pids: list[int],
     warm: list[str],
     bodies: list[str],
@@ -130,9 +135,17 @@ def main() -> None:
         help="TechHelp as `chatbot serve --web-only` plus `chatbot clock`, which records the "
         "stored clicks and sends (default: one `chatbot serve` doing both)",
     )
+    parser.add_argument("--processes", type=int, default=1, help="chatbot serve processes")
     args = parser.parse_args()
-
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if args.processes > 1 and not (url or "").startswith("postgresql"):
+        parser.error("--processes above 1 needs BENCH_DATABASE_URL=postgresql://…")
     work = Path(tempfile.mkdtemp(prefix="techhelp-pulse-"))
+    with fresh_database(url, work, "pulse") as database_url:
+        run(args, work, database_url)
+
+
+def run(args: argparse.Namespace, work: Path, database_url: str) -> None:
     python = sys.executable
     fake = start_fake_slack()
     assert fake.stdin and fake.stdout
@@ -145,7 +158,6 @@ def main() -> None:
     def posts() -> int:
         return ask("*")
 
-    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work / 'pulse.db'}"
     env = bench_env(
         slack_url, database_url, TECHHELP_TRIAGE_CHANNEL="CTRIAGE", TECHHELP_ADMINS=ADMIN
     )
@@ -161,12 +173,17 @@ def main() -> None:
     send: dict[str, float] = {}
     try:
         # TechHelp first: the survey must exist before its clicks mean anything.
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        ports = [free_port() for _ in range(args.processes)]
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        url = urls[0]
         serve = [python, "-m", "chatbot.cli", "serve", *(["--web-only"] if args.split else [])]
-        processes = [Process(serve, {**env, "PORT": str(port)}, work / "serve.log")]
+        processes = [
+            Process(serve, {**env, "PORT": str(port)}, work / f"serve{i}.log")
+            for i, port in enumerate(ports)
+        ]
         try:
-            wait_healthy(url)
+            for each in urls:
+                wait_healthy(each, timeout=180)
             command = urllib.parse.urlencode(
                 {
                     "command": "/pulse",
@@ -204,7 +221,7 @@ def main() -> None:
             ]
             pids = [process.proc.pid for process in processes]
             results.append(
-                measure("TechHelp", url, pids, warm, bodies, settle=settled(engine, ask), **how)
+                measure("TechHelp", urls, pids, warm, bodies, settle=settled(engine, ask), **how)
             )
         finally:
             for process in processes:
@@ -218,7 +235,7 @@ def main() -> None:
             work / "baseline.log",
         )
         try:
-            wait_healthy(url)
+            wait_healthy(url, timeout=180)
             results.append(
                 measure("bare Bolt baseline", url, [baseline.proc.pid], warm, bodies, **how)
             )
@@ -263,7 +280,7 @@ def main() -> None:
         f"{args.people:,} signed clicks, {args.clients} concurrent clients "
         f"{f'{args.rate:g}/s offered' if args.rate else 'closed loop'} "
         f"(after {args.warmup} warm-up), database {database_url.split(':')[0]}, "
-        + ("serve --web-only + clock" if args.split else "one serve process")
+        + ("serve --web-only + clock" if args.split else f"{args.processes} serve process(es)")
     )
     print(f"{'':20}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>9}{'clicks/s':>10}{'fail':>6}{'cpu ms':>8}")
     for row in results:
@@ -279,8 +296,20 @@ def main() -> None:
     print(f"recorded exactly once: {json.dumps(check)}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / (f"pulse-{args.rate:g}cps.json" if args.rate else "pulse.json")).write_text(
-        json.dumps({"send": send, "clicks": results, "p99_ratio": ratio, "check": check}, indent=2)
+    name = f"pulse-{args.rate:g}cps" if args.rate else "pulse"
+    if args.processes > 1:
+        name += f"-{args.processes}p"
+    (out / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "processes": args.processes,
+                "send": send,
+                "clicks": results,
+                "p99_ratio": ratio,
+                "check": check,
+            },
+            indent=2,
+        )
     )
 
 

@@ -177,6 +177,8 @@ class Context:
 
 
 Handler = Callable[[Event, Context], Response]
+# What a deferred click is about (a survey run, from its button's value); None: nothing to order.
+Subject = Callable[[Event], str | None]
 # Run by `chatbot clock` on every tick (once a minute), in its own transaction; returns how many
 # deliveries it stored. What is due is asked of the database, so a tick may run any number of times.
 Tick = Callable[[Context], int]
@@ -198,10 +200,17 @@ class Routes:
         self.builders: dict[str, Builder] = {}
         self.private: set[tuple[EventKind, str]] = set()
         self.deferred: set[tuple[EventKind, str]] = set()
+        self.subjects: dict[tuple[EventKind, str], Subject] = {}
         self.receivers: dict[Signal[Any], list[Receiver[Any]]] = {}
 
     def _add(
-        self, kind: EventKind, name: str, *, private: bool = False, deferred: bool = False
+        self,
+        kind: EventKind,
+        name: str,
+        *,
+        private: bool = False,
+        deferred: bool = False,
+        subject: Subject | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             if (kind, name) in self.handlers:
@@ -211,6 +220,8 @@ class Routes:
                 self.private.add((kind, name))
             if deferred:
                 self.deferred.add((kind, name))
+            if subject is not None:
+                self.subjects[(kind, name)] = subject
             return handler
 
         return register
@@ -219,15 +230,23 @@ class Routes:
         return self._add("command", name)
 
     def action(
-        self, action_id: str, *, private: bool = False, deferred: bool = False
+        self,
+        action_id: str,
+        *,
+        private: bool = False,
+        deferred: bool = False,
+        subject: Subject | None = None,
     ) -> Callable[[Handler], Handler]:
         """Action ids may carry a suffix after ':' (`rating.rate:4`); routing uses the part
         before it, because Slack wants distinct ids for the buttons of one block. A `private`
         action's value and suffix are not logged (an anonymous survey answer). A `deferred`
         action is stored and acknowledged, then handled by the inbox worker (`chatbot.inbox`):
         for a click that comes in bursts of thousands and needs no answer within the request
-        (its reply goes to `Event.reply_to`; it cannot open a form)."""
-        return self._add("action", action_id, private=private, deferred=deferred)
+        (its reply goes to `Event.reply_to`; it cannot open a form). A deferred action's
+        `subject` names what a click is about (a survey run): of one person's clicks on one
+        subject still stored, only the last is handled (the others are superseded, unanswered),
+        so a click held up by a crashed process never overrides a newer one."""
+        return self._add("action", action_id, private=private, deferred=deferred, subject=subject)
 
     def form(self, form_id: str, *, private: bool = False) -> Callable[[Handler], Handler]:
         return self._add("form", form_id, private=private)
@@ -306,6 +325,11 @@ class Bot:
             for signal, receivers in module_routes.receivers.items():
                 self.receivers[signal] = (*self.receivers.get(signal, ()), *receivers)
         self.deferred = {route for module_routes in routes for route in module_routes.deferred}
+        self.subjects = {
+            route: subject
+            for module_routes in routes
+            for route, subject in module_routes.subjects.items()
+        }
         for module_routes in routes:
             for route, handler in module_routes.handlers.items():
                 if route in self.handlers:
@@ -327,7 +351,12 @@ class Bot:
             clock=self.clock,
             concurrency=settings.delivery_concurrency,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
-            posts_per_second=settings.delivery_rate,
+            # One budget for every process on the database: DELIVERY_RATE is the workspace's.
+            pacer=(
+                delivery.SharedPacer(self.db, "post", settings.delivery_rate)
+                if settings.delivery_rate
+                else None
+            ),
             on_progress=self.report_progress,
             build=self.build,
         )
@@ -477,6 +506,17 @@ class Bot:
         return Message(
             text=body, blocks=(Block("section", text=body), Block("actions", buttons=(button,)))
         )
+
+    def subject_of(self, event: Event) -> str | None:
+        """What a deferred event is about, for its person (`Routes.action(subject=…)`): a
+        digest, so the stored row names neither the person nor the survey in clear."""
+        route = self.route_of(event)
+        subject = self.subjects.get(route)
+        about = subject(event) if subject is not None else None
+        if about is None:
+            return None
+        named = "\x1f".join((event.platform, event.user, *route, about))
+        return hashlib.sha256(named.encode()).hexdigest()
 
     def defers(self, event: Event) -> bool:
         """Whether the platform should store this event and ack, leaving it to the inbox."""

@@ -14,9 +14,15 @@ the same unit of work as an event handled in the request, which deletes the stor
 transaction. The response goes to the platform's `Replier` (Slack: the event's response_url).
 
 Never twice: a retried delivery has the same key, stored once; a handled row is gone in the
-same commit that recorded its effect. Nothing lost: rows left by a crash are claimed again when
-their lease runs out; an event that keeps failing is retried with backoff, then kept (with its
-last error) and the person is told it was not recorded.
+same commit that recorded its effect. Nothing lost: a claim names its worker, which beats in the
+registry of live workers (`chatbot.liveness`); rows claimed by a process that died are taken over
+within seconds (the lease stays as a backstop); an event that keeps failing is retried with
+backoff, then kept (with its last error) and the person is told it was not recorded.
+
+The last click stands: an event whose route names its subject (`Routes.action(subject=…)`, a
+survey run) is handled only if it is its person's latest on that subject, and never while an
+older one is in the hands of a live worker; handling it removes the older ones, unanswered. So a
+click held up by a crashed process cannot override, or be thanked for after, a newer one.
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.background import Worker
 from chatbot.bot import Bot, Event
-from chatbot.db.models import InboxEvent
+from chatbot.db.models import InboxEvent, WorkerBeat
 from chatbot.db.upsert import insert_ignore_many
+from chatbot.liveness import Liveness
 from chatbot.messages import Message, Reply, Response
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,7 @@ class Inbox(Worker):
         idle_poll: float = 1.0,
         lease: timedelta = LEASE,
         give_way: float = 0.01,
+        liveness: Liveness | None = None,
     ) -> None:
         super().__init__(idle_poll=idle_poll)
         self.bot = bot
@@ -72,6 +80,15 @@ class Inbox(Worker):
         self._waiting: list[_Waiting] = []
         self._waiting_lock = threading.Lock()
         self._commit_lock = threading.Lock()
+        self.liveness = liveness or Liveness(bot.db, bot.clock, "inbox")
+
+    def start(self) -> None:
+        self.liveness.start()
+        super().start()
+
+    def stop(self, timeout: float = 10) -> None:
+        super().stop(timeout)
+        self.liveness.stop()
 
     # --- storing, in the request -------------------------------------------------------------
 
@@ -84,6 +101,7 @@ class Inbox(Worker):
                 "event": event.to_json(),
                 "received_at": self.bot.clock.now(),
                 "attempts": 0,
+                "subject": self.bot.subject_of(event),
             }
         )
         with self._waiting_lock:
@@ -111,6 +129,7 @@ class Inbox(Worker):
 
     def run_once(self) -> int:
         """Claim stored events and handle them in order; returns how many were claimed."""
+        self.liveness.ensure()
         now = self.bot.clock.now()
         with self.bot.db.transaction() as session:
             claimed = sorted(
@@ -121,11 +140,15 @@ class Inbox(Worker):
                         "until": now + self.lease,
                         "max_attempts": MAX_ATTEMPTS,
                         "claim_limit": self.batch,
+                        "worker": self.liveness.id,
+                        "alive_since": self.liveness.alive_since(now),
                     },
                 ).all()
             )
-        for done, (row_id, data, attempts) in enumerate(claimed):
-            if self._stop.is_set():  # stopping: the rest go back, for the next process
+        for done, (row_id, data, attempts, subject) in enumerate(claimed):
+            # Stopping: the rest go back, for the next process. A late heartbeat: another
+            # worker may take them over, so this one handles no more of them.
+            if self._stop.is_set() or not self.liveness.fresh():
                 self._release([row[0] for row in claimed[done:]])
                 break
             if time.monotonic() - self._last_accept < self.give_way:
@@ -133,16 +156,20 @@ class Inbox(Worker):
                 # has none. Pause so that they get the interpreter; at most 1/give_way events
                 # a second are handled while a burst lasts, all of them once it is over.
                 self._stop.wait(self.give_way)
-            self._handle(row_id, Event.from_json(data), attempts)
+            self._handle(row_id, Event.from_json(data), attempts, subject)
         return len(claimed)
 
-    def _handle(self, row_id: int, event: Event, attempts: int) -> None:
+    def _handle(self, row_id: int, event: Event, attempts: int, subject: str | None) -> None:
         try:
-            response = self.bot.handle(event, within=partial(_consume, row_id))
+            response = self.bot.handle(event, within=partial(_consume, row_id, subject))
         except Exception as exc:
             log.exception("handling stored %s %s failed", *self.bot.route_of(event))
             self._failed(
-                row_id, exc, attempts, private=self.bot.route_of(event) in self.bot.private
+                row_id,
+                subject,
+                exc,
+                attempts,
+                private=self.bot.route_of(event) in self.bot.private,
             )
             if attempts < MAX_ATTEMPTS:
                 return
@@ -156,23 +183,26 @@ class Inbox(Worker):
             session.execute(
                 update(InboxEvent)
                 .where(InboxEvent.id.in_(row_ids))
-                .values(lease_until=None, attempts=InboxEvent.attempts - 1)
+                .values(lease_until=None, claimed_by=None, attempts=InboxEvent.attempts - 1)
             )
 
-    def _failed(self, row_id: int, exc: Exception, attempts: int, *, private: bool) -> None:
+    def _failed(
+        self, row_id: int, subject: str | None, exc: Exception, attempts: int, *, private: bool
+    ) -> None:
         """Try again after a backoff; after the last attempt the row stays, unclaimed, for the
         operator (`last_error`), and the person is told. A private route's row (who clicked
         what on an anonymous survey) is deleted instead: it must not outlive its handling."""
         retry = self.bot.clock.now() + timedelta(seconds=2**attempts)
         with self.bot.db.transaction() as session:
             if private and attempts >= MAX_ATTEMPTS:
-                session.execute(_CONSUME, {"row_id": row_id})
+                session.execute(_CONSUME, {"row_id": row_id, "subject": subject})
                 return
             session.execute(
                 update(InboxEvent)
                 .where(InboxEvent.id == row_id)
                 .values(
                     lease_until=None if attempts >= MAX_ATTEMPTS else retry,
+                    claimed_by=None,
                     last_error=f"{type(exc).__name__}: {exc}"[:500],
                 )
             )
@@ -189,22 +219,53 @@ class _Waiting:
         self.error: Exception | None = None
 
 
-def _consume(row_id: int, session: Session) -> None:
-    session.connection().execute(_CONSUME, {"row_id": row_id})  # Core: no ORM bookkeeping
+def _consume(row_id: int, subject: str | None, session: Session) -> None:
+    # Core: no ORM bookkeeping. The older events of its subject go with it, unanswered.
+    session.connection().execute(_CONSUME, {"row_id": row_id, "subject": subject})
 
 
 def _claim_statement() -> Any:
     table = InboxEvent.__table__
     now = bindparam("now", type_=table.c.received_at.type)
+    workers = WorkerBeat.__table__
+    live = (
+        select(workers.c.id)
+        .where(workers.c.heartbeat_at >= bindparam("alive_since", type_=now.type))
+        .scalar_subquery()
+    )
+    other = table.alias("other")
+    same_subject = other.c.subject == table.c.subject
     candidates = (
         select(table.c.id)
         .where(
-            or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+            or_(
+                table.c.lease_until.is_(None),
+                table.c.lease_until < now,
+                # Claimed by a worker that stopped beating: its process is dead.
+                and_(
+                    table.c.claimed_by.is_not(None),
+                    table.c.claimed_by != bindparam("worker"),
+                    table.c.claimed_by.not_in(live),
+                ),
+            ),
             table.c.attempts < bindparam("max_attempts"),
+            or_(
+                table.c.subject.is_(None),
+                and_(
+                    # Only a person's latest event on its subject is handled ...
+                    ~exists().where(same_subject, other.c.id > table.c.id),
+                    # ... and not while an older one is in a live worker's hands.
+                    ~exists().where(
+                        same_subject,
+                        other.c.id < table.c.id,
+                        other.c.claimed_by.in_(live),
+                    ),
+                ),
+            ),
         )
         .order_by(table.c.id)
         .limit(bindparam("claim_limit"))
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=table)
         .scalar_subquery()
     )
     return (
@@ -212,11 +273,18 @@ def _claim_statement() -> Any:
         .where(table.c.id.in_(candidates))
         .values(
             lease_until=bindparam("until", type_=table.c.lease_until.type),
+            claimed_by=bindparam("worker"),
             attempts=table.c.attempts + 1,
         )
-        .returning(table.c.id, table.c.event, table.c.attempts)
+        .returning(table.c.id, table.c.event, table.c.attempts, table.c.subject)
     )
 
 
 _CLAIM = _claim_statement()
-_CONSUME = delete(InboxEvent.__table__).where(InboxEvent.__table__.c.id == bindparam("row_id"))
+_TABLE = InboxEvent.__table__
+_CONSUME = delete(_TABLE).where(
+    or_(
+        _TABLE.c.id == bindparam("row_id"),
+        and_(_TABLE.c.subject == bindparam("subject"), _TABLE.c.id < bindparam("row_id")),
+    )
+)

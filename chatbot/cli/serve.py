@@ -15,7 +15,7 @@ SLACK_HTTP = ("slack_bot_token", "slack_signing_secret")
     "--web-only",
     is_flag=True,
     help="Answer requests only: deliveries and stored clicks are left to `chatbot clock` "
-    "(several web processes, one sender: DELIVERY_RATE then holds for all of them).",
+    "(several web processes, one sender).",
 )
 @click.pass_context
 def serve(ctx: click.Context, web_only: bool) -> None:

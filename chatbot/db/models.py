@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -206,8 +207,35 @@ class InboxEvent(Base):
     event: Mapped[dict[str, Any]] = mapped_column()
     received_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]  # claimed by a worker until then
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # that worker (`WorkerBeat.id`)
+    # What the event is about, per person (a survey run): a newer event of the same subject
+    # makes an older one still stored unnecessary (the last click a person made stands).
+    subject: Mapped[str | None] = mapped_column(String(255), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerBeat(Base):
+    """The registry of live workers (`chatbot.liveness`): each delivery and inbox worker of
+    every process beats here every second; what a worker whose beat stopped had claimed is taken
+    over by a live one at once, not when a lease runs out."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+
+
+class RateBudget(Base):
+    """A posting rate shared by every process (`chatbot.delivery.pacing`): the next free slot
+    of the timeline, in seconds since the epoch; a process reserves a few slots at a time."""
+
+    __tablename__ = "rate_budgets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float)
 
 
 class Delivery(Base):
@@ -233,6 +261,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime]
     lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the worker sending it
     attempt_started: Mapped[datetime | None]
     in_doubt: Mapped[bool] = mapped_column(default=False)  # an attempt may have been delivered
     # A view (App Home) marked out of date: its owner builds the message when it is sent, so a

@@ -15,12 +15,15 @@ id) and, once sent, the platform's `message_id` and the conversation it landed i
 nothing of what the message is about (an alert's copies are the alert's own records).
 
 Nothing lost: a 429 stores a not-before time (`Retry-After`) instead of sleeping; transient
-failures back off; rows left by a crash are picked up by the next worker when their lease runs
-out.
+failures back off; a claim names its worker, and rows claimed by a process that died are taken
+over by a live worker within seconds of its last heartbeat (`chatbot.liveness`), in doubt.
+
+One rate for all: posts are paced from a budget in the database (`pacing.py`), so several
+processes together keep the workspace's `DELIVERY_RATE`.
 
 The package, by what each part does: `outbox.py` (storing: enqueue, edits, cancel, rebuild),
 `sender.py` (the `Sender` protocol, its `Job` and outcomes), `worker.py` (the `DeliveryWorker`),
-`tally.py` (a fan-out's counts).
+`pacing.py` (the shared rate budget), `tally.py` (a fan-out's counts).
 """
 
 from chatbot.delivery.outbox import (
@@ -32,6 +35,7 @@ from chatbot.delivery.outbox import (
     rebuild_later,
     reschedule,
 )
+from chatbot.delivery.pacing import SharedPacer
 from chatbot.delivery.sender import Failed, Job, Outcome, Retry, Sender, Sent
 from chatbot.delivery.tally import Tally, Waiting, batch_rows, tally, waiting
 from chatbot.delivery.worker import DeliveryWorker, Pacer
@@ -45,6 +49,7 @@ __all__ = [
     "Retry",
     "Sender",
     "Sent",
+    "SharedPacer",
     "Tally",
     "Waiting",
     "batch_rows",

@@ -1,11 +1,17 @@
-"""Sending: the `DeliveryWorker` claims due rows with a lease, sends them through each platform's
-`Sender` (one channel in order, channels in parallel, posts paced by a `Pacer`), and records
-every outcome of a round in one transaction.
+"""Sending: the `DeliveryWorker` claims what it will send soon (a paced worker: about a
+second of its rate), sends it through each platform's `Sender` (one channel in order, channels
+in parallel, posts paced by a `Pacer`), and records outcomes as they come (a commit per small
+group, within about a tenth of a second while sends go on, and at the end of the round).
+
+A claim names its worker, which beats in the registry of live workers (`chatbot.liveness`): if
+the process dies, another worker (a restarted process, or another one running beside it) takes
+its claims over within seconds, in doubt, instead of waiting for the claim's lease to run out.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -21,14 +27,19 @@ from chatbot import logs, metrics
 from chatbot.background import Worker
 from chatbot.clock import Clock
 from chatbot.db import Database
-from chatbot.db.models import Delivery
+from chatbot.db.models import Delivery, WorkerBeat
 from chatbot.delivery.outbox import address_of
 from chatbot.delivery.sender import Failed, Job, Outcome, Retry, Sender, Sent
+from chatbot.liveness import Liveness
 from chatbot.messages import Message
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+CLAIM_AHEAD = 1.0  # a paced worker claims about this many seconds of its rate
+RECORD_BATCH = 50  # outcomes committed together at most ...
+RECORD_WITHIN = 0.1  # ... or once the oldest has waited this long (seconds)
+PROGRESS_INTERVAL = 1.0  # seconds between live-count reports while a round sends
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 25
 # Seconds between two warnings of the same trouble (a platform, a reason): the first failed
@@ -84,9 +95,13 @@ class DeliveryWorker(Worker):
         linger: float = 0.005,
         lease: timedelta = LEASE,
         posts_per_second: float | None = None,
+        pacer: Any = None,
         on_progress: Callable[[dict[str, str]], None] | None = None,
         build: Callable[[Job], Message] | None = None,
+        liveness: Liveness | None = None,
     ) -> None:
+        """`pacer`: anything with `acquire()` and `rate` (a `SharedPacer`, one budget for every
+        process); else `posts_per_second` paces this process alone."""
         self.db = db
         self.on_progress = on_progress
         self.build = build  # builds a `rebuild` job's message (without one: the stored one)
@@ -95,19 +110,41 @@ class DeliveryWorker(Worker):
         super().__init__(idle_poll=idle_poll, linger=linger)
         self.batch = batch
         self.lease = lease
-        self.pacer = Pacer(posts_per_second) if posts_per_second else None
+        self.pacer = pacer or (Pacer(posts_per_second) if posts_per_second else None)
+        self.liveness = liveness or Liveness(db, clock, "delivery")
         # A sender may ask for more sending threads than the default (`Sender.threads`: Teams
         # needs more calls in flight than Slack to use its rate); the larger figure wins.
         threads = max([concurrency, *(getattr(s, "threads", 0) for s in senders.values())])
+        self.threads = threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="delivery")
         self._paused_until: dict[str, datetime] = {}
         # (platform, reason) -> when it was last logged, and failed attempts since
         self._warned_at: dict[tuple[str, str], float] = {}
         self._unwarned: Counter[tuple[str, str]] = Counter()
+        self._trouble_lock = threading.Lock()  # senders' threads record outcomes at once
+        self._waiting: list[_Recorded] = []
+        self._waiting_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._moved: set[tuple[str, str]] = set()  # (batch, platform) not yet reported
+        self._progressed = 0.0
+
+    def start(self) -> None:
+        self.liveness.start()
+        super().start()
 
     def stop(self, timeout: float = 10) -> None:
         super().stop(timeout)
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.liveness.stop()
+
+    @property
+    def claim_limit(self) -> int:
+        """Only what will be sent soon: a paced worker claims about `CLAIM_AHEAD` seconds of its
+        rate (at least a row per sending thread), so little waits under a claim."""
+        if self.pacer is None:
+            return self.batch
+        ahead = math.ceil(self.pacer.rate * CLAIM_AHEAD)
+        return max(1, min(self.batch, max(self.threads, ahead)))
 
     # one round
     def run_once(self) -> int:
@@ -118,15 +155,18 @@ class DeliveryWorker(Worker):
         by_channel: dict[tuple[str, str], list[Job]] = {}
         for job in jobs:
             by_channel.setdefault((job.to.platform, job.to.id), []).append(job)
-        # One channel's messages go in order; channels go in parallel. What happened is
-        # recorded in one transaction per round (a crash before it leaves rows in doubt).
-        results = [
-            r for group in self.pool.map(self._send_in_order, by_channel.values()) for r in group
-        ]
-        self._record(results)
+        # One channel's messages go in order; channels go in parallel. Each outcome is recorded
+        # as it is known (a crash loses at most the sends in flight, which are then in doubt).
+        try:
+            for _ in self.pool.map(self._send_in_order, by_channel.values()):
+                pass
+        finally:
+            self._flush()
+            self._report_progress()
         return len(jobs)
 
     def _claim(self) -> list[Job]:
+        self.liveness.ensure()
         now = self.clock.now()
         with self.db.transaction() as session:
             ids = sorted(
@@ -136,7 +176,9 @@ class DeliveryWorker(Worker):
                         "now": now,
                         "lease_until": now + self.lease,
                         "platforms": list(self.senders),
-                        "claim_limit": self.batch,
+                        "claim_limit": self.claim_limit,
+                        "worker": self.liveness.id,
+                        "alive_since": self.liveness.alive_since(now),
                     },
                 ).scalars()
             )
@@ -165,24 +207,29 @@ class DeliveryWorker(Worker):
             ]
 
     def _send_in_order(self, jobs: Iterable[Job]) -> list[tuple[Job, Outcome]]:
-        """Send one channel's jobs in order; returns each job with its outcome."""
+        """Send one channel's jobs in order, recording each outcome as it is known; returns
+        each job with its outcome."""
         results: list[tuple[Job, Outcome]] = []
-        held: Retry | None = None
+        held: list[tuple[Job, Outcome]] = []
+        waiting: Retry | None = None
         for job in jobs:
-            if held is not None:  # keep the channel's order: later messages wait too
-                results.append((job, held))
+            if waiting is not None:  # keep the channel's order: later messages wait too
+                held.append((job, waiting))
                 continue
             with logs.about(job.key):
                 outcome = self._attempt(job)
+            self._record([(job, outcome)])
             results.append((job, outcome))
             if isinstance(outcome, Retry):
                 if outcome.pause and outcome.after:
                     until = self.clock.now() + timedelta(seconds=outcome.after)
                     self._paused_until[job.action] = until
-                held = Retry(
+                waiting = Retry(
                     "waiting for an earlier message", after=outcome.after or 1, attempted=False
                 )
-        return results
+        if held:
+            self._record(held)
+        return results + held
 
     def _attempt(self, job: Job) -> Outcome:
         if job.waiting:
@@ -202,6 +249,11 @@ class DeliveryWorker(Worker):
                     return found
             if job.action == "post" and self.pacer:
                 self.pacer.acquire()
+            if not self.liveness.fresh():
+                # This worker's beat is late (a stalled database, a starved process): another
+                # may already have taken its claims over. Send nothing; what is still ours is
+                # due again at once.
+                return Retry("this worker's heartbeat is late", after=0, attempted=False)
             if job.rebuild and self.build:
                 job = replace(job, message=self.build(job))
             return sender.send(job)
@@ -210,26 +262,58 @@ class DeliveryWorker(Worker):
             return Retry(f"unexpected error: {exc!r}", in_doubt=job.action in ("post", "upload"))
 
     def _record(self, results: list[tuple[Job, Outcome]]) -> None:
-        now = self.clock.now()
-        rows = [self._after(job, outcome, now) for job, outcome in results]
+        """Record outcomes as they come: they are committed together by the outcome that finds
+        `RECORD_BATCH` waiting or the oldest older than `RECORD_WITHIN` seconds, and at the end
+        of the round. A crash leaves only those few sent but unrecorded (in doubt: checked
+        before posting again), at a commit per group rather than per send."""
+        stamp = self.clock.now()
+        mine = _Recorded([(job, self._after(job, outcome, stamp)) for job, outcome in results])
         metrics.count_outcomes(
             (job.platform, _outcome_label(outcome, row["status"]))
-            for (job, outcome), row in zip(results, rows, strict=True)
+            for (job, outcome), (_, row) in zip(results, mine.rows, strict=True)
         )
         self._report_trouble(results)
+        with self._waiting_lock:
+            self._waiting.append(mine)
+            due = (
+                len(self._waiting) >= RECORD_BATCH
+                or time.monotonic() - self._waiting[0].at >= RECORD_WITHIN
+            )
+        if due:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._commit_lock:
+            with self._waiting_lock:
+                group, self._waiting = self._waiting, []
+            if group:
+                # A failed commit leaves its rows claimed: the lease gives them back.
+                self._commit([entry for member in group for entry in member.rows])
+
+    def _commit(self, entries: list[tuple[Job, dict[str, Any]]]) -> None:
+        rows = [row | {"worker": self.liveness.id} for _, row in entries]
         with self.db.transaction() as session:
             session.connection().execute(_RECORD, rows)
-            # A row stored again while this round sent it (a view rebuilt meanwhile) was not
+            # A row stored again while it was being sent (a view rebuilt meanwhile) was not
             # recorded above, and waits on the claim's lease: it is due now, after this send.
             session.connection().execute(
-                _REARMED, {"ids": [job.id for job, _ in results], "now": now}
+                _REARMED, {"ids": [job.id for job, _ in entries], "now": self.clock.now()}
             )
-        # Batches whose copies changed for good this round: their live counts are refreshed.
-        moved = {
-            job.batch: job.platform
-            for (job, _), row in zip(results, rows, strict=True)
-            if job.batch and row["status"] != "pending"
-        }
+        # Batches whose copies changed for good: their live counts are refreshed, at most
+        # once a `PROGRESS_INTERVAL` while sends go on, and when the round ends.
+        with self._waiting_lock:
+            self._moved.update(
+                (job.batch, job.platform)
+                for job, row in entries
+                if job.batch and row["status"] != "pending"
+            )
+        if time.monotonic() - self._progressed >= PROGRESS_INTERVAL:
+            self._report_progress()
+
+    def _report_progress(self) -> None:
+        with self._waiting_lock:
+            moved, self._moved = dict(self._moved), set()
+            self._progressed = time.monotonic()
         if moved and self.on_progress:
             try:
                 self.on_progress(moved)
@@ -245,6 +329,12 @@ class DeliveryWorker(Worker):
             for job, outcome in results
             if isinstance(outcome, Retry) and outcome.attempted
         )
+        delivered = {job.platform for job, outcome in results if isinstance(outcome, Sent)}
+        if failed or self._warned_at:
+            with self._trouble_lock:
+                self._log_trouble(failed, delivered)
+
+    def _log_trouble(self, failed: Counter[tuple[str, str]], delivered: set[str]) -> None:
         now = time.monotonic()
         for trouble, count in failed.items():
             self._unwarned[trouble] += count
@@ -263,7 +353,6 @@ class DeliveryWorker(Worker):
                     WARN_EVERY,
                 )
                 self._warned_at[trouble] = now
-        delivered = {job.platform for job, outcome in results if isinstance(outcome, Sent)}
         for trouble in [t for t in self._warned_at if t[0] in delivered and t not in failed]:
             del self._warned_at[trouble]
             self._unwarned.pop(trouble, None)
@@ -323,9 +412,16 @@ def _statements() -> tuple[Any, Any, Any]:
     """The worker's SQL, built once (Core, not the ORM: it runs every round)."""
     table = Delivery.__table__
     parent = table.alias("parent")
+    workers = WorkerBeat.__table__
+    live = select(workers.c.id).where(workers.c.heartbeat_at >= bindparam("alive_since"))
     due = or_(
         (table.c.status == "pending") & (table.c.not_before <= bindparam("now")),
         (table.c.status == "sending") & (table.c.lease_until < bindparam("now")),
+        # Claimed by a worker that stopped beating: its process is dead, take over at once.
+        (table.c.status == "sending")
+        & table.c.claimed_by.is_not(None)
+        & (table.c.claimed_by != bindparam("worker"))
+        & table.c.claimed_by.not_in(live.scalar_subquery()),
     )
     waits_for = table.alias("waits_for")
     candidates = (
@@ -349,9 +445,10 @@ def _statements() -> tuple[Any, Any, Any]:
         update(table)
         .where(table.c.id.in_(candidates))
         .values(
-            # A lease that ran out means the process died mid-send: maybe delivered.
+            # Taken over from a dead worker (or a lease that ran out): maybe delivered.
             in_doubt=case((table.c.status == "sending", True), else_=table.c.in_doubt),
             status="sending",
+            claimed_by=bindparam("worker"),
             lease_until=bindparam("lease_until"),
             attempt_started=bindparam("now"),
             attempts=table.c.attempts + 1,
@@ -371,7 +468,12 @@ def _statements() -> tuple[Any, Any, Any]:
     )
     record = (
         update(table)
-        .where(table.c.id == bindparam("job_id"), table.c.status == "sending")
+        # Only a row still ours: one taken over meanwhile is its new worker's to record.
+        .where(
+            table.c.id == bindparam("job_id"),
+            table.c.status == "sending",
+            table.c.claimed_by == bindparam("worker"),
+        )
         .values(
             {
                 name: bindparam(name)
@@ -386,7 +488,7 @@ def _statements() -> tuple[Any, Any, Any]:
                     "sent_at",
                 )
             }
-            | {"lease_until": None}
+            | {"lease_until": None, "claimed_by": None}
         )
     )
     return claim, claimed, record
@@ -401,9 +503,23 @@ _REARMED = (
         _TABLE.c.status == "pending",
         _TABLE.c.lease_until.is_not(None),
     )
-    .values(not_before=bindparam("now", type_=_TABLE.c.not_before.type), lease_until=None)
+    .values(
+        not_before=bindparam("now", type_=_TABLE.c.not_before.type),
+        lease_until=None,
+        claimed_by=None,
+    )
 )
 
 
 def _backoff(attempts: int) -> float:
     return min(MAX_BACKOFF, 0.5 * 2 ** max(0, attempts - 1))
+
+
+class _Recorded:
+    """Outcomes waiting for their commit, and since when."""
+
+    __slots__ = ("rows", "at")
+
+    def __init__(self, rows: list[tuple[Job, dict[str, Any]]]) -> None:
+        self.rows = rows
+        self.at = time.monotonic()

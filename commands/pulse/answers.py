@@ -83,7 +83,14 @@ def _thanks(ctx: Context, key: bytes, user: str, answered: surveys.Answered) -> 
     )
 
 
-@routes.action(ANSWER, private=True, deferred=True)
+def _run_clicked(event: Event) -> str | None:
+    """A click is about its survey run: a person's newer click on one run supersedes an older
+    one still stored."""
+    run_id = surveys.run_of_value(event.value)
+    return None if run_id is None else str(run_id)
+
+
+@routes.action(ANSWER, private=True, deferred=True, subject=_run_clicked)
 def on_answer(event: Event, ctx: Context) -> Response:
     key, run, survey, choice, ballot = _answerable(ctx, event, event.value)
     if event.name != f"{ANSWER}:{choice}" or not choice.isdigit():

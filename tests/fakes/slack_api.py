@@ -165,6 +165,10 @@ class FakeSlack:
         self._released = threading.Event()
         self._buckets: dict[str, _Bucket] = {}
         self._outage = False
+        # Channels the bot is not a member of (every other channel: it was invited). A public
+        # one ("C…") takes its posts all the same (chat:write.public) but not its reads; a
+        # private one ("G…") takes neither, and only an invitation lets the bot in.
+        self._not_member: set[str] = set()
         self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -306,6 +310,15 @@ class FakeSlack:
             self._stall_after_store.clear()
             self._released.set()
 
+    def without_bot(self, *channels: str) -> None:
+        """The bot is not a member of these channels (until it joins a public one)."""
+        with self._lock:
+            self._not_member.update(channels)
+
+    def is_member(self, channel: str) -> bool:
+        with self._lock:
+            return channel not in self._not_member
+
     def rate_limit(self, method: str, per_second: float, burst: int = 1) -> None:
         """Enforce a token bucket on `method`; when empty answer 429 with Retry-After."""
         with self._lock:
@@ -323,6 +336,7 @@ class FakeSlack:
                 store.clear()
             for mapping in (self._history, self._homes, self._scripts, self._stalls, self._files):
                 mapping.clear()
+            self._not_member.clear()
             self._buckets.clear()
             self._stall_after_store.clear()
             self._released.set()
@@ -583,6 +597,9 @@ class FakeSlack:
             self._problem("chat.postMessage", f"invalid metadata: {metadata!r:.80}")
             return {"ok": False, "error": "invalid_metadata_format"}
         channel = dm_id(str(body["channel"]))
+        with self._lock:
+            if channel in self._not_member and not channel.startswith("C"):
+                return {"ok": False, "error": "not_in_channel"}
         message: Body = {
             "type": "message",
             "user": "UBOT",
@@ -671,6 +688,8 @@ class FakeSlack:
     def _m_conversations_history(self, body: Body) -> Body:
         """Top-level messages of a channel, newest first (thread replies are left out)."""
         with self._lock:
+            if dm_id(str(body.get("channel", ""))) in self._not_member:
+                return {"ok": False, "error": "not_in_channel"}
             history = self._history.get(dm_id(str(body.get("channel", ""))), [])
             found = [m for m in reversed(history) if m.get("thread_ts") in (None, m["ts"])]
         return self._messages_page(found, body)
@@ -679,11 +698,26 @@ class FakeSlack:
         """A thread, parent first, then replies oldest first."""
         ts = body.get("ts")
         with self._lock:
+            if dm_id(str(body.get("channel", ""))) in self._not_member:
+                return {"ok": False, "error": "not_in_channel"}
             history = self._history.get(dm_id(str(body.get("channel", ""))), [])
             found = [m for m in history if ts in (m["ts"], m.get("thread_ts"))]
         if not found:
             return {"ok": False, "error": "thread_not_found"}
         return self._messages_page(found, body)
+
+    def _m_conversations_join(self, body: Body) -> Body:
+        """The bot joins a public channel (channels:join); a private one needs an invitation."""
+        channel = str(body.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not channel.startswith("C"):
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        with self._lock:
+            joined = channel in self._not_member
+            self._not_member.discard(channel)
+        answer: Body = {"ok": True, "channel": {"id": channel, "is_member": True}}
+        return answer if joined else {**answer, "warning": "already_in_channel"}
 
     def _m_conversations_open(self, body: Body) -> Body:
         target = str(body.get("users") or body.get("channel") or "")

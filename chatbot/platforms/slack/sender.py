@@ -203,7 +203,7 @@ class SlackSender:
         if job.thread_id:
             query["ts"] = job.thread_id
         for _page in range(50):
-            body = self.api.call(method, form=query)
+            body = self._read(method, query, channel)
             for message in body.get("messages", []):
                 metadata = (message.get("metadata") or {}).get("event_payload") or {}
                 if metadata.get("key") == job.key:
@@ -215,6 +215,28 @@ class SlackSender:
             if not query["cursor"]:
                 return None
         raise LookupError(f"{job.key}: history too long to check")
+
+    def _read(self, method: str, query: dict[str, Any], channel: str) -> dict[str, Any]:
+        """A read of a channel's messages. A public channel posted to without being a member
+        (chat:write.public) cannot be read: the bot joins it (channels:join) and reads again.
+        A private channel it is not in needs an invitation: that error is raised, logged."""
+        try:
+            return self.api.call(method, form=query)
+        except SlackCallError as exc:
+            if exc.error != "not_in_channel":
+                raise
+        try:
+            self.api.call("conversations.join", form={"channel": channel})
+        except SlackCallError as exc:
+            log.error(
+                "cannot check channel %s for a copy in doubt: not a member, and joining "
+                "failed (%s); invite the bot with /invite @techhelp",
+                channel,
+                exc.error,
+            )
+            raise
+        log.info("joined channel %s to check a copy in doubt", channel)
+        return self.api.call(method, form=query)
 
 
 def _channel(job: Job) -> str:

@@ -21,7 +21,7 @@ import httpx
 
 from chatbot import metrics
 from chatbot.config import Settings
-from chatbot.delivery import Pacer
+from chatbot.delivery import Pacer, SharedPacer
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +108,17 @@ class Connector:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        pacer: Pacer | SharedPacer | None = None,
     ) -> None:
+        """`pacer`: the tenant's budget shared with other processes (`SharedPacer`); without,
+        this process paces itself to `rate`."""
         self.token = token
         self.client = httpx.Client(
             timeout=timeout,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
             transport=transport,
         )
-        self.pacer = Pacer(rate, clock=clock, sleep=sleep)
+        self.pacer = pacer or Pacer(rate, clock=clock, sleep=sleep)
         self.clock, self.sleep = clock, sleep
         self.blocked_until = 0.0  # a tenant-wide 429's Retry-After
         self.lock = threading.Lock()

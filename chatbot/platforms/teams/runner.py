@@ -9,11 +9,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from chatbot.bot import Bot
+from chatbot.delivery import SharedPacer
 from chatbot.directory import Member
 from chatbot.inbox import Inbox
 from chatbot.platforms.teams import conversations
 from chatbot.platforms.teams.app import Renderer, TeamsApp, build_app
-from chatbot.platforms.teams.client import BotToken, Connector, TeamsCallError, endpoint
+from chatbot.platforms.teams.client import (
+    TENANT_RATE,
+    BotToken,
+    Connector,
+    TeamsCallError,
+    endpoint,
+)
 from chatbot.platforms.teams.sender import TeamsSender
 from chatbot.platforms.teams.server import TokenValidator, teams_endpoint
 from chatbot.web.host import Endpoint
@@ -39,7 +46,9 @@ def teams_parts(bot: Bot, inbox: Inbox | None = None) -> TeamsParts:
     settings = bot.settings
     # A send must finish well inside its lease, or another worker could take it over mid-flight.
     timeout = max(1.0, min(15.0, settings.delivery_lease_seconds / 2))
-    connector = Connector(BotToken(settings), timeout=timeout)
+    # The tenant's rate is shared by every process on the database, as the posting rate is.
+    pacer = SharedPacer(bot.db, "teams", TENANT_RATE)
+    connector = Connector(BotToken(settings), timeout=timeout, pacer=pacer)
     renderer = Renderer(bot)
     inbox = inbox if inbox is not None else Inbox(bot, {})
     app = build_app(bot, connector, inbox, renderer)
