@@ -79,7 +79,7 @@ def test_demo_workspace_alerts_and_pulse_reach_people(tmp_path: Path) -> None:
     )
     assert "Demo workspace" in out and "Finance, Parks and Library" in out
     assert "TECHHELP_ALERT_CHANNELS is not set" not in out
-    assert "--- [#alerts] ---\n🔴 *Outage*\nVPN is down for everyone working off-site" in out
+    assert "--- [#alerts] ---\n🔴 *Outage: VPN*\nVPN is down for everyone working off-site" in out
     # Everyone by direct message: each of the 17 people once, Finance's notice to its 5.
     assert out.count("Mail is slow to arrive") >= 17
     assert "--- [DM to @UOMAR] ---\n🟠 *Degraded service: Email*" in out
@@ -163,7 +163,7 @@ def test_forms_check_each_answer_and_keep_the_others(tmp_path: Path) -> None:
     # The handler refuses one field: only that one is asked again, the other answers kept.
     out = shell(
         tmp_path,
-        "/pulse\nHow was the move?\n\neveryone\n\nnow\n\nyes\n48\n24\n12\n",
+        "/pulse\nHow was the move?\n\n\neveryone\n\nnow\n\nyes\n48\n24\n12\n",
     )
     assert out.count("Question: ") == 1
     assert "Reminder after (hours; empty for none) (optional) <24>: 48" in out

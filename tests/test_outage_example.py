@@ -210,6 +210,9 @@ def test_the_outage_example_joins_and_everyone_following_hears_it_is_resolved(
     for who in ("alice", "bob"):
         told = chat.last(who)
         assert "AL-1" in told and "resolved" in told and "The VPN gateway is back" in told
+        # The alert, the resolution and why the person is told: each its own line (read as
+        # words, lines are joined by a space; run together they were "off-siteThe").
+        assert "working off-site The VPN gateway is back You were told" in told
     staff = chat.received("staff")
     assert not any("AL-1" in shown for shown in staff)  # not following: not told
     # The copy in the channel says it at a glance: its first line, not only a footer.

@@ -65,6 +65,11 @@ SHORT_NAMES = {
     "🔵": "large_blue_circle",
     "⚪": "white_circle",
     "ℹ️": "information_source",
+    "📨": "incoming_envelope",
+    "📄": "page_facing_up",
+    "💡": "bulb",
+    "📝": "memo",
+    "🔎": "mag_right",
 }
 _EMOJI = re.compile("|".join(re.escape(e) for e in sorted(SHORT_NAMES, key=len, reverse=True)))
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
