@@ -322,7 +322,10 @@ class SlackDriver(Driver):
             multis=tuple(n for n, k in kinds.items() if k == "multi_static_select"),
         )
         assert answer.status_code == 200, answer.text
-        errors: dict[str, str] = (answer.json() if answer.content else {}).get("errors") or {}
+        shown = answer.json() if answer.content else {}
+        if shown.get("response_action") == "update":  # what the form did, in the modal
+            self._show(who, f"view-{uuid.uuid4()}", shown["view"]["blocks"], "")
+        errors: dict[str, str] = shown.get("errors") or {}
         if errors:
             self.forms[who] = view
         return errors

@@ -65,7 +65,8 @@ def broadcast(server: Server, message: str) -> None:
         selects=("severity",),
         multis=("audience",),
     )
-    assert answer.status_code == 200 and not answer.content, answer.text
+    assert answer.json()["response_action"] == "update", answer.text
+    assert "is going out to" in json.dumps(answer.json()["view"]), answer.text
 
 
 def assert_each_got_one(server: Server, people: list[str], timeout: float = 60) -> None:

@@ -223,7 +223,8 @@ def test_home_lists_surveys_awaiting_my_answer(server: Server, database_url: str
     submitted = server.submit(
         "pulse.define", form, user=ADMIN, selects=("audience", "schedule", "anonymous")
     )
-    assert submitted.status_code == 200 and not submitted.text
+    assert submitted.json()["response_action"] == "update", submitted.text
+    assert "is on its way to" in json.dumps(submitted.json()["view"]), submitted.text
     fake.wait_for(lambda: len(fake.messages("UBOB")) == 2 and fake.messages("UALICE"))
 
     # Alice sees the survey she received, with its closing time and the DM's signed buttons,

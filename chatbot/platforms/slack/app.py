@@ -182,11 +182,14 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
                 response_action="errors",
                 errors=render.errors({name: response.message.text for name in _field_names(body)}),
             )
+        elif isinstance(response, CloseForm) and response.notice:
+            # What the form did ("PS-1 is on its way to 40 people") takes the modal's place,
+            # with Done to close it.
+            title = ((body.get("view") or {}).get("title") or {}).get("text") or ""
+            ack(response_action="update", view=render.done_view(title, response.notice))
         else:
             # A form's ReplaceMessage is for where the form took the place of the message it was
             # opened from (Teams' card inputs): a modal closes over its message, left as it was.
-            # A CloseForm's notice is not shown: the modal closes (an update of the modal or a
-            # message would change what the form's submit has always answered).
             assert response is None or isinstance(response, CloseForm | ReplaceMessage)
             ack()
 

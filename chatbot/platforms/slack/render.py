@@ -252,3 +252,14 @@ def view(form: Form) -> dict[str, Any]:
         "private_metadata": form.context[:PRIVATE_METADATA],
         "blocks": blocks,
     }
+
+
+def done_view(title: str, notice: str) -> dict[str, Any]:
+    """What a submitted modal becomes when its form says what it did (`CloseForm.notice`): the
+    same title, the notice, and Done (Slack's `response_action: update` of the view)."""
+    return {
+        "type": "modal",
+        "title": _plain(title or "Done", MODAL_TITLE),
+        "close": _plain("Done", MODAL_BUTTON),
+        "blocks": [{"type": "section", "text": _mrkdwn(notice)}],
+    }
