@@ -558,3 +558,36 @@ class TeamsDriver(Driver):
             if submit is not None and to in self.people:
                 self.forms[to] = (submit, shown)
         self.seen_calls = len(calls)
+
+
+def serve(request: Any, tmp_path: Any, yaml: str = "", **env: str) -> Driver:
+    """The real `chatbot serve` of the platform a test is parametrised with (`request.param`,
+    "slack" or "teams"), configured by role: its channels and admin by the platform's ids, the
+    service desk by e-mail (which names them on every platform whose directory gives their
+    account that address), and `yaml` added to the configuration file."""
+    slack = request.param == "slack"
+    ids = (SlackDriver if slack else TeamsDriver).ids()
+    config = tmp_path / "techhelp.yml"
+    config.write_text(f"staff: [{email('staff')}]\n" + yaml)
+    prefix = "TECHHELP" if slack else "TEAMS"
+    server = request.getfixturevalue("make_server" if slack else "make_teams_server")(
+        process=True,  # the real `chatbot serve`, on both platforms
+        TECHHELP_CONFIG=str(config),
+        **env,
+        **{
+            f"{prefix}_TRIAGE_CHANNEL": ids["triage"],
+            f"{prefix}_ALERT_CHANNELS": ids["alerts"],
+            f"{prefix}_IT_CHANNEL": ids["it"],
+            f"{prefix}_ADMINS": ids["admin"],
+        },
+    ).start()
+    if slack:
+        return SlackDriver(server)
+    return TeamsDriver(server, request.getfixturevalue("fake_teams"))
+
+
+def said(chat: Driver, who: str, text: str) -> str:
+    """What `who` was shown in answer to saying `text`."""
+    before = len(chat.received(who))
+    chat.say(who, text)
+    return "\n".join(chat.received(who)[before:])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.drivers import Driver, SlackDriver, TeamsDriver, email
+from tests.drivers import Driver, email, said, serve
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -22,32 +22,8 @@ PROGRAM = (
 
 @pytest.fixture(params=["slack", "teams"])
 def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Driver:
-    """The real `chatbot serve` of the platform: the liaison and the manager by e-mail, which
-    names them on every platform whose directory gives their account that address."""
-    slack = request.param == "slack"
-    ids = (SlackDriver if slack else TeamsDriver).ids()
-    config = tmp_path / "techhelp.yml"
-    config.write_text(f"staff: [{email('staff')}]\n" + PROGRAM)
-    prefix = "TECHHELP" if slack else "TEAMS"
-    server = request.getfixturevalue("make_server" if slack else "make_teams_server")(
-        process=True,
-        TECHHELP_CONFIG=str(config),
-        **{
-            f"{prefix}_TRIAGE_CHANNEL": ids["triage"],
-            f"{prefix}_ALERT_CHANNELS": ids["alerts"],
-            f"{prefix}_IT_CHANNEL": ids["it"],
-            f"{prefix}_ADMINS": ids["admin"],
-        },
-    ).start()
-    if slack:
-        return SlackDriver(server)
-    return TeamsDriver(server, request.getfixturevalue("fake_teams"))
-
-
-def said(chat: Driver, who: str, text: str) -> str:
-    before = len(chat.received(who))
-    chat.say(who, text)
-    return "\n".join(chat.received(who)[before:])
+    """The real `chatbot serve` of the platform: the liaison and the manager by e-mail."""
+    return serve(request, tmp_path, PROGRAM)
 
 
 def test_a_liaison_is_briefed_records_a_check_in_and_follow_ups_are_reminded(

@@ -21,7 +21,7 @@ from chatbot.clock import FixedClock
 from chatbot.config import Routing, Settings
 from chatbot.db.models import Alert, Request
 from chatbot.messages import ReplaceMessage, Reply
-from tests.drivers import Driver, SlackDriver, TeamsDriver, email
+from tests.drivers import Driver, said, serve
 from tests.rendered import slack_json
 
 ADMIN = "UADMIN"
@@ -162,31 +162,7 @@ def test_an_alert_naming_two_services_is_about_the_first(bot: Bot) -> None:
 
 @pytest.fixture(params=["slack", "teams"])
 def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Driver:
-    slack = request.param == "slack"
-    ids = (SlackDriver if slack else TeamsDriver).ids()
-    config = tmp_path / "techhelp.yml"
-    config.write_text(f"staff: [{email('staff')}]\n")
-    prefix = "TECHHELP" if slack else "TEAMS"
-    server = request.getfixturevalue("make_server" if slack else "make_teams_server")(
-        process=True,
-        TECHHELP_CONFIG=str(config),
-        ALERT_COUNT_INTERVAL="1",
-        **{
-            f"{prefix}_TRIAGE_CHANNEL": ids["triage"],
-            f"{prefix}_ALERT_CHANNELS": ids["alerts"],
-            f"{prefix}_IT_CHANNEL": ids["it"],
-            f"{prefix}_ADMINS": ids["admin"],
-        },
-    ).start()
-    if slack:
-        return SlackDriver(server)
-    return TeamsDriver(server, request.getfixturevalue("fake_teams"))
-
-
-def said(chat: Driver, who: str, text: str) -> str:
-    before = len(chat.received(who))
-    chat.say(who, text)
-    return "\n".join(chat.received(who)[before:])
+    return serve(request, tmp_path, ALERT_COUNT_INTERVAL="1")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

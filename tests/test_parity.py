@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.drivers import Driver, SlackDriver, TeamsDriver, email
+from tests.drivers import Driver, SlackDriver, TeamsDriver, said, serve
 
 # What differs between platforms is the adapter, not the database (each database runs the
 # scenarios in tests/test_scenarios.py).
@@ -18,37 +18,12 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 @pytest.fixture(params=["slack", "teams"])
 def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Driver:
-    """The real `chatbot serve` of the platform, configured by role: its channels and admin by
-    the platform's ids, the service desk by e-mail (which names them on every platform whose
-    directory gives their account that address), and a test's `techhelp_yaml` mark."""
-    slack = request.param == "slack"
-    ids = (SlackDriver if slack else TeamsDriver).ids()
+    """The real `chatbot serve` of the platform, with a test's `techhelp_yaml` mark added to its
+    configuration (formatted with the platform's ids)."""
     extra = request.node.get_closest_marker("techhelp_yaml")
+    ids = (SlackDriver if request.param == "slack" else TeamsDriver).ids()
     more = extra.args[0].format(platform=request.param, **ids) if extra else ""
-    config = tmp_path / "techhelp.yml"
-    config.write_text(f"staff: [{email('staff')}]\n" + more)
-    prefix = "TECHHELP" if slack else "TEAMS"
-    server = request.getfixturevalue("make_server" if slack else "make_teams_server")(
-        process=True,  # the real `chatbot serve`, on both platforms
-        TECHHELP_CONFIG=str(config),
-        ALERT_COUNT_INTERVAL="1",
-        **{
-            f"{prefix}_TRIAGE_CHANNEL": ids["triage"],
-            f"{prefix}_ALERT_CHANNELS": ids["alerts"],
-            f"{prefix}_IT_CHANNEL": ids["it"],
-            f"{prefix}_ADMINS": ids["admin"],
-        },
-    ).start()
-    if slack:
-        return SlackDriver(server)
-    return TeamsDriver(server, request.getfixturevalue("fake_teams"))
-
-
-def said(chat: Driver, who: str, text: str) -> str:
-    """What `who` was shown in answer to saying `text`."""
-    before = len(chat.received(who))
-    chat.say(who, text)
-    return "\n".join(chat.received(who)[before:])
+    return serve(request, tmp_path, more, ALERT_COUNT_INTERVAL="1")
 
 
 def test_ask_claim_resolve_rate_and_change_the_rating(chat: Driver) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.drivers import Driver, SlackDriver, TeamsDriver, email
+from tests.drivers import Driver, said, serve
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -39,31 +39,7 @@ surveys:
 
 @pytest.fixture(params=["slack", "teams"])
 def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Driver:
-    """The real `chatbot serve` of the platform, as tests/test_parity.py's fixture."""
-    slack = request.param == "slack"
-    ids = (SlackDriver if slack else TeamsDriver).ids()
-    config = tmp_path / "techhelp.yml"
-    config.write_text(f"staff: [{email('staff')}]\n" + SURVEY)
-    prefix = "TECHHELP" if slack else "TEAMS"
-    server = request.getfixturevalue("make_server" if slack else "make_teams_server")(
-        process=True,
-        TECHHELP_CONFIG=str(config),
-        **{
-            f"{prefix}_TRIAGE_CHANNEL": ids["triage"],
-            f"{prefix}_ALERT_CHANNELS": ids["alerts"],
-            f"{prefix}_IT_CHANNEL": ids["it"],
-            f"{prefix}_ADMINS": ids["admin"],
-        },
-    ).start()
-    if slack:
-        return SlackDriver(server)
-    return TeamsDriver(server, request.getfixturevalue("fake_teams"))
-
-
-def said(chat: Driver, who: str, text: str) -> str:
-    before = len(chat.received(who))
-    chat.say(who, text)
-    return "\n".join(chat.received(who)[before:])
+    return serve(request, tmp_path, SURVEY)
 
 
 def press_nth(chat: Driver, who: str, label: str, nth: int, *, card: str) -> None:
