@@ -326,7 +326,9 @@ def test_several_departments_and_the_channels_in_one_alert(make_server, tmp_path
         selects=("severity",),
         multis=("audience",),
     )
-    assert submitted.status_code == 200 and not submitted.content, submitted.text
+    # The modal becomes the confirmation of where the alert goes.
+    assert submitted.json()["response_action"] == "update", submitted.text
+    assert "going out to 2 channels and 2 people" in json.dumps(submitted.json()["view"])
     server.fake.wait_for(lambda: len(copies_sent(server.fake)) >= 2 + len(CHANNELS))
     time.sleep(0.5)
     assert sorted(m["channel"] for m in copies_sent(server.fake)) == sorted(
