@@ -215,14 +215,19 @@ def test_a_long_paste_arrives_whole_at_a_terminal(tmp_path: Path) -> None:
 
 
 def test_demo_history_fills_the_dashboard_and_the_trends(tmp_path: Path) -> None:
-    made = chatbot(tmp_path, "demo", "--weeks", "1", timeout=900).stdout
-    assert "Added 1 week of history" in made
+    # Two weeks: two runs of the weekly pulse check are closed whatever today's weekday (a trend
+    # needs two), and the alerts are moved into a history that ends too soon for them.
+    made = chatbot(tmp_path, "demo", "--weeks", "2", timeout=900).stdout
+    assert "Added 2 weeks of history" in made
     requests = query(tmp_path, "select count(*) from requests")[0][0]
     rated = query(tmp_path, "select count(*) from ratings")[0][0]
     assert isinstance(requests, int) and requests >= 8 and isinstance(rated, int) and rated >= 4
     runs = query(tmp_path, "select count(*) from survey_runs where closed_at is not null")
     assert runs[0][0] >= 1
-    assert query(tmp_path, "select count(*) from alerts where resolved_at is not null") == [(1,)]
+    said = re.search(r"(\d+) alerts?", made)
+    assert said and int(said.group(1)) >= 1, made
+    resolved = query(tmp_path, "select count(*) from alerts where resolved_at is not null")
+    assert resolved == [(int(said.group(1)),)]
     again = chatbot(tmp_path, "demo", ok=False)
     assert again.returncode != 0 and "added to this database already" in again.stderr
     out = shell(tmp_path, "/pulse results\n/techhelp status\n")

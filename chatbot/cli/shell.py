@@ -253,6 +253,7 @@ def demo_command(user: str | None, weeks: int) -> None:
     click.echo(
         f"Added {weeks} week{'s' if weeks != 1 else ''} of history to {where}: "
         f"{made.requests} requests "
-        f"({made.rated} rated), {made.alerts} alerts, {made.surveys} runs of a weekly pulse "
+        f"({made.rated} rated), {made.alerts} alert{'s' if made.alerts != 1 else ''}, "
+        f"{made.surveys} runs of a weekly pulse "
         "check. Run `chatbot shell` and type /dashboard."
     )

@@ -217,6 +217,7 @@ def add_history(build: Callable[[Clock | None], Bot], *, me: str, weeks: int) ->
         player,
         later,
         when=start + timedelta(weeks=1, days=1, hours=1.25),
+        span=(start, now),
         me=me,
         line="/techalert outage VPN is down for everyone working off-site",
         affected=[p.id for p in rng.sample(people, k=6)],
@@ -228,6 +229,7 @@ def add_history(build: Callable[[Clock | None], Bot], *, me: str, weeks: int) ->
         player,
         later,
         when=start + timedelta(weeks=3, days=2, hours=5),
+        span=(start, now),
         me=me,
         line="/techalert degraded Email is slow to arrive (up to 20 minutes)",
         affected=[p.id for p in rng.sample(people, k=4)],
@@ -306,6 +308,7 @@ def _alert(
     later: Callable[[datetime, Callable[[], object]], None],
     *,
     when: datetime,
+    span: tuple[datetime, datetime],
     me: str,
     line: str,
     affected: list[str],
@@ -313,6 +316,12 @@ def _alert(
     note: str,
     made: Made,
 ) -> None:
+    # The same weekday and hour an earlier week when the history (`span`) ends before the alert
+    # would be resolved (a one-week history made on a Monday): every history has its alerts.
+    start, end = span
+    while when + timedelta(minutes=minutes + 5) >= end and when - timedelta(weeks=1) >= start:
+        when -= timedelta(weeks=1)
+
     def send() -> None:
         found = _ALERT.search(player.type(me, line))
         if not found:
