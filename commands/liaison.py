@@ -352,14 +352,7 @@ def submit_note(event: Event, ctx: Context) -> Response:
         follow_ups=len(note["follow_ups"]),
         next=check_in.due.isoformat() if check_in else "none",
     )
-    ctx.send(
-        Outgoing(
-            key=f"liaison-recorded:{event.key}",
-            to=Address.person(event.platform, event.user),
-            message=Message.plain(text),
-        )
-    )
-    return CloseForm()
+    return CloseForm(notice=text)  # shown where the form was, as the other forms do
 
 
 # --- follow-ups ---------------------------------------------------------------------------------
