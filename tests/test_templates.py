@@ -608,7 +608,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
             "number": 3,
             "item": ns(question="Anything else?", kind="comment"),
             "chosen": None,
-            "comment": "More training please",
+            "comment": "More training please\nand shorter forms",
         },
     ),
     (
@@ -791,7 +791,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         {
             "survey": survey(),
             "choice": "4",
-            "comment": "Quick answers",
+            "comment": "Quick answers\nand a fix that lasted",
             "closes": "04 Dec 17:00 UTC",
         },
     ),
@@ -811,7 +811,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     (
         "rating/thanks.md.j2",
         "a comment",
-        {"request": request(), "score": 4, "comment": "Very quick"},
+        {"request": request(), "score": 4, "comment": "Very quick\nThank you"},
     ),
     # the requester's messages
     ("requester/answered.md.j2", "", {"request": request()}),
@@ -1112,6 +1112,25 @@ def problems(plain: str) -> list[str]:
     return found
 
 
+_SLACK_ITALIC = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_SLACK_EMOJI = re.compile(r":[a-z_]+:")
+
+
+def unbalanced_on_slack(neutral: str) -> list[str]:
+    """Lines of the Slack rendering whose bold or italics open and never close (mrkdwn does
+    not carry them over a line break, so the marks show). Values' own marks are look-alikes
+    there, so every mark left is the bot's."""
+    found = []
+    fenced = False
+    for line in slack.mrkdwn(neutral).split("\n"):
+        if line.strip() == "```":
+            fenced = not fenced
+        line = _SLACK_EMOJI.sub("", re.sub(r"`[^`]*`", "", line))
+        if not fenced and (line.count("*") % 2 or len(_SLACK_ITALIC.findall(line)) % 2):
+            found.append(line)
+    return found
+
+
 def ids(cases: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
     return [f"{name.removesuffix('.md.j2')}[{case}]" if case else name for name, case, _ in cases]
 
@@ -1128,6 +1147,7 @@ def test_a_template_reads_cleanly(name: str, case: str, values: dict[str, Any]) 
     assert lines_run_together(name, values) == []
     shown = T.render(name, **values)
     assert problems(console.text(shown).replace("*", "")) == []
+    assert unbalanced_on_slack(shown) == []
 
 
 _TAG = re.compile(r"\{%.*?%\}")
@@ -1172,6 +1192,10 @@ def test_the_request_receipt() -> None:
     assert "\n>Printer jams\n>On floor 3\nThe service desk" in slack.mrkdwn(shown)
     quoted_on_teams = [part for kind, part in teams.segments(shown) if kind == "quote"]
     assert [plain_text(part) for part in quoted_on_teams] == ["Printer jams\nOn floor 3"]
+    values = {"request": request(logged_by="UBOB", intake_channel="phone"), "actor": "UBOB"}
+    assert lines("requester/received.md.j2", **values)[0] == (
+        "📥 We have your request TH-12 (logged for you by @UBOB, via phone):"
+    )
     reply = T.blocks(
         "techhelp/received_reply.md.j2",
         request=request(),
@@ -1240,11 +1264,17 @@ def test_the_pulse_prompt_and_thanks() -> None:
         "One click: 1 = very poor, 5 = excellent.",
     ]
     values = {"survey": survey(), "choice": "4", "closes": "04 Dec 17:00 UTC"}
-    assert lines("pulse/thanks.md.j2", comment="Quick answers", **values) == [
+    comment = "Quick answers\nand a fix that lasted"
+    assert lines("pulse/thanks.md.j2", comment=comment, **values) == [
         "🙏 Thank you! You answered 4 to: How easy was it to get help from IT this week?",
         "Click another option to change your answer (until 04 Dec 17:00 UTC).",
-        "Your comment: Quick answers",
+        "Your comment:",
+        "Quick answers",
+        "and a fix that lasted",
     ]
+    # Quoted whole on Slack: no italics left open across its lines.
+    shown = slack.mrkdwn(T.render("pulse/thanks.md.j2", comment=comment, **values))
+    assert shown.endswith("Your comment:\n>Quick answers\n>and a fix that lasted")
     assert lines("pulse/thanks.md.j2", comment=None, **values)[1:] == [
         "Click another option to change your answer (until 04 Dec 17:00 UTC), or add a comment."
     ]
@@ -1255,7 +1285,7 @@ def test_the_rating_prompt_and_thanks() -> None:
         "How did we do with TH-12? One click tells us (1 = poor, 5 = excellent)."
     ]
     thanks = lines("rating/thanks.md.j2", request=request(), score=4, comment="Very quick")
-    assert len(thanks) == 2 and thanks[1] == "Your comment: Very quick"
+    assert len(thanks) == 3 and thanks[1:] == ["Your comment:", "Very quick"]
     assert thanks[0].endswith("when the week's figures are published.")
 
 
