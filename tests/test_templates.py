@@ -24,6 +24,7 @@ import pytest
 
 from chatbot.liaison.briefing import Briefing, Trend
 from chatbot.liaison.schedule import CheckIn
+from chatbot.messages import Message
 from chatbot.platforms.console import render as console
 from chatbot.platforms.slack import render as slack
 from chatbot.platforms.teams import render as teams
@@ -1372,3 +1373,15 @@ def test_an_overdue_request_quotes_it_on_its_own_line() -> None:
     assert slack.mrkdwn(shown).endswith(
         "<@UDANA>, for your attention.\n> The printer on floor 3 jams on every second page"
     )
+
+
+def test_the_resolved_message_keeps_its_last_sentence_within_slacks_limit() -> None:
+    """The longest alert and resolution a person can type, with a few ampersands (each five
+    characters once Slack escapes it): the message is cut in its values, never in what it
+    tells the person to do."""
+    long = "The R&D VPN drops every few minutes. " * 400
+    resolved = alert(state="resolved", message=long, resolution=long)
+    text = T.render("techalert/resolved_personal.md.j2", alert=resolved, duration="1 d 23 h 59 min")
+    section = slack.message(Message.plain(text))["blocks"][0]["text"]["text"]
+    assert section.endswith("Still a problem for you? `/techhelp` and describe it.")
+    assert section.count("characters in all") == 2  # both values cut, each with its note
