@@ -693,6 +693,34 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     (
         "pulse/questionnaire_prompt.md.j2",
+        "one question",
+        {
+            "reminder": False,
+            "total": 1,
+            "remaining": 1,
+            "answered": False,
+            "comments": 0,
+            "closes": "04 Dec",
+            "page": 0,
+            "pages": 1,
+        },
+    ),
+    (
+        "pulse/questionnaire_prompt.md.j2",
+        "the one question answered",
+        {
+            "reminder": False,
+            "total": 1,
+            "remaining": 0,
+            "answered": True,
+            "comments": 0,
+            "closes": "04 Dec",
+            "page": 0,
+            "pages": 1,
+        },
+    ),
+    (
+        "pulse/questionnaire_prompt.md.j2",
         "all answered",
         {
             "reminder": False,
@@ -706,6 +734,16 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         },
     ),
     ("pulse/questionnaire_results.md.j2", "closed", results_values(f=questionnaire_figures())),
+    (
+        "pulse/questionnaire_results.md.j2",
+        "one item",
+        results_values(f=questionnaire_figures(items=[item_result()], compared=[1])),
+    ),
+    (
+        "pulse/questionnaire_summary.md.j2",
+        "one item",
+        results_values(f=questionnaire_figures(items=[item_result()], compared=[1])),
+    ),
     (
         "pulse/questionnaire_results.md.j2",
         "open, one held back",
