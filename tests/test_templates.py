@@ -1423,3 +1423,38 @@ def test_the_resolved_message_keeps_its_last_sentence_within_slacks_limit() -> N
     section = slack.message(Message.plain(text))["blocks"][0]["text"]["text"]
     assert section.endswith("Still a problem for you? `/techhelp` and describe it.")
     assert section.count("characters in all") == 2  # both values cut, each with its note
+
+
+POISON = "<!channel> <@U1> *bold* _it_ `code` <https://evil.example|click>\n> quote"
+
+
+def poisoned(value: Any) -> Any:
+    """`value` with every string in it (but the bot's own neutral markup) typed by someone
+    trying to ping the channel, format, link or quote."""
+    if isinstance(value, Neutral) or callable(value):
+        return value
+    if isinstance(value, str):
+        return POISON
+    if isinstance(value, ns):
+        return ns(**{k: poisoned(v) for k, v in vars(value).items()})
+    if isinstance(value, dict):
+        return {k: poisoned(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(poisoned(v) for v in value)
+    return value
+
+
+@pytest.mark.parametrize(("name", "case", "values"), CASES, ids=ids(CASES))
+def test_what_people_typed_stays_text(name: str, case: str, values: dict[str, Any]) -> None:
+    """Every value a template shows is a literal: typed markup pings nobody, links nowhere
+    and formats nothing, on Slack and on Teams."""
+    shown = T.render(name, **{k: poisoned(v) for k, v in values.items()})
+    on_slack = slack.mrkdwn(shown)
+    assert "<!channel>" not in on_slack and "<https://evil" not in on_slack
+    assert (
+        "<@U1>" not in on_slack and "\n> quote" not in on_slack and "\n>&gt; quote" not in on_slack
+    )
+    assert "*bold*" not in on_slack and "`code`" not in on_slack and "_it_" not in on_slack
+    on_teams = teams.text(shown)
+    assert "<at>" not in on_teams and "](https://evil" not in on_teams
+    assert "*bold*" not in on_teams and "_it_" not in on_teams
