@@ -1305,7 +1305,7 @@ def test_the_pulse_prompt_and_thanks() -> None:
     values = {"survey": survey(), "choice": "4", "closes": "04 Dec 17:00 UTC"}
     comment = "Quick answers\nand a fix that lasted"
     assert lines("pulse/thanks.md.j2", comment=comment, **values) == [
-        "🙏 Thank you! You answered 4 to: How easy was it to get help from IT this week?",
+        "🙏 Thank you! You answered 4 to How easy was it to get help from IT this week?",
         "Click another option to change your answer (until 04 Dec 17:00 UTC).",
         "Your comment:",
         "Quick answers",
