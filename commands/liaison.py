@@ -156,7 +156,8 @@ def departments_list(ctx: Context, event: Event) -> Response:
         last = f"last met {check_in.last_met}" if check_in.last_met else "no meeting recorded"
         if check_in.overdue(today):
             late = check_in.days_late(today)
-            return f"next check-in was due {check_in.due} ({late} days late), {last}"
+            days = "1 day" if late == 1 else f"{late} days"
+            return f"next check-in was due {check_in.due} ({days} late), {last}"
         return f"next check-in {check_in.due}, {last}"
 
     text = ctx.render("liaison/list.md.j2", mine=mine, others=others, describe=describe)

@@ -340,7 +340,7 @@ def test_a_clock_that_was_down_still_briefs_and_a_new_department_is_briefed_at_o
     run_clock(chat)
     finance = [t for t in chat.received(LIAISON) if "Briefing: Finance" in t]
     assert len(finance) == 2
-    assert "next check-in 2026-01-12 (overdue by 1 days)" in finance[-1]
+    assert "next check-in 2026-01-12 (overdue by 1 day)" in finance[-1]
 
 
 def test_follow_up_owners_are_reminded_when_due_and_mark_it_done(

@@ -60,8 +60,8 @@ def _run(
 
 
 AS_HELP = (
-    "Act as this person (an id on the TECHHELP_* platform, who gets what is addressed to the "
-    "author, e.g. the live count) instead of the local operator."
+    "Act as this person (their user id on the TECHHELP_PLATFORM platform; they get what is "
+    "addressed to the author, e.g. the live count) instead of the local operator."
 )
 
 
@@ -146,6 +146,7 @@ def alert() -> None:
     type=click.Choice(["outage", "degraded", "maintenance", "info"]),
     default="outage",
     show_default=True,
+    help="How bad it is: it sets the alert's icon and heading.",
 )
 @click.option("--service", default=None, help="The affected service, e.g. Email.")
 @click.option(

@@ -165,7 +165,9 @@ def _complete(choices: Sequence[str]) -> None:
 
 
 @click.command()
-@click.option("--user", default=None, help="Slack-style user id to act as (default UCONSOLE).")
+@click.option(
+    "--user", default=None, help="Whom the console acts as (default UCONSOLE; `/as` changes it)."
+)
 @click.option(
     "--no-demo",
     is_flag=True,

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from chatbot.bot import EventKind
 
 
-AS_HELP = "Act as this admin (an id on the TECHHELP_* platform) instead of the local operator."
+AS_HELP = (
+    "Act as this admin (their user id on the TECHHELP_PLATFORM platform) instead of the local "
+    "operator."
+)
 
 
 def _as(command: Callable[..., None]) -> Callable[..., None]:
@@ -202,7 +205,9 @@ def items_from_file(path: str) -> tuple[str | None, list[dict[str, Any]]]:
 @click.option("--at", default="", help="YYYY-MM-DD HH:MM (at), HH:MM (recurring) or a crontab.")
 @click.option("--named", is_flag=True, help="Not anonymous: answers keep the person's id.")
 @click.option("--reminder-hours", default="24", show_default=True, help="Empty: no reminder.")
-@click.option("--close-hours", default="72", show_default=True)
+@click.option(
+    "--close-hours", default="72", show_default=True, help="Hours after sending until it closes."
+)
 @_as
 @click.pass_context
 def survey_create(
@@ -255,15 +260,15 @@ def survey_list(ctx: click.Context) -> None:
 
 
 @survey.command("results")
-@click.argument("survey_id", required=False, default="")
+@click.argument("survey_id", metavar="[REF]", required=False, default="")
 @click.pass_context
 def survey_results(ctx: click.Context, survey_id: str) -> None:
-    """Results of a survey's latest run (of the latest survey when no id is given)."""
+    """Results of a survey's latest run (REF: PS-n; without it, the latest survey's)."""
     _survey_run(ctx, "command", "pulse", text=f"results {survey_id}".strip())
 
 
 @survey.command("close")
-@click.argument("survey_id")
+@click.argument("survey_id", metavar="REF")
 @_as
 @click.pass_context
 def survey_close(ctx: click.Context, survey_id: str, as_user: str | None) -> None:
@@ -272,7 +277,7 @@ def survey_close(ctx: click.Context, survey_id: str, as_user: str | None) -> Non
 
 
 @survey.command("stop")
-@click.argument("survey_id")
+@click.argument("survey_id", metavar="REF")
 @_as
 @click.pass_context
 def survey_stop(ctx: click.Context, survey_id: str, as_user: str | None) -> None:

@@ -110,6 +110,7 @@ def mrkdwn(neutral: str, *, formatting: bool = True) -> str:
     for the notification text; values escaped and mentions live all the same)."""
     out: list[str] = []
     line_start = True
+    quoting = False  # on a line the bot's `>` opened: a value's every line stays in the quote
     for piece in pieces(neutral):
         if isinstance(piece, Markup):
             lines = piece.text.split("\n")
@@ -118,8 +119,12 @@ def mrkdwn(neutral: str, *, formatting: bool = True) -> str:
                 for i, line in enumerate(lines)
             ]
             text = "\n".join(rendered)
+            if line_start or len(lines) > 1:
+                quoting = formatting and lines[-1].startswith(">")
         elif isinstance(piece, Literal):
             text = _value(piece.text)
+            if quoting:
+                text = text.replace("\n", "\n>")
         elif isinstance(piece, Mention):
             text = f"<@{piece.id}>" if _USER_ID.match(piece.id) else _value(piece.id)
         else:
