@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -101,15 +101,16 @@ def create_request(
 
 _INSERT_REQUEST = insert(Request.__table__).returning(Request.__table__.c.id)
 _INSERT_EVENT = insert(RequestEvent.__table__)
+_SET_CARD = (
+    update(Request.__table__)
+    .where(Request.__table__.c.id == bindparam("row_id"))
+    .values(card_delivery_id=bindparam("card"))
+)
 
 
 def set_card(*, session: Session, request: Request, delivery_id: int | None) -> None:
     """Record where the request's triage card is (its delivery), in one UPDATE."""
-    session.connection().execute(
-        update(Request.__table__)
-        .where(Request.__table__.c.id == request.id)
-        .values(card_delivery_id=delivery_id)
-    )
+    session.connection().execute(_SET_CARD, {"row_id": request.id, "card": delivery_id})
     set_committed_value(request, "card_delivery_id", delivery_id)
 
 
