@@ -267,6 +267,12 @@ def main() -> None:
         default=None,
         help="open loop: requests per second (default: closed loop, as fast as answered)",
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="TechHelp as `serve --web-only` plus `chatbot clock`, which sends (the CPU of both "
+        "is counted); use with PostgreSQL (BENCH_DATABASE_URL)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="techhelp-bench-"))
@@ -281,21 +287,27 @@ def main() -> None:
     base_env = bench_env(slack_url, database_url, TECHHELP_TRIAGE_CHANNEL=TRIAGE)
     results = []
     try:
+        serve = [python, "-m", "chatbot.cli", "serve", *(["--web-only"] if args.split else [])]
         for name, argv in (
             ("bare Bolt baseline", [python, str(ROOT / "bench" / "baseline_app.py")]),
-            ("TechHelp", [python, "-m", "chatbot.cli", "serve"]),
+            ("TechHelp", serve),
         ):
             port = free_port()
             before = triage_posts()
             process = Process(argv, {**base_env, "PORT": str(port)}, work / f"{port}.log")
+            helpers: list[Process] = []
             try:
                 url = f"http://127.0.0.1:{port}"
                 wait_healthy(url)
+                if args.split and name == "TechHelp":
+                    clock = [python, "-m", "chatbot.cli", "clock"]
+                    helpers.append(Process(clock, base_env, work / "clock.log"))
+                pids = [process.proc.pid, *(h.proc.pid for h in helpers)]
                 load(url, [command_body(i) for i in range(args.warmup)], args.clients)
                 # Start measuring once the warm-up's deliveries are out, as the baseline's are.
                 while triage_posts() < before + args.warmup:
                     time.sleep(0.05)
-                cpu_before = cpu_seconds(process.proc.pid)
+                cpu_before = sum(cpu_seconds(pid) for pid in pids)
                 seen: list[float] = []
                 latencies, wall, failures = load(
                     url,
@@ -318,7 +330,7 @@ def main() -> None:
                 row["last_post_after_load_s"] = time.monotonic() - load_ended
                 # Server CPU per request, its deliveries included.
                 row["cpu_ms_per_request"] = (
-                    (cpu_seconds(process.proc.pid) - cpu_before) / args.requests * 1000
+                    (sum(cpu_seconds(pid) for pid in pids) - cpu_before) / args.requests * 1000
                 )
                 if name == "TechHelp":
                     engine = create_engine(
@@ -332,9 +344,12 @@ def main() -> None:
                             text("select count(*) from deliveries where status='sent'")
                         ).scalar()
                     engine.dispose()
+                row["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
                 results.append(row)
             finally:
                 process.stop()
+                for helper in helpers:
+                    helper.stop()
     finally:
         fake.stdin.close()
         fake.terminate()
@@ -345,7 +360,9 @@ def main() -> None:
         f"\n{args.requests} signed /techhelp requests, {args.clients} concurrent clients, "
         f"{f'{args.rate:g}/s offered' if args.rate else 'closed loop'} "
         f"(after {args.warmup} warm-up), fake Slack on 127.0.0.1, "
-        f"database {database_url.split(':')[0]}"
+        f"database {database_url.split(':')[0]}, "
+        + ("serve --web-only + clock" if args.split else "one serve process")
+        + f", load average at the end {' '.join(ours['loadavg'])}"
     )
     print(
         f"{'':20}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'req/s':>8}{'fail':>6}{'posts':>7}"
@@ -370,7 +387,8 @@ def main() -> None:
     )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    name = f"intake-{args.rate:g}rps.json" if args.rate else "intake.json"
+    name = f"intake-{args.rate:g}rps" if args.rate else "intake"
+    name += "-split.json" if args.split else ".json"
     (out / name).write_text(json.dumps({"results": results, "p99_ratio": ratio}, indent=2))
 
 

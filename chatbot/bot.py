@@ -24,6 +24,7 @@ from chatbot.addresses import Address
 from chatbot.clock import Clock
 from chatbot.config import Settings
 from chatbot.db import Database
+from chatbot.db.group import GroupCommit
 from chatbot.db.models import Interaction
 from chatbot.db.upsert import insert_ignore
 from chatbot.identity import Identity, identify
@@ -336,6 +337,7 @@ class Bot:
                     raise ValueError(f"{route} is registered by two modules")
                 self.handlers[route] = handler
         self.worker: delivery.DeliveryWorker | None = None
+        self.group = GroupCommit(db)
         self.message_command = message_command
         self.capabilities: dict[str, Capabilities] = {}
 
@@ -530,35 +532,35 @@ class Bot:
         event = self.routed(event)
         handler = self.handler_for(event)
         now = self.clock.now()
-        try:
-            with self.db.transaction() as session:
-                if within:
-                    within(session)
-                if (
-                    self._log(session, event, now, private=self.route_of(event) in self.private)
-                    is None
-                ):
-                    if self.route_of(event) in self.private:
-                        log.info("duplicate %s %s ignored", *self.route_of(event))
-                    else:
-                        log.info(
-                            "duplicate %s %s (key %s) ignored", event.kind, event.name, event.key
-                        )
-                    return None
-                ctx = self.context(session, platform=event.platform, now=now)
-                response: Response
-                if handler is None and event.kind == "command":
-                    text = self.templates.render(
-                        "common/unknown_command.md.j2", command=event.name, commands=self.commands
-                    )
-                    response = Reply(Message.plain(text))
-                elif handler is None:
-                    text = self.templates.render("common/unknown_action.md.j2")
-                    response = Reply(Message.plain(text))
+        private = self.route_of(event) in self.private
+
+        def unit(session: Session) -> tuple[Response, bool]:
+            if within:
+                within(session)
+            if self._log(session, event, now, private=private) is None:
+                if private:
+                    log.info("duplicate %s %s ignored", *self.route_of(event))
                 else:
-                    response = handler(event, ctx)
-                response = self._adapt(ctx, event, response)
-                queued = ctx.queued
+                    log.info("duplicate %s %s (key %s) ignored", event.kind, event.name, event.key)
+                return None, False
+            ctx = self.context(session, platform=event.platform, now=now)
+            response: Response
+            if handler is None and event.kind == "command":
+                text = self.templates.render(
+                    "common/unknown_command.md.j2", command=event.name, commands=self.commands
+                )
+                response = Reply(Message.plain(text))
+            elif handler is None:
+                text = self.templates.render("common/unknown_action.md.j2")
+                response = Reply(Message.plain(text))
+            else:
+                response = handler(event, ctx)
+            return self._adapt(ctx, event, response), ctx.queued
+
+        try:
+            # Concurrent events share a transaction and its commit (`GroupCommit`); this
+            # returns once this one's is committed.
+            response, queued = self.group.run(unit)
         except Refusal as refusal:
             # Everything the handler did is rolled back; the interaction is still logged.
             with self.db.transaction() as session:

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from chatbot import identity
 from chatbot.config import Settings
@@ -54,34 +55,63 @@ def create_request(
     department = identity.identify(
         session=session, settings=settings, platform=platform, account_id=requester
     ).department(settings)
-    request = Request(
-        platform=platform,
-        requester=requester,
-        logged_by=logged_by,
-        intake_channel=intake_channel,
-        by_message=by_message,
-        text=text,
-        category=triage.category,
-        urgency=triage.urgency,
-        queue=triage.queue,
-        tier=triage.tier,
-        service=service,
-        department=department.name if department else None,
-        state="open",
-        created_at=now,
-        updated_at=now,
+    values = {
+        "platform": platform,
+        "requester": requester,
+        "logged_by": logged_by,
+        "intake_channel": intake_channel,
+        "by_message": by_message,
+        "text": text,
+        "category": triage.category,
+        "urgency": triage.urgency,
+        "queue": triage.queue,
+        "tier": triage.tier,
+        "service": service,
+        "department": department.name if department else None,
+        "state": "open",
+        "assignee": None,
+        "resolution": None,
+        "created_at": now,
+        "first_response_at": None,
+        "resolved_at": None,
+        "updated_at": now,
+        "card_delivery_id": None,
+    }
+    # Core, not the ORM's flush: this runs inside every /techhelp acknowledgement, and two
+    # flushes (the request, its event) cost several times the two INSERTs themselves.
+    connection = session.connection()
+    request_id = connection.execute(_INSERT_REQUEST, values).scalar_one()
+    connection.execute(
+        _INSERT_EVENT,
+        {
+            "request_id": request_id,
+            "actor": logged_by or requester,
+            "kind": "created",
+            "detail": {"intake": intake_channel},
+            "at": now,
+        },
     )
+    # The row as stored, in the session as if it had been read: later changes in this unit of
+    # work (and reads of it) go through the ORM as usual, without a SELECT.
+    request = Request(id=request_id, **values)
+    make_transient_to_detached(request)
     session.add(request)
-    session.flush()
-    _record(
-        session,
-        request,
-        actor=logged_by or requester,
-        kind="created",
-        now=now,
-        detail={"intake": intake_channel},
-    )
     return request
+
+
+_INSERT_REQUEST = insert(Request.__table__).returning(Request.__table__.c.id)
+_INSERT_EVENT = insert(RequestEvent.__table__)
+_SET_CARD = (
+    update(Request.__table__)
+    .where(Request.__table__.c.id == bindparam("row_id"))
+    .values(card_delivery_id=bindparam("card"))
+)
+
+
+def set_card(*, session: Session, request: Request, delivery_id: int | None) -> None:
+    """Record where the request's triage card is (its delivery), in one UPDATE."""
+    session.connection().execute(_SET_CARD, {"row_id": request.id, "card": delivery_id})
+    set_committed_value(request, "card_delivery_id", delivery_id)
 
 
 def get(*, session: Session, request_id: int) -> Request:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chatbot.config import URGENCIES, Category, Routing
 
@@ -17,7 +18,16 @@ class Triage:
 
 
 def _mentions(text: str, keyword: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(keyword.lower())}(?!\w)", text) is not None
+    # The substring test first: most keywords are not in a given text at all, and it costs a
+    # fraction of the whole-word search.
+    return keyword.lower() in text and _pattern(keyword).search(text) is not None
+
+
+@lru_cache(maxsize=4096)
+def _pattern(keyword: str) -> re.Pattern[str]:
+    """A keyword as a whole word, compiled once: every /techhelp tries each configured keyword,
+    more of them than `re`'s own cache keeps."""
+    return re.compile(rf"(?<!\w){re.escape(keyword.lower())}(?!\w)")
 
 
 def guess(text: str, routing: Routing) -> Triage:

@@ -119,9 +119,10 @@ def announce(ctx: Context, request: Request, *, card_delay: float = 0) -> None:
             message = Message(
                 text=message.text, blocks=(*message.blocks, Block("section", text=note))
             )
-        request.card_delivery_id = ctx.send(
+        card_id = ctx.send(
             Outgoing(key=card_key(request), to=channel, message=message, delay_seconds=card_delay)
         )
+        requests.set_card(session=ctx.session, request=request, delivery_id=card_id)
     else:
         log.warning("TECHHELP_TRIAGE_CHANNEL is not set: %s has no triage card", request.ref)
     tell_requester(ctx, request, "received", actor=request.logged_by or request.requester)

@@ -87,6 +87,13 @@ class Database:
             yield session
 
     @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection in a write transaction (as `transaction()`'s, without a session):
+        committed at the end, rolled back on an exception (`chatbot.db.group`)."""
+        with self._writer, self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A read-only connection for reports: it takes no write lock and never waits on one."""
         engine = self.engine

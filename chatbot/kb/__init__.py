@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from chatbot import search
@@ -187,23 +187,30 @@ def record_lookup(
     now: datetime,
     request_id: int | None = None,
 ) -> None:
-    session.add(
-        KbLookup(
-            kind=kind,
-            platform=platform,
-            user_id=user,
-            department=department,
-            text=text[:2000],
-            found=found,
-            request_id=request_id,
-            at=now,
-        )
+    # Core: one INSERT inside every /techhelp acknowledgement, without an ORM flush.
+    session.connection().execute(
+        _INSERT_LOOKUP,
+        {
+            "kind": kind,
+            "platform": platform,
+            "user_id": user,
+            "department": department,
+            "text": text[:2000],
+            "found": found,
+            "request_id": request_id,
+            "at": now,
+        },
     )
+
+
+_INSERT_LOOKUP = insert(KbLookup.__table__)
 
 
 def record_suggestions(
     *, session: Session, request: Request, articles: Sequence[Suggested | KbArticle], now: datetime
 ) -> None:
+    if not articles:
+        return
     for position, article in enumerate(articles, start=1):
         session.add(
             KbSuggestion(
