@@ -1,6 +1,7 @@
-"""Group commit at the core: events handled at the same moment share one transaction and its
-commit (`chatbot.db.group`), yet each is stored, refused or failed as if it had run alone, and
-its caller returns only once its own work is committed."""
+"""Group commit at the core: on SQLite, where a process's transactions take turns anyway, events
+handled at the same moment share one transaction and its commit (`chatbot.db.group`), yet each
+is stored, refused or failed as if it had run alone, and its caller returns only once its own
+work is committed. On PostgreSQL events run side by side: a slow one holds up no other."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ NOW = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
 
 
 burst: list[str] = []  # the events of the burst under way, behind the one that holds
+quick_done = threading.Event()  # the quick event beside a slow one was answered
 
 
 def _routes(held: threading.Event, bot_of: list[Bot]) -> Routes:
@@ -34,6 +36,9 @@ def _routes(held: threading.Event, bot_of: list[Bot]) -> Routes:
 
     @routes.command("note")
     def note(event: Event, ctx: Context) -> Response:
+        if event.text == "slow":  # a pulse check to thousands: others are handled meanwhile
+            quick_done.wait(30)
+            return Reply(Message.plain(f"slow, quick done first: {quick_done.is_set()}"))
         if event.text == "hold":
             # The first event of a group: wait until the others queue behind it, so that the
             # next group holds them all.
@@ -120,6 +125,10 @@ def _stored(bot: Bot) -> set[str]:
         return set(session.scalars(select(Delivery.key)))
 
 
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@sqlite_only
 def test_each_event_of_a_group_is_stored_refused_or_failed_as_if_alone(
     grouped: tuple[Bot, threading.Event, list[int]],
 ) -> None:
@@ -146,6 +155,7 @@ def test_each_event_of_a_group_is_stored_refused_or_failed_as_if_alone(
     assert {"k0", "k1", "k3", "k5", "k6"} <= set(logged)
 
 
+@sqlite_only
 def test_a_group_whose_commit_fails_stores_each_event_alone(
     grouped: tuple[Bot, threading.Event, list[int]],
 ) -> None:
@@ -167,3 +177,21 @@ def test_a_group_whose_commit_fails_stores_each_event_alone(
     for text in "abc":
         assert isinstance(outcomes[text], Reply), outcomes[text]
     assert _stored(bot) == {"note:hold", "note:a", "note:b", "note:c"}
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_on_postgresql_a_slow_event_holds_up_no_other(
+    grouped: tuple[Bot, threading.Event, list[int]],
+) -> None:
+    bot, _, sizes = grouped
+    quick_done.clear()
+    slow: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: slow.update(reply=bot.handle(_event("slow", 1))))
+    thread.start()
+    time.sleep(0.2)  # the slow event's transaction is open
+    quick = bot.handle(_event("quick", 2))
+    quick_done.set()
+    thread.join(60)
+    assert isinstance(quick, Reply) and quick.message.text.startswith("stored quick")
+    assert slow["reply"].message.text == "slow, quick done first: True"
+    assert sizes == []  # nothing was grouped

@@ -9,7 +9,12 @@ moment, each in a SAVEPOINT of one transaction, and commit them together; each c
 what it acknowledges. A unit that raises rolls back its savepoint alone and raises in its own
 thread; if the commit itself fails, nothing of the group was stored and each unit is run again
 in a transaction of its own, so one bad moment fails no more units than it would have alone.
-A unit runs in its caller's context (`contextvars`: the log line's request reference)."""
+A unit runs in its caller's context (`contextvars`: the log line's request reference).
+
+Only where transactions are serialized anyway: on SQLite a process's writers take turns on one
+lock (`Database.transaction`), so a group costs nobody a wait they would not have had. On
+PostgreSQL transactions run side by side, and a group would hold every event behind its slowest
+unit (a pulse check sent to thousands), so there each unit runs alone, at once."""
 
 from __future__ import annotations
 
@@ -30,12 +35,16 @@ class GroupCommit:
     def __init__(self, db: Database, *, max_group: int = MAX_GROUP) -> None:
         self.db = db
         self.max_group = max_group
+        self.grouping = not db.is_postgres
         self._waiting: list[_Unit[Any]] = []
         self._changed = threading.Condition()
         self._leading = False  # a thread is running a group
 
     def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` in a transaction, perhaps shared; returns once it is committed."""
+        if not self.grouping:
+            with self.db.transaction() as session:
+                return work(session)
         unit = _Unit(work, contextvars.copy_context())
         with self._changed:
             self._waiting.append(unit)
