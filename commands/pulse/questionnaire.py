@@ -1,8 +1,9 @@
 """Questionnaires in one direct message: a page of items at a time, each answered with one
 click, the message replaced after each click with the person's progress (how many questions
 remain) and their answers so far; "Previous"/"Next" move between pages; a comment item opens a
-form. Every button carries the person's signed sheet (`surveys.items.Sheet`), so the database
-never holds what one person chose.
+form; "Answer in one form" opens every item at once, filled with the answers given so far.
+Every button carries the person's signed sheet (`surveys.items.Sheet`), so the database never
+holds what one person chose.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from chatbot.messages import (
     FormErrors,
     Message,
     OpenForm,
+    Option,
     Refusal,
     ReplaceMessage,
     Reply,
@@ -32,6 +34,8 @@ ITEM = "pulse.item"  # `pulse.item:<item>-<option>`
 ITEM_COMMENT = "pulse.item_comment"  # `pulse.item_comment:<item>`
 ITEM_COMMENT_FORM = "pulse.item_comment_form"
 PAGE = "pulse.page"  # `pulse.page:<page>`
+SHEET_FORM = "pulse.sheet_form"  # every item in one form
+SHEET_FORM_SUBMIT = "pulse.sheet_form_submit"
 
 
 def sheet_message(
@@ -48,9 +52,11 @@ def sheet_message(
     page: int | None = None,
     reminder: bool = False,
     comments: dict[int, str] | None = None,
+    note: str | None = None,
 ) -> Message:
-    """The person's questionnaire message: progress, one page of items with their buttons
-    (the chosen option marked), the page buttons and the privacy note."""
+    """The person's questionnaire message: progress (and `note`, what their last form did),
+    one page of items with their buttons (the chosen option marked), the page buttons, the
+    button that opens every item as one form, and the privacy note."""
     shown = quest.page_of(items, sheet, page)
     pages = max(1, -(-len(items) // quest.ITEMS_PER_PAGE))
     total = sum(1 for item in items if item.answerable)
@@ -67,6 +73,8 @@ def sheet_message(
         pages=pages,
     )
     blocks: list[Block] = [Block("header", text=title), Block("section", text=intro)]
+    if note:
+        blocks.append(Block("context", text=note))
     first = shown * quest.ITEMS_PER_PAGE
     for item in items[first : first + quest.ITEMS_PER_PAGE]:
         before = items[item.index - 1].section if item.index else None
@@ -125,8 +133,10 @@ def sheet_message(
                 quest.sheet_value(key, run_id, f"p{shown + 1}", user, sheet),
             )
         )
-    if moves:
-        blocks.append(Block("actions", buttons=tuple(moves)))
+    moves.append(
+        Button("Answer in one form", SHEET_FORM, quest.sheet_value(key, run_id, "f", user, sheet))
+    )
+    blocks.append(Block("actions", buttons=tuple(moves)))
     privacy = ctx.render(
         "pulse/privacy.md.j2",
         survey={"anonymous": anonymous},
@@ -212,6 +222,7 @@ def _again(
     user: str,
     sheet: quest.Sheet,
     page: int | None,
+    note: str | None = None,
 ) -> ReplaceMessage:
     shown = quest.page_of(items, sheet, page)
     on_page = items[shown * quest.ITEMS_PER_PAGE : (shown + 1) * quest.ITEMS_PER_PAGE]
@@ -231,6 +242,7 @@ def _again(
             sheet=sheet,
             page=shown,
             comments=_comments(ctx, run.id, wanted, sheet) if wanted else {},
+            note=note,
         )
     )
 
@@ -348,3 +360,150 @@ def on_item_comment_form(event: Event, ctx: Context) -> Response:
     return _again(
         ctx, _key(ctx), run, survey, items, event.user, sheet, int(item) // quest.ITEMS_PER_PAGE
     )
+
+
+# --- every item in one form ------------------------------------------------------------------
+
+
+def _field(item: quest.Item) -> str:
+    return f"item{item.index}"
+
+
+def _label(item: quest.Item) -> str:
+    where = f"{item.section} · " if item.section else ""
+    scale = " (1 = very poor, 5 = excellent)" if item.scale else ""
+    return f"{where}{item.index + 1}. {item.question}{scale}"
+
+
+@routes.action(SHEET_FORM, private=True)
+def on_sheet_form(event: Event, ctx: Context) -> Response:
+    """Every item of the questionnaire as one form, each filled with the person's answer so far
+    (their sheet) and their comments; every field may stay empty, to answer later."""
+    _, run, survey, items, choice, sheet = _sheet(ctx, event, event.value)
+    if choice != "f" or event.name != SHEET_FORM:
+        raise Refusal(surveys.INVALID)
+    if run.state != "open":
+        return _closed(ctx, survey, run)
+    own = _comments(ctx, run.id, items, sheet)
+    fields = []
+    for item in items:
+        chosen = sheet.chosen[item.index]
+        if item.answerable:
+            fields.append(
+                Field(
+                    _field(item),
+                    _label(item),
+                    options=tuple(Option(option, option) for option in item.options),
+                    initial=None if chosen is None else item.options[chosen],
+                    optional=True,
+                )
+            )
+        else:
+            fields.append(
+                Field(
+                    _field(item),
+                    _label(item),
+                    multiline=True,
+                    optional=True,
+                    max_length=quest.MAX_ITEM_COMMENT,
+                    initial=own.get(item.index),
+                )
+            )
+    return OpenForm(
+        Form(
+            form_id=SHEET_FORM_SUBMIT,
+            title="Your answers",
+            submit="Save",
+            context=event.value,
+            intro=ctx.render(
+                "pulse/questionnaire_form_intro.md.j2",
+                title=survey.question,
+                total=sum(1 for item in items if item.answerable),
+                remaining=sheet.remaining(items),
+                closes=_closes(run.closes_at),
+                anonymous=survey.anonymous,
+                min_comments=ctx.settings.routing.pulse.min_comments,
+            ),
+            fields=tuple(fields),
+            replaces_message=True,
+        )
+    )
+
+
+@routes.form(SHEET_FORM_SUBMIT, private=True)
+def on_sheet_form_submit(event: Event, ctx: Context) -> Response:
+    """The answers of the whole form: each item given and changed is recorded as its click
+    would be (the person's sheet advancing each time), comments kept as the comment form keeps
+    them; an item left empty stays as it was. The questionnaire message shows the progress."""
+    first = "item0"
+    try:
+        key, run, survey, items, choice, sheet = _sheet(ctx, event, event.context)
+    except Refusal as refusal:
+        raise Refusal(str(refusal), field=first) from None
+    if choice != "f":
+        raise Refusal("This form is not valid.", field=first)
+    if run.state != "open":
+        raise Refusal(
+            ctx.render("pulse/questionnaire_closed.md.j2", title=survey.question, run=run),
+            field=first,
+        )
+    answers: dict[int, int] = {}
+    comments: dict[int, str] = {}
+    for item in items:
+        given = event.values.get(_field(item), "").strip()
+        if not given:
+            continue
+        if not item.answerable:
+            comments[item.index] = given
+        elif given not in item.options:
+            raise Refusal(f"Choose one of: {', '.join(item.options)}.", field=_field(item))
+        elif item.options.index(given) != sheet.chosen[item.index]:
+            answers[item.index] = item.options.index(given)
+    if comments and sheet.token is None and not answers:
+        raise Refusal(
+            "Please answer a question first, then add your comment.",
+            field=_field(items[min(comments)]),
+        )
+    answered = sheet
+    for index, option in answers.items():
+        try:
+            answered = quest.record_item_answer(
+                session=ctx.session,
+                run_id=run.id,
+                anonymous=survey.anonymous,
+                items=items,
+                user=event.user,
+                item=index,
+                option=option,
+                sheet=answered,
+            )
+        except Refusal as refusal:  # an older form (a click since): nothing is kept
+            raise Refusal(str(refusal), field=_field(items[index])) from None
+    own = _comments(ctx, run.id, [items[i] for i in comments], answered) if comments else {}
+    cut = []
+    for index, comment in comments.items():
+        if own.get(index) == comment:
+            continue
+        if quest.record_item_comment(
+            session=ctx.session,
+            run_id=run.id,
+            anonymous=survey.anonymous,
+            user=event.user,
+            item=items[index],
+            sheet=answered,
+            comment=comment,
+        ):
+            cut.append(len(comment))
+    if sheet.version == 0 and answers:
+        signals.survey_clicked.send(ctx, signals.SurveyClicked(run.id, event.user, answered=True))
+    note = (
+        ctx.render(
+            "pulse/questionnaire_cut.md.j2",
+            given=max(cut),
+            limit=quest.MAX_ITEM_COMMENT,
+            kept_open=False,
+        )
+        if cut
+        else None
+    )
+    return _again(ctx, key, run, survey, items, event.user, answered, None, note=note)
