@@ -9,6 +9,9 @@ holds what one person chose.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from chatbot import signals, surveys
 from chatbot.bot import Context, Event
@@ -28,7 +31,16 @@ from chatbot.messages import (
     Response,
 )
 from chatbot.surveys import items as quest
+from chatbot.text import Templates
 from commands.pulse.common import _key, _reply, routes
+
+
+@dataclass(frozen=True)
+class Anonymity:
+    """What the privacy note reads of its survey."""
+
+    anonymous: bool
+
 
 ITEM = "pulse.item"  # `pulse.item:<item>-<option>`
 ITEM_COMMENT = "pulse.item_comment"  # `pulse.item_comment:<item>`
@@ -36,6 +48,18 @@ ITEM_COMMENT_FORM = "pulse.item_comment_form"
 PAGE = "pulse.page"  # `pulse.page:<page>`
 SHEET_FORM = "pulse.sheet_form"  # every item in one form
 SHEET_FORM_SUBMIT = "pulse.sheet_form_submit"
+
+
+@lru_cache(maxsize=8192)
+def _rendered(templates: Templates, name: str, values: tuple[tuple[str, Any], ...]) -> str:
+    return templates.render(name, **dict(values))
+
+
+def _render(ctx: Context, name: str, **values: Any) -> str:
+    """A part of the questionnaire message, rendered once per process for the same values (a
+    person's every click renders its page again: the items' text, the progress, the privacy
+    note, with the few values they can take)."""
+    return _rendered(ctx.templates, name, tuple(sorted(values.items())))
 
 
 def sheet_message(
@@ -61,7 +85,8 @@ def sheet_message(
     pages = max(1, -(-len(items) // quest.ITEMS_PER_PAGE))
     total = sum(1 for item in items if item.answerable)
     remaining = sheet.remaining(items)
-    intro = ctx.render(
+    intro = _render(
+        ctx,
         "pulse/questionnaire_prompt.md.j2",
         reminder=reminder,
         total=total,
@@ -87,7 +112,8 @@ def sheet_message(
         blocks.append(
             Block(
                 "section",
-                text=ctx.render(
+                text=_render(
+                    ctx,
                     "pulse/questionnaire_item.md.j2",
                     item=item,
                     number=item.index + 1,
@@ -137,9 +163,10 @@ def sheet_message(
         Button("Answer in one form", SHEET_FORM, quest.sheet_value(key, run_id, "f", user, sheet))
     )
     blocks.append(Block("actions", buttons=tuple(moves)))
-    privacy = ctx.render(
+    privacy = _render(
+        ctx,
         "pulse/privacy.md.j2",
-        survey={"anonymous": anonymous},
+        survey=Anonymity(anonymous),
         minimum=ctx.settings.routing.pulse.min_group_size,
     )
     blocks.append(Block("context", text=privacy))
