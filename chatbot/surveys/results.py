@@ -108,6 +108,38 @@ def distribution(options: list[str], counts: Mapping[int, int]) -> list[Share]:
     return shares
 
 
+def _groups(
+    run: SurveyRun,
+    counted: Mapping[str, Counter[int]],
+    *,
+    scale: bool,
+    minimum: int,
+    final: bool,
+) -> list[Group]:
+    """Each department's figures (a pulse's, or one questionnaire item's) from its counts per
+    option: recipients, answers, rate and average, hidden below the minimum group size and
+    with complementary suppression (`suppressed`); while the run is open, every average is."""
+    names = sorted(set(run.recipients_by_department) | set(counted))
+    answered = {name: counted.get(name, Counter()).total() for name in names}
+    hidden = suppressed(answered, minimum) if final else set(names)
+    groups = []
+    for name in names:
+        given = counted.get(name, Counter())
+        sent = int(run.recipients_by_department.get(name, 0))
+        groups.append(
+            Group(
+                name=name or "No department",
+                recipients=sent,
+                responses=given.total(),
+                rate=100 * given.total() / sent if sent else None,
+                average=None if name in hidden else scale_average(scale, given),
+                hidden=name in hidden,
+                minimum=minimum if final else 0,
+            )
+        )
+    return groups
+
+
 def figures(
     *, session: Session, routing: Routing, run: SurveyRun, with_previous: bool = True
 ) -> Figures:
@@ -120,24 +152,7 @@ def figures(
     by_department = tallies(session=session, run_ids=[run.id])[run.id]
     counts: Counter[int] = sum(by_department.values(), Counter())
     responses = counts.total()
-    names = sorted(set(run.recipients_by_department) | set(by_department))
-    answered = {name: by_department.get(name, Counter()).total() for name in names}
-    hidden = suppressed(answered, minimum) if final else set(names)
-    groups = []
-    for name in names:
-        given = by_department.get(name, Counter())
-        sent = int(run.recipients_by_department.get(name, 0))
-        groups.append(
-            Group(
-                name=name or "No department",
-                recipients=sent,
-                responses=given.total(),
-                rate=100 * given.total() / sent if sent else None,
-                average=None if name in hidden else scale_average(survey.scale, given),
-                hidden=name in hidden,
-                minimum=minimum if final else 0,
-            )
-        )
+    groups = _groups(run, by_department, scale=survey.scale, minimum=minimum, final=final)
     written = list(_comments(session, run.id).values()) if final else []
     shown = written if len(written) >= min_comments else []
     show = final and responses >= minimum
@@ -291,24 +306,7 @@ def item_result(
     minimum group size and complementary suppression per item."""
     counts: Counter[int] = sum(counted.values(), Counter())
     responses = counts.total()
-    names = sorted(set(run.recipients_by_department) | set(counted))
-    answered = {name: counted.get(name, Counter()).total() for name in names}
-    hidden = suppressed(answered, minimum) if final else set(names)
-    groups = []
-    for name in names:
-        given = counted.get(name, Counter())
-        sent = int(run.recipients_by_department.get(name, 0))
-        groups.append(
-            Group(
-                name=name or "No department",
-                recipients=sent,
-                responses=given.total(),
-                rate=100 * given.total() / sent if sent else None,
-                average=None if name in hidden else scale_average(item.scale, given),
-                hidden=name in hidden,
-                minimum=minimum if final else 0,
-            )
-        )
+    groups = _groups(run, counted, scale=item.scale, minimum=minimum, final=final)
     show = final and responses >= minimum
     return ItemResult(
         item=item,
