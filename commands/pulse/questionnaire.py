@@ -32,7 +32,7 @@ from chatbot.messages import (
 )
 from chatbot.surveys import items as quest
 from chatbot.text import Templates
-from commands.pulse.common import _key, _reply, routes
+from commands.pulse.common import _key, _reply, comment_form, routes
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,22 @@ def _sheet(
     return key, run, survey, items, choice, sheet
 
 
+def _form_sheet(
+    ctx: Context, event: Event, field: str
+) -> tuple[bytes, surveys.RunView, surveys.SurveyView, list[quest.Item], str, quest.Sheet]:
+    """`_sheet` of a submitted form (its context: the value of the button that opened it), the
+    run still open; a refusal is shown beside `field`."""
+    try:
+        found = _sheet(ctx, event, event.context)
+    except Refusal as refusal:
+        raise Refusal(str(refusal), field=field) from None
+    run, survey = found[1], found[2]
+    if run.state != "open":
+        closed = ctx.render("pulse/questionnaire_closed.md.j2", title=survey.question, run=run)
+        raise Refusal(closed, field=field)
+    return found
+
+
 def _closed(ctx: Context, survey: surveys.SurveyView, run: surveys.RunView) -> Reply:
     return _reply(ctx, "pulse/questionnaire_closed.md.j2", title=survey.question, run=run)
 
@@ -324,28 +340,18 @@ def on_item_comment(event: Event, ctx: Context) -> Response:
     if sheet.token is None:
         raise Refusal("Please answer a question first, then add your comment.")
     chosen = items[int(item)]
-    return OpenForm(
-        Form(
-            form_id=ITEM_COMMENT_FORM,
-            title="Your comment",
-            submit="Send",
-            context=event.value,
-            intro=ctx.render(
-                "pulse/questionnaire_comment_intro.md.j2",
-                item=chosen,
-                anonymous=survey.anonymous,
-                min_comments=ctx.settings.routing.pulse.min_comments,
-            ),
-            fields=(
-                Field(
-                    "comment",
-                    "Your comment",
-                    multiline=True,
-                    max_length=quest.MAX_ITEM_COMMENT,
-                    initial=quest.item_comment(ctx.session, run.id, sheet, chosen.index),
-                ),
-            ),
-        )
+    return comment_form(
+        ITEM_COMMENT_FORM,
+        title="Your comment",
+        context=event.value,
+        intro=ctx.render(
+            "pulse/questionnaire_comment_intro.md.j2",
+            item=chosen,
+            anonymous=survey.anonymous,
+            min_comments=ctx.settings.routing.pulse.min_comments,
+        ),
+        max_length=quest.MAX_ITEM_COMMENT,
+        initial=quest.item_comment(ctx.session, run.id, sheet, chosen.index),
     )
 
 
@@ -354,18 +360,10 @@ def on_item_comment_form(event: Event, ctx: Context) -> Response:
     comment = event.values.get("comment", "").strip()
     if not comment:
         raise Refusal("Please write a comment, or close this form.", field="comment")
-    try:
-        _, run, survey, items, choice, sheet = _sheet(ctx, event, event.context)
-    except Refusal as refusal:
-        raise Refusal(str(refusal), field="comment") from None
+    _, run, survey, items, choice, sheet = _form_sheet(ctx, event, "comment")
     item, _, mark = choice.partition("-")
     if mark != "c" or not item.isdigit() or int(item) >= len(items):
         raise Refusal("This form is not valid.", field="comment")
-    if run.state != "open":
-        raise Refusal(
-            ctx.render("pulse/questionnaire_closed.md.j2", title=survey.question, run=run),
-            field="comment",
-        )
     cut = quest.record_item_comment(
         session=ctx.session,
         run_id=run.id,
@@ -462,18 +460,9 @@ def on_sheet_form_submit(event: Event, ctx: Context) -> Response:
     """The answers of the whole form: each item given and changed is recorded as its click
     would be (the person's sheet advancing each time), comments kept as the comment form keeps
     them; an item left empty stays as it was. The questionnaire message shows the progress."""
-    first = "item0"
-    try:
-        key, run, survey, items, choice, sheet = _sheet(ctx, event, event.context)
-    except Refusal as refusal:
-        raise Refusal(str(refusal), field=first) from None
+    key, run, survey, items, choice, sheet = _form_sheet(ctx, event, "item0")
     if choice != "f":
-        raise Refusal("This form is not valid.", field=first)
-    if run.state != "open":
-        raise Refusal(
-            ctx.render("pulse/questionnaire_closed.md.j2", title=survey.question, run=run),
-            field=first,
-        )
+        raise Refusal("This form is not valid.", field="item0")
     answers: dict[int, int] = {}
     comments: dict[int, str] = {}
     for item in items:
