@@ -8,17 +8,13 @@ tests/test_questionnaire_form_platforms.py."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from slack_sdk.models.views import View
 from sqlalchemy import select
 
 from chatbot.bot import Bot, Event
 from chatbot.clock import FixedClock
-from chatbot.config import Department
 from chatbot.db.models import SurveyCommentBox
 from chatbot.messages import Form, FormErrors, OpenForm, ReplaceMessage, Reply
 from chatbot.platforms.slack import render as slack_render
@@ -27,31 +23,20 @@ from chatbot.text import plain_text
 from tests.fakes.slack_api import block_problems
 from tests.fakes.teams import card_problems
 from tests.rendered import slack_json
-from tests.test_pulse import FINANCE, SALES, make_bot
-from tests.test_questionnaire import Person, close, counts, send, survey_config
+from tests.test_pulse import FINANCE, make_bot
+from tests.test_questionnaire import (  # the `bot` and `clock` fixtures too
+    Person,
+    bot,
+    clock,
+    close,
+    counts,
+    send,
+    survey_config,
+)
 
 _keys = itertools.count()
 FORM = "pulse.sheet_form"
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 1, 5, 14, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def bot(database_url: str, clock: FixedClock) -> Iterator[Bot]:
-    bot = make_bot(
-        database_url,
-        clock,
-        surveys=[survey_config()],
-        departments=[
-            Department(name="Finance", manager="UFIN0", members=FINANCE),
-            Department(name="Sales", manager="USAL0", members=SALES),
-        ],
-    )
-    yield bot
-    bot.db.dispose()
+__all__ = ["bot", "clock"]  # fixtures
 
 
 def open_form(person: Person, *, user: str | None = None) -> Any:

@@ -1,46 +1,21 @@
 """The whole questionnaire as one form, on Slack and Teams through the real `chatbot serve`
-(`serve`, `said` of tests/drivers.py) and in the console (`chatbot shell`): opened from the
-questionnaire message, part of it saved (the message says how many remain), opened again
-with the answers kept and changed, refused after the run closes."""
+(the questionnaire parity test's `chat` fixture and survey) and in the console (`chatbot
+shell`): opened from the questionnaire message, part of it saved (the message says how many
+remain), opened again with the answers kept and changed, refused after the run closes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.drivers import Driver, said, serve
+from tests.drivers import Driver, said
+from tests.test_pulse import chatbot_cli
+from tests.test_questionnaire_parity import SURVEY, TITLE, chat
 
-ROOT = Path(__file__).resolve().parent.parent
-TITLE = "Annual IT survey"
-SURVEY = """
-surveys:
-  - name: annual
-    question: Annual IT survey
-    audience:
-      {audience}
-    reminder_hours: 24
-    close_hours: 72
-    items:
-      - id: tools
-        section: Tools
-        question: I have the tools I need
-      - id: priority
-        section: Support
-        question: What should IT improve first?
-        options: [Speed, Reliability]
-      - section: Support
-        question: Anything else?
-        kind: comment
-"""
-
-
-@pytest.fixture(params=["slack", "teams"])
-def chat(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Driver:
-    return serve(request, tmp_path, SURVEY.format(audience="everyone: true"))
+# The chat fixture: the real `chatbot serve` of Slack or Teams with the parity test's survey.
+__all__ = ["chat"]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -82,7 +57,7 @@ def test_the_questionnaire_answered_in_one_form_kept_changed_and_closed(chat: Dr
 
 def test_the_questionnaire_answered_in_one_form_in_the_console(tmp_path: Path) -> None:
     config = tmp_path / "techhelp.yml"
-    config.write_text("staff: [UCONSOLE]\n" + SURVEY.format(audience="users: [UCONSOLE]"))
+    config.write_text("staff: [UCONSOLE]\n" + SURVEY.replace("everyone: true", "users: [UCONSOLE]"))
     typed = (
         "/pulse send --name annual\n"
         "Answer in one form\n"
@@ -94,21 +69,13 @@ def test_the_questionnaire_answered_in_one_form_in_the_console(tmp_path: Path) -
         "\n"  # Enter keeps Reliability
         "More laptops please\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "chatbot.cli", "shell"],
-        input=typed,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(ROOT),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
-            "TECHHELP_CONFIG": str(config),
-            "TECHHELP_ADMINS": "UCONSOLE",
-        },
+    cli = chatbot_cli(
+        tmp_path,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'console.db'}",
+        TECHHELP_CONFIG=str(config),
+        TECHHELP_ADMINS="UCONSOLE",
     )
+    result = cli("shell", input=typed)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     first, _, second = out.partition("--- form: Your answers ---")[2].partition(

@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
-
-import pytest
+from datetime import timedelta
 
 from chatbot.bot import Bot
 from chatbot.clock import FixedClock
 from chatbot.text import plain_text
 from tests.rendered import slack_json
 from tests.test_pulse import FINANCE, OTHERS, command, make_bot
-from tests.test_questionnaire import ITEMS, Person, close, send, survey_config, two_years
+from tests.test_questionnaire import (  # the `clock` fixture too
+    ITEMS,
+    Person,
+    clock,
+    close,
+    send,
+    survey_config,
+    two_years,
+)
 
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 1, 5, 14, 0, tzinfo=UTC))
+__all__ = ["clock"]  # a fixture
 
 
 def third_year(bot: Bot, clock: FixedClock) -> None:
