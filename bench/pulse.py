@@ -26,7 +26,8 @@ import tempfile
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -99,6 +100,20 @@ def measure(
     cpu = sum(map(cpu_seconds, pids)) - cpu_before
     row["cpu_ms_per_click"] = round(cpu / len(bodies) * 1000, 2)
     return row
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """A server process (`chatbot serve`, the baseline) on a free port, once healthy: its URL
+    and pid; stopped after."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = Process(command, {**env, "PORT": str(port)}, log)
+    try:
+        wait_healthy(url, timeout=180)
+        yield url, process.proc.pid
+    finally:
+        process.stop()
 
 
 def settled(engine: Engine, ask: Callable[[str], int]) -> Callable[[int], bool]:
@@ -227,20 +242,9 @@ def run(args: argparse.Namespace, work: Path, database_url: str) -> None:
             for process in processes:
                 process.stop()
 
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        baseline = Process(
-            [python, str(ROOT / "bench" / "baseline_app.py")],
-            {**env, "PORT": str(port)},
-            work / "baseline.log",
-        )
-        try:
-            wait_healthy(url, timeout=180)
-            results.append(
-                measure("bare Bolt baseline", url, [baseline.proc.pid], warm, bodies, **how)
-            )
-        finally:
-            baseline.stop()
+        baseline = [python, str(ROOT / "bench" / "baseline_app.py")]
+        with server(baseline, env, work / "baseline.log") as (url, pid):
+            results.append(measure("bare Bolt baseline", url, [pid], warm, bodies, **how))
     finally:
         fake.stdin.close()
         fake.terminate()

@@ -1,19 +1,23 @@
-"""Questionnaire benchmark: a 15-item questionnaire from the YAML sent to N people (default 5,000)
-with `/pulse send --name`, then every person answering every item, one signed click each, from
-50 concurrent clients in a closed loop, against `chatbot serve` and, in the same run, the bare
-Bolt app acknowledging the same clicks (`baseline_app.py`); then the results of that run (N x 15
+"""Questionnaire benchmark: a 15-item questionnaire from the YAML open to N people (default
+5,000), then every person answering every item, one signed click each, from 50 concurrent
+clients in a closed loop, against `chatbot serve` and, in the same run, the bare Bolt app
+acknowledging the same clicks (`baseline_app.py`); then the results of that run (N x 15
 answers) rendered beside the results of a run of 50 people (750 answers).
 
-The clicks go item by item (everyone's first item, then everyone's second, ...), and before the
-next item TechHelp has recorded every click of the last (its inbox empty): a person's next click
-comes from the message their last click gave them, so it is never sent before that click is
-recorded. Each click carries the buttons that message holds (the person's sheet: their answers
-so far, signed with the key; the ballot token is the bench's own). The small run's clicks ride
-in the same waves (its first item's as the warm-up). The same clicks go to the baseline.
-Reported: ack p50/p99 over every click, the p99 ratio (target <= 1.5), every answer
-recorded exactly once (the counts per item and option equal the clicks), and the time to render
-each run's results (median of repeated renders) and their ratio (target <= 3). The machinery
-(processes, fake Slack, load, measure) is bench/pulse.py's and bench/intake.py's. Run:
+The runs are opened as `/pulse send --name` opens them (the core's `add_run` and `open_run`: a
+recipient row per person, every count at zero, Core inserts in one transaction), without
+delivering N copies: the clicks are built here, and what is measured is answering (the
+delivery of a send is `broadcast.py`'s and `pulse.py`'s). The clicks go item by item
+(everyone's first item, then everyone's second, ...), and before the next item TechHelp has
+recorded every click of the last (its inbox empty): a person's next click comes from the
+message their last click gave them, so it is never sent before that click is recorded. Each
+click carries the buttons that message holds (the person's sheet: their answers so far, signed
+with the key; the ballot token is the bench's own). The small run's clicks ride in the same
+waves (its first item's as the warm-up). The same clicks go to the baseline. Reported: ack
+p50/p99 over every click, the p99 ratio (target <= 1.5), every answer recorded exactly once
+(the counts per item and option equal the clicks), and the time to render each run's results
+(median of repeated renders) and their ratio (target <= 3). The machinery (processes, fake
+Slack, load, measure) is bench/pulse.py's and bench/intake.py's. Run:
 `.venv/bin/python bench/questionnaire.py --people 5000 --clients 50`.
 """
 
@@ -28,32 +32,28 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from intake import (  # noqa: E402
     ROOT,
     SECRET,
-    Process,
     bench_env,
     fake_says,
-    free_port,
     percentile,
     seed_people,
-    signed,
     start_fake_slack,
-    wait_healthy,
 )
-from pulse import ADMIN, measure, person, settled  # noqa: E402
+from pulse import ADMIN, measure, person, server, settled  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from chatbot import surveys  # noqa: E402
+from chatbot.db.models import SurveyRun  # noqa: E402
 from chatbot.surveys import items as quest  # noqa: E402
 from tests.fakes.payloads import block_actions  # noqa: E402
 
@@ -72,6 +72,11 @@ def config(items: int, small: list[str]) -> str:
         f"  - name: annual\n    question: Annual survey\n    audience: {{everyone: true}}\n"
         f"    items:\n{questions}\n"
         f"  - name: small\n    question: Small survey\n    audience: {{users: [{people}]}}\n"
+        f"    items:\n{questions}\n"
+        # The results rendered: runs whose counts are written here, not clicked.
+        f"  - name: large\n    question: Large results\n    audience: {{everyone: true}}\n"
+        f"    items:\n{questions}\n"
+        f"  - name: tiny\n    question: Tiny results\n    audience: {{users: [{people}]}}\n"
         f"    items:\n{questions}\n"
     )
 
@@ -97,6 +102,13 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=15)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--renders", type=int, default=20)
+    parser.add_argument(
+        "--render-people",
+        type=int,
+        default=5_000,
+        help="the people of the large run whose results are rendered (their answers written, "
+        "not clicked: 5,000 x 15 = 75,000)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="techhelp-questionnaire-"))
@@ -124,27 +136,25 @@ def main() -> None:
         [python, "-m", "chatbot.cli", "db", "upgrade"], env=env, check=True, capture_output=True
     )
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    seed_people(engine, [person(i) for i in range(args.people)])
+    everyone = max(args.people, args.render_people)
+    seed_people(engine, [person(i) for i in range(everyone)])
+    started = time.perf_counter()
+    runs = open_runs(
+        env,
+        {
+            "annual": [person(i) for i in range(args.people)],
+            "small": small,
+            "large": [person(i) for i in range(args.render_people)],
+            "tiny": small,
+        },
+    )
+    opened_s = round(time.perf_counter() - started, 2)
+    answered(engine, runs["large"], args.render_people, args.items)
+    answered(engine, runs["tiny"], SMALL, args.items)
     key = surveys.key_from_secret(SECRET)
     how = {"clients": args.clients, "rate": None}
-    send: dict[str, float] = {}
     waves: dict[str, list[dict[str, float]]] = {"TechHelp": [], "bare Bolt baseline": []}
     times: dict[str, list[float]] = {name: [] for name in waves}
-    runs: dict[str, int] = {}
-
-    def command(url: str, words: str) -> httpx.Response:
-        body = urllib.parse.urlencode(
-            {
-                "command": "/pulse",
-                "text": words,
-                "user_id": ADMIN,
-                "team_id": "T0TEST",
-                "channel_id": "CGENERAL",
-                "trigger_id": f"bench-{time.monotonic_ns()}",  # each command its own
-                "response_url": response_url,
-            }
-        )
-        return httpx.post(f"{url}/slack/events", content=body, headers=signed(body), timeout=120)
 
     def bodies_of(name: str, people: int, item: int) -> list[str]:
         return [click(runs[name], args.items, i, item, key, response_url) for i in range(people)]
@@ -156,80 +166,24 @@ def main() -> None:
             return bodies_of("small", SMALL, 0), bodies_of("annual", args.people, 0)
         return [], bodies_of("annual", args.people, item) + bodies_of("small", SMALL, item)
 
-    try:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        serve = Process(
-            [python, "-m", "chatbot.cli", "serve"], {**env, "PORT": str(port)}, work / "serve.log"
-        )
-        try:
-            wait_healthy(url)
-            started = time.perf_counter()
-            sent = command(url, "send --name annual")
-            send["send_ack_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            assert sent.status_code == 200 and "PS-" in sent.text, sent.text
-            while ask("*") < args.people and time.perf_counter() - started < 900:
-                time.sleep(0.2)
-            send["all_copies_delivered_s"] = round(time.perf_counter() - started, 2)
-            assert command(url, "send --name small").status_code == 200
-            while ask("*") < args.people + SMALL and time.perf_counter() - started < 900:
-                time.sleep(0.2)
-            send["copies_delivered"] = ask("*")
-            with engine.connect() as conn:
-                for name in ("annual", "small"):
-                    runs[name] = conn.execute(
-                        text(
-                            "select r.id from survey_runs r join surveys s on s.id = r.survey_id"
-                            " where s.name = :n"
-                        ),
-                        {"n": f"config:{name}"},
-                    ).scalar_one()
-            pid = [serve.proc.pid]
-            for item in range(args.items):
-                warm, bodies = wave(item)
-                recorded = settled(engine, ask)
-                row = measure(
-                    "TechHelp",
-                    url,
-                    pid,
-                    warm,
-                    bodies,
-                    settle=recorded,
-                    keep=times["TechHelp"],
-                    **how,
-                )
-                waves["TechHelp"].append(row)
-                print(f"TechHelp item {item + 1}: {json.dumps(row)}", flush=True)
-            for name in ("annual", "small"):
-                closed = command(url, f"close PS-{name_to_survey(engine, name)}")
-                assert closed.status_code == 200, closed.text
-        finally:
-            serve.stop()
+    def waves_against(name: str, url: str, pids: list[int], recorded: bool) -> None:
+        for item in range(args.items):
+            warm, bodies = wave(item)
+            settle = settled(engine, ask) if recorded else None
+            row = measure(name, url, pids, warm, bodies, settle=settle, keep=times[name], **how)
+            waves[name].append(row)
+            print(f"{name} item {item + 1}: {json.dumps(row)}", flush=True)
 
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        baseline = Process(
-            [python, str(ROOT / "bench" / "baseline_app.py")],
-            {**env, "PORT": str(port)},
-            work / "baseline.log",
-        )
-        try:
-            wait_healthy(url)
-            for item in range(args.items):
-                warm, bodies = wave(item)
-                row = measure(
-                    "bare Bolt baseline",
-                    url,
-                    [baseline.proc.pid],
-                    warm,
-                    bodies,
-                    keep=times["bare Bolt baseline"],
-                    **how,
-                )
-                waves["bare Bolt baseline"].append(row)
-                print(f"baseline item {item + 1}: {json.dumps(row)}", flush=True)
-        finally:
-            baseline.stop()
+    try:
+        with server([python, "-m", "chatbot.cli", "serve"], env, work / "serve.log") as (url, pid):
+            waves_against("TechHelp", url, [pid], recorded=True)
+            with engine.begin() as conn:  # closed, as at their closing time: results final
+                table = SurveyRun.__table__
+                conn.execute(update(table).values(state="closed", closed_at=datetime.now(UTC)))
+        with server(
+            [python, str(ROOT / "bench" / "baseline_app.py")], env, work / "baseline.log"
+        ) as (url, pid):
+            waves_against("bare Bolt baseline", url, [pid], recorded=False)
     finally:
         fake.stdin.close()
         fake.terminate()
@@ -259,15 +213,15 @@ def main() -> None:
         }
     engine.dispose()
 
-    render = render_times(env, runs, args.renders)
+    render = render_times(env, {"annual": runs["large"], "small": runs["tiny"]}, args.renders)
     rows = {name: combine(name, found, times[name]) for name, found in waves.items()}
     ours, base = rows["TechHelp"], rows["bare Bolt baseline"]
     ratio = ours["p99_ms"] / base["p99_ms"]
     load_avg = Path("/proc/loadavg").read_text().split()[:3]
     print(
-        f"\n{args.items}-item questionnaire to {args.people:,} people: send acknowledged in "
-        f"{send['send_ack_ms']} ms, {send['copies_delivered']:,} copies delivered in "
-        f"{send['all_copies_delivered_s']} s"
+        f"\n{args.items}-item questionnaire open to {args.people:,} people (and {SMALL} for the"
+        f" small run), runs opened in {opened_s} s; results rendered of {args.render_people:,}"
+        f" and {SMALL} people's answers, written"
     )
     print(
         f"{args.people * args.items:,} signed clicks ({args.people:,} people x {args.items} "
@@ -283,8 +237,8 @@ def main() -> None:
     print(f"p99 ratio TechHelp / baseline: {ratio:.2f} (target <= 1.5)")
     print(f"recorded exactly once: {json.dumps(check)}")
     print(
-        f"results rendered: {render['annual_ms']:.1f} ms for {check['annual']['clicks']:,} "
-        f"answers, {render['small_ms']:.1f} ms for {check['small']['clicks']:,}: ratio "
+        f"results rendered: {render['annual_ms']:.1f} ms for {args.render_people * args.items:,}"
+        f" answers, {render['small_ms']:.1f} ms for {SMALL * args.items:,}: ratio "
         f"{render['ratio']:.2f} (target <= 3)"
     )
     out = ROOT / "bench" / "results"
@@ -292,7 +246,7 @@ def main() -> None:
     (out / "questionnaire.json").write_text(
         json.dumps(
             {
-                "send": send,
+                "opened_s": opened_s,
                 "clicks": [ours, base],
                 "p99_ratio": ratio,
                 "check": check,
@@ -304,13 +258,53 @@ def main() -> None:
     )
 
 
-def name_to_survey(engine: Engine, name: str) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("select id from surveys where name = :n"), {"n": f"config:{name}"}
-            ).scalar_one()
+def answered(engine: Engine, run_id: int, people: int, items: int) -> None:
+    """Every one of `people` answered every item of the run (`answer_of`), written as the
+    counts and recipient rows their clicks would leave: results of any size in a second."""
+    counts = Counter((item, answer_of(i, item)) for i in range(people) for item in range(items))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "update survey_tallies set count = :n where run_id = :r and item = :i"
+                " and option = :o and department = ''"
+            ),
+            [{"n": n, "r": run_id, "i": i, "o": o} for (i, o), n in counts.items()],
         )
+        conn.execute(
+            text("update survey_recipients set version = :v where run_id = :r"),
+            {"v": items, "r": run_id},
+        )
+
+
+def open_runs(env: dict[str, str], people: dict[str, list[str]]) -> dict[str, int]:
+    """Each YAML questionnaire's run open to its people, as `/pulse send --name` opens it (the
+    core's `add_run` and `open_run`), in this process, in one transaction: run ids by name."""
+    os.environ.update(env)
+    from chatbot.addresses import Address
+    from chatbot.cli.common import local_bot, settings
+    from chatbot.surveys.runs import NO_DEPARTMENT
+    from commands.pulse.clock import sync_config_surveys
+
+    bot = local_bot(settings())
+    runs: dict[str, int] = {}
+    try:
+        with bot.db.transaction() as session:
+            ctx = bot.context(session, platform="slack", now=bot.clock.now())
+            found = {s.name: s for s in sync_config_surveys(ctx)}
+            for name, users in people.items():
+                run = surveys.add_run(session=session, survey=found[f"config:{name}"], at=ctx.now)
+                assert run is not None
+                surveys.open_run(
+                    session=session,
+                    run=run,
+                    people=[(Address.person("slack", u), NO_DEPARTMENT) for u in users],
+                    held_back=0,
+                    now=ctx.now,
+                )
+                runs[name] = run.id
+    finally:
+        bot.db.dispose()
+    return runs
 
 
 def combine(name: str, waves: list[dict[str, float]], latencies: list[float]) -> dict[str, Any]:
@@ -333,7 +327,6 @@ def render_times(env: dict[str, str], runs: dict[str, int], repeat: int) -> dict
     and department, the previous run's, the template), in this process, on the bench's database."""
     os.environ.update(env)
     from chatbot.cli.common import local_bot, settings
-    from chatbot.db.models import SurveyRun
     from commands.pulse.results import results_message
 
     bot = local_bot(settings())

@@ -149,6 +149,9 @@ class Form:
     fields: tuple[Field, ...]
     intro: str = ""
     context: str = ""  # opaque state carried back on submit (e.g. a request id)
+    # Opened from a message's button, its submit may answer `ReplaceMessage` for that message
+    # wherever the form shows (Slack's modal too: the click's reply address travels with it).
+    replaces_message: bool = False
 
 
 # --- replies: what a handler gives back to the platform for immediate display ---------------
@@ -168,7 +171,9 @@ class Reply:
 class ReplaceMessage:
     """Replace the message whose button was pressed (e.g. a rating prompt becomes a thank-you).
     From a form: the message whose button opened it, where the form took its place (Teams' card
-    inputs); a form of its own (Slack's modal) just closes over the message, left as it was."""
+    inputs), or, for a form that says so (`Form.replaces_message`), under a form of its own
+    (Slack's modal closes and the message is replaced); otherwise a modal just closes over the
+    message, left as it was."""
 
     message: Message
 

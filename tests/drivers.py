@@ -248,6 +248,7 @@ class SlackDriver(Driver):
         self.seen_calls = 0
         self.actor: dict[int, tuple[str, Shown | None]] = {}  # call index -> who acted, pressed
         self.forms: dict[str, dict[str, Any]] = {}  # role -> the view open for them
+        self.opened_from: dict[str, Shown | None] = {}  # role -> the message its form came from
         self.seen_views = 0
         self.ts_channel: dict[str, str] = {}  # message ts -> role it went to
 
@@ -305,14 +306,21 @@ class SlackDriver(Driver):
         view = self.forms.pop(who, None)
         assert view is not None, f"no form is open for {who}"
         inputs = [b for b in view.get("blocks") or [] if b.get("type") == "input"]
+        # Slack sends what a field shows: its initial value or option unless typed over.
         filled = {
-            b["block_id"]: typed.get(b["block_id"], b["element"].get("initial_value", ""))
+            b["block_id"]: typed.get(
+                b["block_id"],
+                b["element"].get("initial_value")
+                or (b["element"].get("initial_option") or {}).get("value", ""),
+            )
             for b in inputs
         }
         unknown = set(typed) - set(filled)
         assert not unknown, f"the form has no field {unknown}"
         kinds = {b["block_id"]: b["element"]["type"] for b in inputs}
-        self._step(who, None)
+        # A reply to the submit through the opening click's response_url is about that message.
+        opener = self.opened_from.pop(who, None)
+        self._step(who, opener)
         answer = self.server.submit(
             view["callback_id"],
             filled,
@@ -328,6 +336,7 @@ class SlackDriver(Driver):
         errors: dict[str, str] = shown.get("errors") or {}
         if errors:
             self.forms[who] = view
+            self.opened_from[who] = opener
         return errors
 
     def recorded(self) -> int:
@@ -401,6 +410,7 @@ class SlackDriver(Driver):
         for view in views[self.seen_views :]:
             if view.get("type") == "modal":
                 self.forms[who] = view
+                self.opened_from[who] = pressed
         self.seen_views = len(views)
 
 

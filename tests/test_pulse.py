@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,6 +103,26 @@ def bot(database_url: str, clock: FixedClock) -> Iterator[Bot]:
     bot = make_bot(database_url, clock)
     yield bot
     bot.db.dispose()
+
+
+def chatbot_cli(tmp_path: Path, **env: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`chatbot <args>` run as its own process in `tmp_path`, this checkout on its path, with
+    `env` (DATABASE_URL, TECHHELP_CONFIG, …); `input` is typed to it (the console)."""
+    root = Path(__file__).resolve().parent.parent
+    full = {"PATH": os.environ["PATH"], "PYTHONPATH": str(root), **env}
+
+    def cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "chatbot.cli", *args],
+            env=full,
+            input=input,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    return cli
 
 
 def command(bot: Bot, text: str, user: str = ADMIN) -> Any:
@@ -795,32 +819,12 @@ def test_contact_budget_holds_back_and_results_say_so(database_url: str, clock: 
 
 
 def test_survey_cli_defines_sends_lists_and_refuses_bad_input(tmp_path: Any) -> None:
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
     config = tmp_path / "c.yml"
     config.write_text(f"departments:\n  - {{name: Finance, members: [{', '.join(FINANCE)}]}}\n")
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(root),
-        "DATABASE_URL": url,
-        "TECHHELP_CONFIG": str(config),
-        "TECHHELP_ADMINS": ADMIN,
-    }
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "chatbot.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            timeout=60,
-        )
+    cli = chatbot_cli(
+        tmp_path, DATABASE_URL=url, TECHHELP_CONFIG=str(config), TECHHELP_ADMINS=ADMIN
+    )
 
     bot = make_bot(url, FixedClock())  # the schema, and the directory as `clock` syncs it
     created = cli(

@@ -27,7 +27,7 @@ from tests.fakes.slack_api import block_problems
 from tests.fakes.teams import activity_problems
 from tests.rendered import slack_json
 from tests.teams_driver import actions_of
-from tests.test_pulse import ADMIN, FINANCE, IT, OTHERS, SALES, command, make_bot
+from tests.test_pulse import ADMIN, FINANCE, IT, OTHERS, SALES, chatbot_cli, command, make_bot
 
 _keys = itertools.count()
 
@@ -456,13 +456,8 @@ def test_reminder_goes_only_to_those_who_answered_nothing(bot: Bot, clock: Fixed
 
 
 def test_cli_sends_a_yaml_survey_by_name_and_creates_one_from_a_csv_file(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     from chatbot.clock import FixedClock
 
-    root = Path(__file__).resolve().parent.parent
     config = tmp_path / "c.yml"
     config.write_text(
         f"departments:\n  - {{name: Finance, manager: UFIN0, members: [{', '.join(FINANCE)}]}}\n"
@@ -472,23 +467,9 @@ def test_cli_sends_a_yaml_survey_by_name_and_creates_one_from_a_csv_file(tmp_pat
         "      - {question: 'Which first?', options: [Speed, Reliability]}\n"
     )
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(root),
-        "DATABASE_URL": url,
-        "TECHHELP_CONFIG": str(config),
-        "TECHHELP_ADMINS": ADMIN,
-    }
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "chatbot.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            timeout=60,
-        )
+    cli = chatbot_cli(
+        tmp_path, DATABASE_URL=url, TECHHELP_CONFIG=str(config), TECHHELP_ADMINS=ADMIN
+    )
 
     bot = make_bot(url, FixedClock())  # the schema, and the directory as `clock` syncs it
     try:

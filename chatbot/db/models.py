@@ -427,6 +427,9 @@ class SurveyRun(Base):
     # Recipients per department ("" for none), for response rates per department.
     recipients_by_department: Mapped[dict[str, Any]] = mapped_column(default=dict)
     held_back: Mapped[int] = mapped_column(Integer, default=0)  # over the contact budget
+    # A questionnaire's items as this run was sent (the survey's may change by the next run):
+    # its counts per item index are read under these. None: a pulse, or sent before 0018.
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     survey: Mapped[Survey] = relationship()
 

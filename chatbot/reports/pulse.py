@@ -26,6 +26,7 @@ from chatbot.reports.common import (
     _department,
     _utc,
 )
+from chatbot.surveys.trends import Line
 
 EVERYONE = "Everyone"  # the row of all respondents, beside the departments
 
@@ -147,10 +148,11 @@ def questionnaire_items(
     *, conn: Connection, routing: Routing, min_group: int, by_department: bool = True
 ) -> list[dict[str, Any]]:
     """Each questionnaire's latest closed run, one row per item (everyone's, then per
-    department): answers, response rate, average, the previous closed run's average of the
-    same item (its `id`) and the change, the distribution; each row names the run's headline (on
-    how many items the score rose). Groups are shown as the questionnaire's results show them:
-    the minimum (the larger of `min_group` and `pulse.min_group_size`) and complementary
+    department): answers, response rate, the trend over the last closed runs that held the
+    item (up to `surveys.results.HISTORY`), average, the previous closed run's average of the
+    same item (its `id`) and the change, the distribution; each row names the run's headline
+    (on how many items the score rose). Groups are shown as the questionnaire's results show
+    them: the minimum (the larger of `min_group` and `pulse.min_group_size`) and complementary
     suppression per item. Published figures only: a run still open is not shown."""
     minimum = surveys.min_group_size(routing, at_least=min_group)
     rows: list[dict[str, Any]] = []
@@ -198,6 +200,7 @@ def questionnaire_items(
                         "response_pct": round(result.rate, 1)
                         if shown and result.rate is not None
                         else None,
+                        "trend": _trend(result.trend),
                         "average": _round(result.average),
                         "previous": _round(result.previous),
                         "change": _round(result.change),
@@ -223,6 +226,7 @@ def questionnaire_items(
                             "response_pct": round(group.rate, 1)
                             if group.rate is not None
                             else None,
+                            "trend": _trend(group.trend),
                             "average": _round(group.average),
                             "previous": None,
                             "change": _round(group.change),
@@ -231,6 +235,15 @@ def questionnaire_items(
                         }
                     )
     return rows
+
+
+def _trend(points: list[float | None]) -> str | None:
+    """An item's averages over its runs, oldest first: "▃▁▇ 3.25 → 2.50 → 4.75" (– where a run
+    did not show it); None without an earlier run."""
+    if len(points) < 2:
+        return None
+    line = Line("", points)
+    return f"{line.spark} {line.values}"
 
 
 def _round(value: float | None) -> float | None:

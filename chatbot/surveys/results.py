@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from chatbot.surveys.items import Item, items_of
 from chatbot.surveys.request_satisfaction import Satisfaction, satisfaction
 from chatbot.surveys.runs import SENT
 from chatbot.surveys.suppression import min_group_size, suppressed
-from chatbot.surveys.trends import Trend, trend
+from chatbot.surveys.trends import Line, Trend, trend
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Group:
     average: float | None  # None: not a scale, or too few answers to show
     hidden: bool  # not shown: fewer answers than the minimum, or hidden with such a group
     change: float | None = None  # of the average, from the previous run
+    # A questionnaire item's averages over its runs, oldest first, ending with this one's
+    # (None: not shown in that run); empty without an earlier run.
+    trend: list[float | None] = field(default_factory=list)
 
     @property
     def complementary(self) -> bool:
@@ -104,6 +108,38 @@ def distribution(options: list[str], counts: Mapping[int, int]) -> list[Share]:
     return shares
 
 
+def _groups(
+    run: SurveyRun,
+    counted: Mapping[str, Counter[int]],
+    *,
+    scale: bool,
+    minimum: int,
+    final: bool,
+) -> list[Group]:
+    """Each department's figures (a pulse's, or one questionnaire item's) from its counts per
+    option: recipients, answers, rate and average, hidden below the minimum group size and
+    with complementary suppression (`suppressed`); while the run is open, every average is."""
+    names = sorted(set(run.recipients_by_department) | set(counted))
+    answered = {name: counted.get(name, Counter()).total() for name in names}
+    hidden = suppressed(answered, minimum) if final else set(names)
+    groups = []
+    for name in names:
+        given = counted.get(name, Counter())
+        sent = int(run.recipients_by_department.get(name, 0))
+        groups.append(
+            Group(
+                name=name or "No department",
+                recipients=sent,
+                responses=given.total(),
+                rate=100 * given.total() / sent if sent else None,
+                average=None if name in hidden else scale_average(scale, given),
+                hidden=name in hidden,
+                minimum=minimum if final else 0,
+            )
+        )
+    return groups
+
+
 def figures(
     *, session: Session, routing: Routing, run: SurveyRun, with_previous: bool = True
 ) -> Figures:
@@ -116,24 +152,7 @@ def figures(
     by_department = tallies(session=session, run_ids=[run.id])[run.id]
     counts: Counter[int] = sum(by_department.values(), Counter())
     responses = counts.total()
-    names = sorted(set(run.recipients_by_department) | set(by_department))
-    answered = {name: by_department.get(name, Counter()).total() for name in names}
-    hidden = suppressed(answered, minimum) if final else set(names)
-    groups = []
-    for name in names:
-        given = by_department.get(name, Counter())
-        sent = int(run.recipients_by_department.get(name, 0))
-        groups.append(
-            Group(
-                name=name or "No department",
-                recipients=sent,
-                responses=given.total(),
-                rate=100 * given.total() / sent if sent else None,
-                average=None if name in hidden else scale_average(survey.scale, given),
-                hidden=name in hidden,
-                minimum=minimum if final else 0,
-            )
-        )
+    groups = _groups(run, by_department, scale=survey.scale, minimum=minimum, final=final)
     written = list(_comments(session, run.id).values()) if final else []
     shown = written if len(written) >= min_comments else []
     show = final and responses >= minimum
@@ -210,6 +229,14 @@ class ItemResult:
     previous: float | None = None  # the previous run's average of the same item (its `id`)
     comments: list[tuple[str | None, str]] = field(default_factory=list)
     comments_hidden: int = 0
+    # A scale item's average over the last runs (up to `HISTORY`) that held it (its `id`),
+    # oldest first, ending with this run's; None where a run did not show it.
+    trend: list[float | None] = field(default_factory=list)
+
+    @property
+    def trend_line(self) -> Line | None:
+        """The trend as a line (spark and values), when there is an earlier run to draw."""
+        return Line(self.item.id, self.trend) if len(self.trend) > 1 else None
 
     @property
     def change(self) -> float | None:
@@ -254,6 +281,7 @@ class QuestionnaireFigures:
     sections: list[SectionResult]
     held_back: int
     previous_run: SurveyRun | None = None
+    earlier_runs: list[SurveyRun] = field(default_factory=list)  # newest first, for the trend
 
     @property
     def compared(self) -> list[ItemResult]:
@@ -278,24 +306,7 @@ def item_result(
     minimum group size and complementary suppression per item."""
     counts: Counter[int] = sum(counted.values(), Counter())
     responses = counts.total()
-    names = sorted(set(run.recipients_by_department) | set(counted))
-    answered = {name: counted.get(name, Counter()).total() for name in names}
-    hidden = suppressed(answered, minimum) if final else set(names)
-    groups = []
-    for name in names:
-        given = counted.get(name, Counter())
-        sent = int(run.recipients_by_department.get(name, 0))
-        groups.append(
-            Group(
-                name=name or "No department",
-                recipients=sent,
-                responses=given.total(),
-                rate=100 * given.total() / sent if sent else None,
-                average=None if name in hidden else scale_average(item.scale, given),
-                hidden=name in hidden,
-                minimum=minimum if final else 0,
-            )
-        )
+    groups = _groups(run, counted, scale=item.scale, minimum=minimum, final=final)
     show = final and responses >= minimum
     return ItemResult(
         item=item,
@@ -319,7 +330,7 @@ def questionnaire_figures(
     is open only how many answered is given; each item's change is from the previous run's item
     with the same `id`."""
     survey = run.survey
-    items = items_of(survey.items)
+    items = items_of(run_items(run))
     minimum = min_group_size(routing, at_least=minimum or 0)  # a reader's stricter minimum
     min_comments = routing.pulse.min_comments
     final = run.state == "closed"
@@ -364,21 +375,68 @@ def questionnaire_figures(
         held_back=run.held_back,
     )
     if with_previous and final:
-        before = _previous_run(session=session, run=run, closed=True)
-        if before is not None and before.survey.items is not None:
-            figures_.previous_run = before
-            earlier = questionnaire_figures(
-                session=session, routing=routing, run=before, with_previous=False, minimum=minimum
+        earlier_runs = _earlier_questionnaire_runs(session=session, run=run)
+        if earlier_runs:
+            figures_.previous_run = earlier_runs[0]
+            figures_.earlier_runs = earlier_runs
+            _compare(
+                results,
+                [
+                    questionnaire_figures(
+                        session=session,
+                        routing=routing,
+                        run=before,
+                        with_previous=False,
+                        minimum=minimum,
+                    )
+                    for before in earlier_runs
+                ],
             )
-            by_id = {r.item.id: r for r in earlier.items}
-            for result in results:
-                then = by_id.get(result.item.id)
-                if then is None or then.item.kind != result.item.kind:
-                    continue
-                result.previous = then.average
-                departments = {g.name: g.average for g in then.departments}
-                for group in result.departments:
-                    old = departments.get(group.name)
-                    if group.average is not None and old is not None:
-                        group.change = group.average - old
     return figures_
+
+
+def run_items(run: SurveyRun) -> list[dict[str, Any]] | None:
+    """A questionnaire run's items as it was sent (`SurveyRun.items`); for a run sent before
+    runs kept them, its survey's."""
+    return run.items if run.items is not None else run.survey.items
+
+
+HISTORY = 5  # the runs an item's trend spans: the latest and up to four before it
+
+
+def _earlier_questionnaire_runs(*, session: Session, run: SurveyRun) -> list[SurveyRun]:
+    """The closed questionnaire runs before this one, newest first, each the previous of the
+    one after it (`_previous_run`): up to `HISTORY` - 1."""
+    found: list[SurveyRun] = []
+    cursor = run
+    while len(found) < HISTORY - 1:
+        before = _previous_run(session=session, run=cursor, closed=True)
+        if before is None or run_items(before) is None:
+            break
+        found.append(before)
+        cursor = before
+    return found
+
+
+def _compare(results: list[ItemResult], earlier: list[QuestionnaireFigures]) -> None:
+    """Each item's change from the previous run and its trend over the earlier ones (newest
+    first), matched by the item's `id`, overall and per department."""
+    by_id = [{r.item.id: r for r in f.items} for f in earlier]
+    for result in results:
+        thens = [runs.get(result.item.id) for runs in by_id]
+        thens = [t if t is not None and t.item.kind == result.item.kind else None for t in thens]
+        if thens[0] is not None:
+            result.previous = thens[0].average
+            departments = {g.name: g.average for g in thens[0].departments}
+            for group in result.departments:
+                old = departments.get(group.name)
+                if group.average is not None and old is not None:
+                    group.change = group.average - old
+        if not result.item.scale or all(t is None for t in thens):
+            continue
+        # Oldest first, up to the last run that did not hold the item.
+        held = thens[: thens.index(None)] if None in thens else thens
+        result.trend = [t.average for t in reversed(held) if t is not None] + [result.average]
+        per_run = [{g.name: g.average for g in t.departments} for t in reversed(held) if t]
+        for group in result.departments:
+            group.trend = [averages.get(group.name) for averages in per_run] + [group.average]

@@ -229,6 +229,7 @@ def open_run(
     survey = run.survey
     run.state = "open"
     run.sent_at = now
+    run.items = survey.items
     run.recipients = len(people)
     run.recipients_by_department = dict(Counter(dept for _, dept in people))
     run.held_back = held_back

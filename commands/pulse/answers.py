@@ -10,16 +10,21 @@ from chatbot.db.models import SurveyRun
 from chatbot.messages import (
     Block,
     CloseForm,
-    Field,
-    Form,
     Message,
-    OpenForm,
     Refusal,
     ReplaceMessage,
     Reply,
     Response,
 )
-from commands.pulse.common import ANSWER, COMMENT, COMMENT_FORM, _key, _reply, routes
+from commands.pulse.common import (
+    ANSWER,
+    COMMENT,
+    COMMENT_FORM,
+    _key,
+    _reply,
+    comment_form,
+    routes,
+)
 from commands.pulse.sending import answer_buttons
 
 
@@ -121,26 +126,16 @@ def on_comment(event: Event, ctx: Context) -> Response:
         raise Refusal(surveys.INVALID)
     if run.state != "open":
         return _closed(ctx, survey, run)
-    return OpenForm(
-        Form(
-            form_id=COMMENT_FORM,
-            title="Add a comment",
-            submit="Send",
-            context=event.value,
-            intro=ctx.render(
-                "pulse/comment_intro.md.j2",
-                survey=survey,
-                min_comments=ctx.settings.routing.pulse.min_comments,
-            ),
-            fields=(
-                Field(
-                    "comment",
-                    "Your comment",
-                    multiline=True,
-                    max_length=surveys.MAX_COMMENT,
-                ),
-            ),
-        )
+    return comment_form(
+        COMMENT_FORM,
+        title="Add a comment",
+        context=event.value,
+        intro=ctx.render(
+            "pulse/comment_intro.md.j2",
+            survey=survey,
+            min_comments=ctx.settings.routing.pulse.min_comments,
+        ),
+        max_length=surveys.MAX_COMMENT,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chatbot import surveys
 from chatbot.bot import Context, Routes
-from chatbot.messages import Message, Reply
+from chatbot.messages import Field, Form, Message, OpenForm, Reply
 
 routes = Routes()
 
@@ -27,3 +27,29 @@ def _reply(ctx: Context, template: str, **values: object) -> Reply:
 
 def _key(ctx: Context) -> bytes:
     return surveys.signing_key(session=ctx.session, settings=ctx.settings, now=ctx.now)
+
+
+def comment_form(
+    form_id: str,
+    *,
+    title: str,
+    context: str,
+    intro: str,
+    max_length: int,
+    initial: str | None = None,
+) -> OpenForm:
+    """The form of one free comment (a pulse's, a questionnaire item's): sent with `context`,
+    the signed value of the button that opened it."""
+    comment = Field(
+        "comment", "Your comment", multiline=True, max_length=max_length, initial=initial
+    )
+    return OpenForm(
+        Form(
+            form_id=form_id,
+            title=title,
+            submit="Send",
+            context=context,
+            intro=intro,
+            fields=(comment,),
+        )
+    )

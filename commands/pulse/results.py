@@ -27,19 +27,8 @@ def quoted(text: str, limit: int = 300) -> Neutral:
 def results_message(ctx: Context, run: SurveyRun) -> Message:
     if run.survey.items is not None:
         return questionnaire_results_message(ctx, run)
-    routing = ctx.settings.routing
-    figures = surveys.figures(session=ctx.session, routing=routing, run=run)
-    values: dict[str, Any] = {
-        "f": figures,
-        "quoted": quoted,
-        "survey": run.survey,
-        "minimum": routing.pulse.min_group_size,
-        "min_comments": routing.pulse.min_comments,
-        "closed": run.state == "closed",
-        "closes_on": run.closes_at.strftime("%d %b %Y %H:%M UTC") if run.closes_at else "",
-        "closed_on": (run.closed_at or ctx.now).strftime("%d %b %Y"),
-        "sent_on": (run.sent_at or run.scheduled_for).strftime("%d %b %Y"),
-    }
+    figures = surveys.figures(session=ctx.session, routing=ctx.settings.routing, run=run)
+    values = _values(ctx, run, figures)
     # One section per part; a part left empty (nothing to say) is dropped.
     parts = [p.strip() for p in _PART.split(ctx.render("pulse/results.md.j2", **values))]
     summary = ctx.render("pulse/results_summary.md.j2", **values)
@@ -50,14 +39,10 @@ def results_message(ctx: Context, run: SurveyRun) -> Message:
     )
 
 
-def questionnaire_results_message(ctx: Context, run: SurveyRun) -> Message:
-    """A questionnaire's results: the headline (on how many items the score rose), then one
-    section per item (response rate, average and its change, distribution, per department),
-    and the sections' averages. One block per item: 20 items stay within every platform's
-    limits."""
+def _values(ctx: Context, run: SurveyRun, figures: object) -> dict[str, Any]:
+    """What the results templates read, for a pulse's figures and a questionnaire's alike."""
     routing = ctx.settings.routing
-    figures = surveys.questionnaire_figures(session=ctx.session, routing=routing, run=run)
-    values: dict[str, Any] = {
+    return {
         "f": figures,
         "quoted": quoted,
         "survey": run.survey,
@@ -66,15 +51,20 @@ def questionnaire_results_message(ctx: Context, run: SurveyRun) -> Message:
         "closed": run.state == "closed",
         "closes_on": run.closes_at.strftime("%d %b %Y %H:%M UTC") if run.closes_at else "",
         "closed_on": (run.closed_at or ctx.now).strftime("%d %b %Y"),
-        "sent_on": (run.sent_at or run.scheduled_for).strftime("%d %b %Y"),
-        "before_on": (
-            (figures.previous_run.sent_at or figures.previous_run.scheduled_for).strftime(
-                "%d %b %Y"
-            )
-            if figures.previous_run
-            else ""
-        ),
+        "sent_on": _day(run),
     }
+
+
+def questionnaire_results_message(ctx: Context, run: SurveyRun) -> Message:
+    """A questionnaire's results: the headline (on how many items the score rose), then one
+    section per item (response rate, average and its change, distribution, per department),
+    and the sections' averages. One block per item: 20 items stay within every platform's
+    limits."""
+    figures = surveys.questionnaire_figures(
+        session=ctx.session, routing=ctx.settings.routing, run=run
+    )
+    before = figures.previous_run
+    values = _values(ctx, run, figures) | {"before_on": _day(before) if before else ""}
     head = ctx.render("pulse/questionnaire_results.md.j2", **values)
     blocks = [Block("header", text=ctx.render("pulse/results_header.md.j2", **values))]
     blocks.append(Block("section", text=head))

@@ -97,12 +97,19 @@ class Replies:
             return
         self.pool.submit(self.respond, event.reply_to, **how, **render.message(response.message))
 
-    def open_form(self, client: WebClient, body: dict[str, Any], form: Any) -> None:
-        self.pool.submit(self._open_form, client, body, form)
+    def open_form(
+        self, client: WebClient, body: dict[str, Any], form: Any, *, clicked: bool = False
+    ) -> None:
+        """Open the form's modal; `clicked`: opened by a message's button, whose response_url
+        the modal keeps for a form that replaces that message when submitted."""
+        self.pool.submit(self._open_form, client, body, form, clicked)
 
-    def _open_form(self, client: WebClient, body: dict[str, Any], form: Any) -> None:
+    def _open_form(self, client: WebClient, body: dict[str, Any], form: Any, clicked: bool) -> None:
+        reply_to = body.get("response_url") if clicked else None
         try:
-            client.views_open(trigger_id=body["trigger_id"], view=render.view(form))
+            client.views_open(
+                trigger_id=body["trigger_id"], view=render.view(form, reply_to=reply_to)
+            )
         except Exception:
             log.exception("views.open failed")
             self.respond(
@@ -169,12 +176,13 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
             response = handle(event)
         ack()
         if isinstance(response, OpenForm):
-            replies.open_form(client, body, response.form)
+            replies.open_form(client, body, response.form, clicked=True)
         elif response is not None:
             replies.reply(event, response)
 
     def on_form(ack: Ack, body: dict[str, Any]) -> None:
-        response = handle(translate.form(body))
+        event = translate.form(body)
+        response = handle(event)
         if isinstance(response, FormErrors):
             ack(response_action="errors", errors=render.errors(response.errors))
         elif isinstance(response, Reply):  # an unexpected failure: show it in the form
@@ -188,10 +196,13 @@ def build_app(bot: Bot, client: WebClient, replies: Replies, inbox: Inbox) -> Ap
             title = ((body.get("view") or {}).get("title") or {}).get("text") or ""
             ack(response_action="update", view=render.done_view(title, response.notice))
         else:
-            # A form's ReplaceMessage is for where the form took the place of the message it was
-            # opened from (Teams' card inputs): a modal closes over its message, left as it was.
+            # A form's ReplaceMessage is for the message it was opened from: where the form
+            # says so (`Form.replaces_message`), through the opening click's response_url, as
+            # the modal closes; else the modal closes over its message, left as it was.
             assert response is None or isinstance(response, CloseForm | ReplaceMessage)
             ack()
+            if isinstance(response, ReplaceMessage) and event.reply_to:
+                replies.reply(event, response)
 
     # Bolt tries listeners in this order, each with its matchers: clicks, which come in
     # bursts (a survey's answers), are matched first.

@@ -11,6 +11,7 @@ its limit by its rendered length, with a note (`chatbot.text.fit`).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -245,7 +246,36 @@ def _input(field: Field) -> dict[str, Any]:
     }
 
 
-def view(form: Form) -> dict[str, Any]:
+REPLY_TO = (
+    "techhelp:reply_to"  # a modal's metadata: the form's context and the click's reply address
+)
+
+
+def metadata(form: Form, reply_to: str | None) -> str:
+    """The modal's private metadata: the form's context, and, for a form whose submit replaces
+    the message it was opened from (`Form.replaces_message`), the response_url of the click
+    that opened it (valid for half an hour), when both fit."""
+    if form.replaces_message and reply_to:
+        both = json.dumps({REPLY_TO: reply_to, "context": form.context})
+        if len(both) <= PRIVATE_METADATA:
+            return both
+    return form.context[:PRIVATE_METADATA]
+
+
+def from_metadata(raw: str) -> tuple[str, str | None]:
+    """(the form's context, the reply address of the click that opened it, if it travels)."""
+    if raw.startswith("{") and REPLY_TO in raw:
+        try:
+            both = json.loads(raw)
+        except ValueError:
+            return raw, None
+        if isinstance(both, dict) and isinstance(both.get(REPLY_TO), str):
+            return str(both.get("context") or ""), both[REPLY_TO]
+    return raw, None
+
+
+def view(form: Form, *, reply_to: str | None = None) -> dict[str, Any]:
+    """A modal of the form; `reply_to`: the response_url of the click that opened it."""
     blocks = [{"type": "section", "text": _mrkdwn(form.intro)}] if form.intro else []
     blocks += [_input(f) for f in form.fields]
     return {
@@ -254,7 +284,7 @@ def view(form: Form) -> dict[str, Any]:
         "title": _plain(form.title, MODAL_TITLE),
         "submit": _plain(form.submit, MODAL_BUTTON),
         "close": _plain("Cancel", MODAL_BUTTON),
-        "private_metadata": form.context[:PRIVATE_METADATA],
+        "private_metadata": metadata(form, reply_to),
         "blocks": blocks,
     }
 

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from chatbot.bot import Event
+from chatbot.platforms.slack import render
 
 PLATFORM = "slack"
 _ENTITY = re.compile(r"<([@#!])([^>|]*)(?:\|([^>]*))?>|<([^>|]+)(?:\|([^>]*))?>")
@@ -98,6 +99,7 @@ def action(body: dict[str, Any]) -> Event:
 
 def form(body: dict[str, Any]) -> Event:
     view = body.get("view") or {}
+    context, reply_to = render.from_metadata(str(view.get("private_metadata") or ""))
     values: dict[str, str] = {}
     for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
         for element in elements.values():
@@ -119,7 +121,8 @@ def form(body: dict[str, Any]) -> Event:
         user=(body.get("user") or {}).get("id", ""),
         key=f"form:{body.get('trigger_id') or view.get('id')}:{view.get('hash', '')}",
         values=values,
-        context=view.get("private_metadata", ""),
+        context=context,
+        reply_to=reply_to,
     )
 
 

@@ -65,6 +65,7 @@ QUESTIONNAIRE_COLUMNS = (
     ("department", "Department"),
     ("answers", "Answers"),
     ("response_pct", "Response rate (%)"),
+    ("trend", "Trend over the runs"),
     ("average", "Average (1–5)"),
     ("previous", "Previous average"),
     ("change", "Change"),
