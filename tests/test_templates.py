@@ -176,6 +176,8 @@ def item_result(kind: str = "scale", **over: Any) -> ns:
         "previous": 3.25,
         "distribution": [share("Poor", 25, 3), share("Good", 75, 9)],
         "departments": [department("Finance"), department("Parks", complementary=True)],
+        "trend": [],
+        "trend_line": None,
     }
     return ns(**(values | over))
 
@@ -609,6 +611,78 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("pulse/questionnaire_cut.md.j2", "", {"given": 10000, "limit": 3000}),
     (
+        "pulse/questionnaire_form_intro.md.j2",
+        "none answered",
+        {
+            "title": "Staff engagement 2026",
+            "total": 8,
+            "remaining": 8,
+            "closes": "04 Dec",
+            "anonymous": True,
+            "min_comments": 3,
+        },
+    ),
+    (
+        "pulse/questionnaire_form_intro.md.j2",
+        "one remains",
+        {
+            "title": "Staff engagement 2026",
+            "total": 8,
+            "remaining": 1,
+            "closes": "04 Dec",
+            "anonymous": False,
+            "min_comments": 3,
+        },
+    ),
+    (
+        "pulse/questionnaire_form_intro.md.j2",
+        "some remain, no closing date",
+        {
+            "title": "Staff engagement 2026",
+            "total": 8,
+            "remaining": 3,
+            "closes": None,
+            "anonymous": True,
+            "min_comments": 3,
+        },
+    ),
+    (
+        "pulse/questionnaire_form_intro.md.j2",
+        "all answered",
+        {
+            "title": "Staff engagement 2026",
+            "total": 8,
+            "remaining": 0,
+            "closes": "04 Dec",
+            "anonymous": True,
+            "min_comments": 3,
+        },
+    ),
+    (
+        "pulse/questionnaire_form_intro.md.j2",
+        "one question",
+        {
+            "title": "Staff engagement 2026",
+            "total": 1,
+            "remaining": 1,
+            "closes": None,
+            "anonymous": False,
+            "min_comments": 3,
+        },
+    ),
+    (
+        "pulse/questionnaire_form_intro.md.j2",
+        "the one question answered",
+        {
+            "title": "Staff engagement 2026",
+            "total": 1,
+            "remaining": 0,
+            "closes": "04 Dec",
+            "anonymous": True,
+            "min_comments": 3,
+        },
+    ),
+    (
         "pulse/questionnaire_item.md.j2",
         "heading, scale, unanswered",
         {
@@ -645,6 +719,16 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         "pulse/questionnaire_item_results.md.j2",
         "closed, scale",
         results_values(f=questionnaire_figures(), r=item_result()),
+    ),
+    (
+        "pulse/questionnaire_item_results.md.j2",
+        "closed, a trend over three runs",
+        results_values(
+            f=questionnaire_figures(),
+            r=item_result(
+                trend=[3.25, 3.5, 3.75], trend_line=ns(spark="▅▆█", values="3.25 → 3.50 → 3.75")
+            ),
+        ),
     ),
     (
         "pulse/questionnaire_item_results.md.j2",
