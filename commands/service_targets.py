@@ -41,16 +41,17 @@ def overdue(ctx: Context) -> list[tuple[Request, str, timedelta]]:
     for urgency, target in ctx.settings.routing.service_targets.items():
         first = timedelta(minutes=target.first_response_minutes)
         resolution = timedelta(hours=target.resolution_hours)
-        late = ctx.session.scalars(
-            select(Request)
-            .where(
-                Request.urgency == urgency,
-                Request.state != "resolved",
-                Request.created_at <= ctx.now - min(first, resolution),
+        late = list(
+            ctx.session.scalars(
+                select(Request)
+                .where(
+                    Request.urgency == urgency,
+                    Request.state != "resolved",
+                    Request.created_at <= ctx.now - min(first, resolution),
+                )
+                .order_by(Request.id)
             )
-            .order_by(Request.id)
         )
-        late = list(late)
         since = desk_since(ctx, late)
         for request in late:
             start = since.get(request.id, request.created_at)
