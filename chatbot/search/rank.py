@@ -35,6 +35,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -573,6 +574,7 @@ def _undouble(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     """A light English stemmer: the same word for its plural, -ing, -ed, -er, -ation forms.
     Consistency on both sides is what matters, not dictionary roots."""
@@ -606,6 +608,10 @@ for _group in SYNONYM_GROUPS:
 
 
 _GENERIC_STEMS = frozenset(stem(w) for w in GENERIC)
+# Each synonym group's stems, by the stem of its first word.
+_GROUP_OF: dict[str, tuple[str, ...]] = {}
+for _group in SYNONYM_GROUPS:
+    _GROUP_OF.setdefault(stem(_group[0]), tuple(dict.fromkeys(stem(w) for w in _group)))
 
 
 def _deletes(word: str) -> set[str]:
@@ -755,10 +761,8 @@ class Ranker:
                 for alt in list(alternatives):
                     base = _SYNONYM_OF.get(alt) or base
             if base is not None:
-                for group in SYNONYM_GROUPS:
-                    if stem(group[0]) == base:
-                        for synonym in group:
-                            alternatives.setdefault(stem(synonym), SYNONYM_WEIGHT)
+                for synonym in _GROUP_OF[base]:
+                    alternatives.setdefault(synonym, SYNONYM_WEIGHT)
             alternatives.setdefault(term, 1.0)
             slots.append(Slot(word, tuple(alternatives.items())))
             stems_in_order.append(term)
@@ -829,14 +833,16 @@ class Ranker:
             best = max(best, FIELD_BODY * min(1.0, 0.6 + 0.2 * tf))
         return best
 
-    def _score(self, doc: _Doc, query: Query) -> tuple[float, float, float, int, float]:
+    def _score(
+        self, doc: _Doc, query: Query, weights: Sequence[float]
+    ) -> tuple[float, float, float, int, float]:
         """(matched informative weight, title coverage, phrase bonus, slots matched, the
         weight of the most informative word it does not match)."""
         matched = 0.0
         count = 0
         missed = 0.0
         hit_terms: set[str] = set()
-        for slot in query.slots:
+        for slot, slot_weight in zip(query.slots, weights, strict=True):
             best = 0.0
             best_term = ""
             for term, weight in slot.alternatives:
@@ -848,7 +854,7 @@ class Ranker:
                 matched += best * self.idf(best_term)
                 hit_terms.add(best_term)
             else:
-                missed = max(missed, self._slot_weight(slot))
+                missed = max(missed, slot_weight)
         title_cov = max(
             (self._covered(terms, hit_terms) for terms in (doc.title_list, *doc.keyword_phrases)),
             default=0.0,
@@ -858,7 +864,8 @@ class Ranker:
     def features(self, query: Query, keys: Iterable[str]) -> list[tuple[_Doc, dict[str, float]]]:
         """Each candidate's features, best first by matched weight; what the confidence is
         made of (see `confidence`)."""
-        mass = sum(self._slot_weight(slot) for slot in query.slots)
+        weights = [self._slot_weight(slot) for slot in query.slots]
+        mass = sum(weights)
         if not mass:
             return []
         found: list[tuple[_Doc, dict[str, float]]] = []
@@ -866,7 +873,7 @@ class Ranker:
             doc = self.docs.get(key)
             if doc is None:
                 continue
-            matched, title_cov, phrase, slots, missed = self._score(doc, query)
+            matched, title_cov, phrase, slots, missed = self._score(doc, query, weights)
             if matched <= 0:
                 continue
             found.append(
