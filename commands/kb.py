@@ -62,7 +62,7 @@ def suggestion_blocks(ctx: Context, request: Request, articles: list[kb.Suggeste
     intro = ctx.render(
         "kb/suggestions.md.j2",
         request=request,
-        grace_minutes=max(1, round(ctx.settings.techhelp_kb_grace / 60)),
+        grace_minutes=triage.held_minutes(ctx.settings.techhelp_kb_grace),
     )
     blocks = [Block("divider"), Block("section", text=intro)]
     for article in articles:

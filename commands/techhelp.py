@@ -177,7 +177,8 @@ def create(
         service=service,
         by_message=by_message,
     )
-    triage.announce(ctx, request, card_delay=ctx.settings.techhelp_kb_grace if articles else 0)
+    card_delay = ctx.settings.techhelp_kb_grace if articles else 0
+    triage.announce(ctx, request, card_delay=card_delay)
     kb.record(ctx, event, request, articles)
     parts = ctx.templates.blocks(
         "techhelp/received_reply.md.j2",
@@ -186,6 +187,9 @@ def create(
         logged_for=logged_by is not None,
         long_text=len(text) > LONG_TEXT,
         text_length=len(text),
+        held_minutes=triage.held_minutes(card_delay)
+        if ctx.settings.triage_channel(request.platform)
+        else None,
     )
     blocks = [Block("section", text=p) for p in parts]
     if articles:

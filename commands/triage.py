@@ -125,7 +125,18 @@ def announce(ctx: Context, request: Request, *, card_delay: float = 0) -> None:
         requests.set_card(session=ctx.session, request=request, delivery_id=card_id)
     else:
         log.warning("TECHHELP_TRIAGE_CHANNEL is not set: %s has no triage card", request.ref)
-    tell_requester(ctx, request, "received", actor=request.logged_by or request.requester)
+    tell_requester(
+        ctx,
+        request,
+        "received",
+        actor=request.logged_by or request.requester,
+        held_minutes=held_minutes(card_delay) if channel else None,
+    )
+
+
+def held_minutes(card_delay: float) -> int | None:
+    """The minutes a card waits for the desk, as the requester is told; None: it goes now."""
+    return max(1, round(card_delay / 60)) if card_delay > 0 else None
 
 
 def _manager(ctx: Context, request: Request) -> str | None:

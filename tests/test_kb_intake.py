@@ -191,3 +191,17 @@ def test_the_form_sends_its_suggestions_to_the_person(chat: Driver) -> None:
     assert chat.received("triage") == []
     chat.press("alice", "This solved it", card="Reset a forgotten password")
     assert "closed as solved" in chat.last("alice")
+
+
+def test_the_confirmation_says_when_the_service_desk_sees_a_held_request(chat: Driver) -> None:
+    answer = said(chat, "alice", "/techhelp my password expired")
+    assert "Reset a forgotten password" in answer
+    # The card waits the grace period (an hour here): the words say so, not "now".
+    assert "sees it now" not in answer
+    assert "the service desk sees it in 60 min" in answer
+    chat.later(HELD)
+    dm = [m for m in chat.received("alice") if "We have your request" in m]
+    assert dm and "sees it now" not in dm[-1] and "sees it in 60 min" in dm[-1]
+    # Nothing suggested: the card goes at once, and the words say that.
+    answer = said(chat, "bob", "/techhelp the coffee machine on floor 2 is broken")
+    assert "the service desk sees it now" in answer

@@ -5,6 +5,7 @@ alone. Time is driven, not slept."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -117,4 +118,51 @@ def test_an_escalation_is_remembered_by_the_request_not_the_outbox(database_url:
         session.execute(delete(Delivery).where(Delivery.key.startswith("service-target:")))
     clock._now = START + timedelta(minutes=16)
     assert tick(bot, holder="a") == 0
+    bot.db.dispose()
+
+
+def test_a_request_held_for_self_service_counts_from_when_its_card_reaches_the_desk(
+    database_url: str, tmp_path: Path
+) -> None:
+    """While a request's card waits the self-service grace period the service desk cannot see
+    it: no escalation then, and its first-response target counts from when the card is due."""
+    from chatbot import kb
+    from chatbot.bot import Event
+    from commands.techhelp import FORM
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "password.md").write_text(
+        "---\ntitle: Reset a forgotten password\nkeywords: [forgot password]\n---\n\n"
+        "Open the reset page and enter the code we text you.\n"
+    )
+    clock = FixedClock(START)
+    bot = make_bot(database_url, clock)
+    bot.settings = bot.settings.model_copy(
+        update={"techhelp_kb": folder, "techhelp_kb_grace": 7200.0}
+    )
+    with bot.db.transaction() as session:
+        kb.sync(session=session, folder=folder, now=START)
+    bot.handle(
+        Event(
+            platform="slack",
+            kind="form",
+            name=FORM,
+            user="UFIN",
+            key="form-1",
+            values={"description": "I forgot my password", "urgency": "high"},
+        )
+    )
+    with bot.db.sessions() as session:
+        held = session.scalars(select(Delivery).where(Delivery.key.endswith(":card"))).one()
+    assert held.not_before == START + timedelta(hours=2)  # the card waits the grace period
+
+    clock._now = START + timedelta(minutes=60)  # the high-urgency first-response target
+    assert tick(bot, holder="a") == 0  # the desk has not seen it: nothing to escalate
+    clock._now = START + timedelta(minutes=179)
+    assert tick(bot, holder="a") == 0  # 59 minutes since the card fell due
+    clock._now = START + timedelta(minutes=180)
+    assert tick(bot, holder="a") == 1
+    ((key, text),) = notices(bot)
+    assert key.endswith(":first-response") and "first-response target of 60 minutes" in text
     bot.db.dispose()

@@ -419,6 +419,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("kb/solved.md.j2", "", {"request": request(), "article": article()}),
     ("kb/staff_only.md.j2", "", {}),
     ("kb/suggestions.md.j2", "", {"request": request(), "grace_minutes": 5}),
+    ("kb/suggestions.md.j2", "no grace period", {"request": request(), "grace_minutes": None}),
     ("kb/title.md.j2", "", {"article": article()}),
     # the liaison program
     ("liaison/briefing.md.j2", "everything", {"b": briefing(), "figure": figure}),
@@ -974,11 +975,24 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("requester/claimed.md.j2", "", {"request": request(), "actor": "UBOB"}),
     ("requester/escalated.md.j2", "", {"request": request(), "actor": "UBOB", "tier": "II"}),
-    ("requester/received.md.j2", "own", {"request": request(), "actor": "UALICE"}),
+    (
+        "requester/received.md.j2",
+        "own",
+        {"request": request(), "actor": "UALICE", "held_minutes": None},
+    ),
+    (
+        "requester/received.md.j2",
+        "held while articles are suggested",
+        {"request": request(), "actor": "UALICE", "held_minutes": 2},
+    ),
     (
         "requester/received.md.j2",
         "logged for them",
-        {"request": request(logged_by="UBOB", intake_channel="phone"), "actor": "UBOB"},
+        {
+            "request": request(logged_by="UBOB", intake_channel="phone"),
+            "actor": "UBOB",
+            "held_minutes": None,
+        },
     ),
     ("requester/reopened.md.j2", "", {"request": request(), "actor": "UALICE"}),
     (
@@ -1159,6 +1173,19 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
             "logged_for": False,
             "long_text": False,
             "text_length": 48,
+            "held_minutes": None,
+        },
+    ),
+    (
+        "techhelp/received_reply.md.j2",
+        "held while articles are suggested",
+        {
+            "request": request(),
+            "tier": "I",
+            "logged_for": False,
+            "long_text": False,
+            "text_length": 48,
+            "held_minutes": 2,
         },
     ),
     (
@@ -1170,6 +1197,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
             "logged_for": True,
             "long_text": True,
             "text_length": 7200,
+            "held_minutes": None,
         },
     ),
     ("techhelp/staff_only.md.j2", "", {}),
@@ -1334,7 +1362,11 @@ def lines(name: str, **values: Any) -> list[str]:
 
 
 def test_the_request_receipt() -> None:
-    values = {"request": request(text="Printer jams\nOn floor 3"), "actor": "UALICE"}
+    values = {
+        "request": request(text="Printer jams\nOn floor 3"),
+        "actor": "UALICE",
+        "held_minutes": None,
+    }
     assert lines("requester/received.md.j2", **values) == [
         "📥 We have your request TH-12:",
         "Printer jams",
@@ -1346,7 +1378,11 @@ def test_the_request_receipt() -> None:
     assert "\n>Printer jams\n>On floor 3\nThe service desk" in slack.mrkdwn(shown)
     quoted_on_teams = [part for kind, part in teams.segments(shown) if kind == "quote"]
     assert [plain_text(part) for part in quoted_on_teams] == ["Printer jams\nOn floor 3"]
-    values = {"request": request(logged_by="UBOB", intake_channel="phone"), "actor": "UBOB"}
+    values = {
+        "request": request(logged_by="UBOB", intake_channel="phone"),
+        "actor": "UBOB",
+        "held_minutes": None,
+    }
     assert lines("requester/received.md.j2", **values)[0] == (
         "📥 We have your request TH-12 (logged for you by @UBOB, via phone):"
     )
@@ -1357,6 +1393,7 @@ def test_the_request_receipt() -> None:
         logged_for=False,
         long_text=True,
         text_length=7200,
+        held_minutes=None,
     )
     assert [plain_text(part).split("\n") for part in reply] == [
         [

@@ -41,3 +41,72 @@ def sync_now(bot: Bot) -> SyncReport:
         return knowledge_base.sync(
             session=session, folder=bot.settings.techhelp_kb, now=bot.clock.now()
         )
+
+
+@kb.command("drafts")
+def kb_drafts() -> None:
+    """List the article drafts staff saved from resolved requests ("Save as article"), oldest
+    first, for an admin to read and publish."""
+    from sqlalchemy import select
+
+    from chatbot.cli.common import local_bot
+    from chatbot.db.models import KbArticle
+
+    bot = local_bot(settings(), sync=False)
+    try:
+        with bot.db.sessions() as session:
+            drafts = session.scalars(
+                select(KbArticle).where(KbArticle.state == "draft").order_by(KbArticle.id)
+            ).all()
+            if not drafts:
+                click.echo("No drafts to publish.")
+                return
+            for article in drafts:
+                origin = f"TH-{article.from_request_id}" if article.from_request_id else "-"
+                click.echo(
+                    f"{article.ref}  {article.created_at:%Y-%m-%d}  from {origin}  "
+                    f"by {article.created_by or '-'}  {plain_line(article.title)}"
+                )
+                answer = plain_line(article.body) or "(no answer yet)"
+                click.echo(f"    {answer[:200]}")
+    finally:
+        bot.db.dispose()
+
+
+@kb.command("publish")
+@click.argument("article_id")
+def kb_publish(article_id: str) -> None:
+    """Publish a draft (ID: KB-3 or 3): from now on it is suggested and searchable."""
+    import getpass
+
+    from chatbot import kb as knowledge_base
+    from chatbot.cli.common import local_bot
+    from chatbot.db.models import KbArticle
+
+    number = article_id.strip().upper().removeprefix("KB-")
+    if not number.isdigit():
+        raise click.ClickException(f"{article_id!r} is not an article id (KB-3, or 3)")
+    bot = local_bot(settings(), sync=False)
+    try:
+        with bot.db.transaction() as session:
+            article = session.get(KbArticle, int(number))
+            if article is None:
+                raise click.ClickException(
+                    f"there is no article KB-{number} (`chatbot kb drafts` lists the drafts)"
+                )
+            if article.state != "draft":
+                raise click.ClickException(f"{article.ref} is not a draft: it is {article.state}")
+            knowledge_base.publish(
+                session=session,
+                article=article,
+                now=bot.clock.now(),
+                actor=f"cli:{getpass.getuser()}",
+            )
+            click.echo(f"{article.ref} “{plain_line(article.title)}” is published")
+    finally:
+        bot.db.dispose()
+
+
+def plain_line(text: str) -> str:
+    """A stored text on one terminal line: whitespace and control characters as spaces."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
