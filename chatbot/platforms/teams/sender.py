@@ -60,6 +60,7 @@ PRUNE_EVERY = 1000  # posts between two clean-ups of the journal
 SHARES = ("post", "upload")  # actions that, repeated blindly, would show twice
 BACKOFF = {412, 502, 504}  # Teams: retry these with exponential backoff and jitter
 RenderActivity = Callable[..., dict[str, Any]]
+RENDERED_KEPT = 64  # messages whose rendered activity is kept (a broadcast's copies share one)
 TENANT_URL_FOR = 60.0  # seconds the tenant's service URL (for a new person's 1:1) is reused
 _MENTIONED = re.compile(f"{MENTION}([^{END_MENTION}]*){END_MENTION}")
 
@@ -101,6 +102,7 @@ class TeamsSender:
         self.clock, self.sleep = clock, sleep
         self._service_urls: dict[str, str] = {}
         self._tenant_url: tuple[str | None, float] = (None, 0.0)
+        self._rendered: dict[Message, dict[str, Any]] = {}
         self._journaled = 0
         self._lock = threading.Lock()
 
@@ -188,11 +190,23 @@ class TeamsSender:
     def _activity(self, message: Message) -> dict[str, Any]:
         render = self.render or _render_activity()
         ids = {m for text in _texts(message) for m in _MENTIONED.findall(text)}
-        names: Mapping[str, str] = {}
-        if ids:
+        if ids:  # names are read as they are now: not kept
             with self.db.sessions() as session:
-                names = conversations.names(session, ids)
-        return render(message, names=names)
+                names: Mapping[str, str] = conversations.names(session, ids)
+            return render(message, names=names)
+        if message.file is not None:
+            return render(message, names={})
+        # A broadcast sends one message to thousands: it is rendered once (the activity is only
+        # read after: posted as it is, or copied with the id of the message it edits).
+        with self._lock:
+            rendered = self._rendered.get(message)
+        if rendered is None:
+            rendered = render(message, names={})
+            with self._lock:
+                if len(self._rendered) >= RENDERED_KEPT:
+                    self._rendered.clear()
+                self._rendered[message] = rendered
+        return rendered
 
     def _keep_conversation_limits(self, conversation: str) -> Retry | None:
         """Wait (briefly) for the conversation's windows; a longer wait goes back to the outbox."""
