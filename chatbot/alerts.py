@@ -256,10 +256,21 @@ def followers(*, session: Session, alert: Alert) -> list[tuple[int, Address]]:
 
 
 def affected_count(*, session: Session, alert: Alert, source: str | None = None) -> int:
-    query = select(func.count()).select_from(AffectedVote).where(AffectedVote.alert_id == alert.id)
+    """People counted as affected (from `source` alone, if given). Built once and run in Core
+    on the session's connection: every "I'm affected" click reads it (votes are only ever
+    written in Core, `mark_affected`, so nothing waits in the session to be flushed)."""
     if source:
-        query = query.where(AffectedVote.source == source)
-    return session.execute(query).scalar_one()
+        return int(
+            session.connection()
+            .execute(_COUNT_FROM, {"alert": alert.id, "source": source})
+            .scalar_one()
+        )
+    return int(session.connection().execute(_COUNT, {"alert": alert.id}).scalar_one())
+
+
+_VOTES = AffectedVote.__table__.c
+_COUNT = select(func.count()).where(_VOTES.alert_id == sa.bindparam("alert"))
+_COUNT_FROM = _COUNT.where(_VOTES.source == sa.bindparam("source"))
 
 
 _STOP_WORDS = (  # words too common to tell two problems apart

@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from chatbot.bot import Bot, Capabilities, Event
 from chatbot.inbox import Inbox
 from chatbot.messages import (
@@ -161,22 +163,22 @@ class TeamsApp:
             log.info("teams activity refused: %s", exc)
             return Answer(400, {"error": str(exc)})
         event = inbound.event
-        try:
-            fresh, changed = self._changed(inbound.references)
-            if not (
-                changed and event is not None and inbound.invoke and not self.bot.defers(event)
-            ):
-                self._record(fresh, changed)
-                fresh, changed = [], []
-        except Exception:
-            log.exception("recording teams conversation references failed")
-            fresh, changed = [], []
+        fresh = self._unseen(inbound.references)
+        # A click answered now checks and stores its references in its own transaction (one
+        # commit, not a read and then the click's write); anything else stores them first.
+        in_click = event is not None and inbound.invoke and not self.bot.defers(event)
+        if fresh and not in_click:
+            try:
+                self._record(fresh)
+            except Exception:
+                log.exception("recording teams conversation references failed")
+            fresh = []
         if event is None:
             return Answer(200, None)
         if inbound.unresolved:
             event = self._resolve_mentions(event, inbound.unresolved)
         if inbound.invoke:
-            return Answer(200, self._invoke(event, fresh, changed))
+            return Answer(200, self._invoke(event, fresh))
         if self.bot.handler_for(self.bot.routed(event)) is None and event.kind == "event":
             return Answer(200, None)  # an event nobody handles (yet): nothing to say
         self._handle(event)
@@ -185,28 +187,25 @@ class TeamsApp:
     # --- invokes ----------------------------------------------------------------------------
 
     def _invoke(
-        self,
-        event: Event,
-        fresh: list[translate.Reference] | None = None,
-        changed: list[translate.Reference] | None = None,
+        self, event: Event, fresh: list[translate.Reference] | None = None
     ) -> dict[str, Any]:
-        """`changed` references are stored in the click's own transaction (one commit, not two:
-        a person's first click brings their Bot Framework id), then `fresh` ones remembered."""
-        if changed:
-            now = self.bot.clock.now()
+        """`fresh` references (not seen by this process as they are) are checked and, where the
+        database holds them otherwise, stored in the click's own transaction (a person's first
+        click brings their Bot Framework id), then remembered."""
+        if fresh:
             try:
                 response = self.bot.handle(
-                    event, within=lambda session: conversations.record(session, changed, now)
+                    event, within=lambda session: self._store_changed(session, fresh)
                 )
             except Exception:
                 log.exception("handling %s %s failed", *self.bot.route_of(event))
                 response = self.apology
                 try:  # rolled back with the failed handling: stored on their own
-                    self._record(fresh or [], changed)
+                    self._record(fresh)
                 except Exception:
                     log.exception("recording teams conversation references failed")
             else:
-                self._remember(fresh or [])
+                self._remember(fresh)
             try:
                 return self._answer(event, response)
             except Exception:
@@ -261,24 +260,27 @@ class TeamsApp:
         found = {label: known[bf] for label, bf in unresolved.items() if bf in known}
         return replace(event, mentions={**event.mentions, **found}) if found else event
 
-    def _changed(
-        self, references: tuple[translate.Reference, ...]
-    ) -> tuple[list[translate.Reference], list[translate.Reference]]:
-        """The references this process has not seen as they are (`fresh`), and those of them
-        the database does not hold as they are (`changed`, to store). A message refreshes its
-        sender's: usually the same, which costs no write. What this process has not seen yet
-        is read first: a read takes no write lock, and after a restart a burst of clicks from
-        people already known (an alert's "I'm affected") would otherwise be a burst of writes."""
+    def _unseen(self, references: tuple[translate.Reference, ...]) -> list[translate.Reference]:
+        """The references this process has not seen as they are: a message refreshes its
+        sender's, usually the same, which then costs no database work at all."""
         with self._known_lock:
-            fresh = [r for r in references if self._known.get((r.kind, r.ref)) != _signature(r)]
-        if not fresh:
-            return [], []
+            return [r for r in references if self._known.get((r.kind, r.ref)) != _signature(r)]
+
+    def _store_changed(self, session: Session, fresh: list[translate.Reference]) -> None:
+        """Store those of `fresh` the database does not hold as they are. Read first: after a
+        restart, a burst of clicks from people already known (an alert's "I'm affected")
+        would otherwise be a burst of writes."""
+        stored = conversations.signatures(session, [(r.kind, r.ref) for r in fresh])
+        changed = [r for r in fresh if not _holds(stored.get((r.kind, r.ref)), r)]
+        if changed:
+            conversations.record(session, changed, self.bot.clock.now())
+
+    def _record(self, fresh: list[translate.Reference]) -> None:
+        """Store the changed of `fresh` on their own, then remember them all. The read takes no
+        write lock; only what changed is written."""
         with self.bot.db.sessions() as session:
             stored = conversations.signatures(session, [(r.kind, r.ref) for r in fresh])
-        return fresh, [r for r in fresh if not _holds(stored.get((r.kind, r.ref)), r)]
-
-    def _record(self, fresh: list[translate.Reference], changed: list[translate.Reference]) -> None:
-        """Store `changed` references in a transaction of their own, then remember `fresh`."""
+        changed = [r for r in fresh if not _holds(stored.get((r.kind, r.ref)), r)]
         if changed:
             with self.bot.db.transaction() as session:
                 conversations.record(session, changed, self.bot.clock.now())

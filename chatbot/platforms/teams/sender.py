@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import Connection
 
 from chatbot.addresses import Address
 from chatbot.config import Settings
@@ -59,6 +60,8 @@ PRUNE_EVERY = 1000  # posts between two clean-ups of the journal
 SHARES = ("post", "upload")  # actions that, repeated blindly, would show twice
 BACKOFF = {412, 502, 504}  # Teams: retry these with exponential backoff and jitter
 RenderActivity = Callable[..., dict[str, Any]]
+RENDERED_KEPT = 64  # messages whose rendered activity is kept (a broadcast's copies share one)
+TENANT_URL_FOR = 60.0  # seconds the tenant's service URL (for a new person's 1:1) is reused
 _MENTIONED = re.compile(f"{MENTION}([^{END_MENTION}]*){END_MENTION}")
 
 
@@ -98,6 +101,8 @@ class TeamsSender:
         self.limits = limits or ConversationLimits()
         self.clock, self.sleep = clock, sleep
         self._service_urls: dict[str, str] = {}
+        self._tenant_url: tuple[str | None, float] = (None, 0.0)
+        self._rendered: dict[Message, dict[str, Any]] = {}
         self._journaled = 0
         self._lock = threading.Lock()
 
@@ -185,11 +190,23 @@ class TeamsSender:
     def _activity(self, message: Message) -> dict[str, Any]:
         render = self.render or _render_activity()
         ids = {m for text in _texts(message) for m in _MENTIONED.findall(text)}
-        names: Mapping[str, str] = {}
-        if ids:
+        if ids:  # names are read as they are now: not kept
             with self.db.sessions() as session:
-                names = conversations.names(session, ids)
-        return render(message, names=names)
+                names: Mapping[str, str] = conversations.names(session, ids)
+            return render(message, names=names)
+        if message.file is not None:
+            return render(message, names={})
+        # A broadcast sends one message to thousands: it is rendered once (the activity is only
+        # read after: posted as it is, or copied with the id of the message it edits).
+        with self._lock:
+            rendered = self._rendered.get(message)
+        if rendered is None:
+            rendered = render(message, names={})
+            with self._lock:
+                if len(self._rendered) >= RENDERED_KEPT:
+                    self._rendered.clear()
+                self._rendered[message] = rendered
+        return rendered
 
     def _keep_conversation_limits(self, conversation: str) -> Retry | None:
         """Wait (briefly) for the conversation's windows; a longer wait goes back to the outbox."""
@@ -214,13 +231,15 @@ class TeamsSender:
         return to.id, self._service_url(to.id)
 
     def _personal(self, to: Address) -> tuple[str, str]:
-        with self.db.sessions() as session:
-            ref = conversations.find(session, "person", to.id)
+        # A read on its own connection: it takes no write lock (SQLite), so the sending threads
+        # never queue behind the clicks' commits to learn where a person is.
+        with self.db.reading() as connection:
+            ref = conversations.person_reference(connection, to.id)
             if ref is not None and ref.installed:
                 return ref.conversation_id, ref.service_url
             user = ref.user_id if ref is not None and ref.user_id else to.id
             service_url = (
-                ref.service_url if ref is not None else conversations.any_service_url(session)
+                ref.service_url if ref is not None else self._tenant_service_url(connection)
             ) or self.default_service_url
         answer = self.api.call(
             "POST",
@@ -255,6 +274,19 @@ class TeamsSender:
                 _utcnow(),
             )
         return conversation, service_url
+
+    def _tenant_service_url(self, connection: Connection) -> str | None:
+        """`conversations.any_service_url`, read again at most every `TENANT_URL_FOR` seconds:
+        a broadcast to thousands of new people asks for it once per person."""
+        now = self.clock()
+        with self._lock:
+            known, at = self._tenant_url
+        if known is not None and now - at < TENANT_URL_FOR:
+            return known
+        found = conversations.any_service_url(connection)
+        with self._lock:
+            self._tenant_url = (found, now)
+        return found
 
     def _service_url(self, conversation: str) -> str:
         with self._lock:
