@@ -165,7 +165,10 @@ class SlackSender:
         except SlackCallError as exc:
             return _classify(exc, job)
         except (httpx.ConnectError, urllib3.exceptions.ConnectTimeoutError) as exc:
-            return Retry(f"network: {exc}")  # never reached Slack (a refused or slow connect)
+            # Never reached Slack (a refused or slow connect): said as the system said it
+            # ("[Errno 111] Connection refused"), not as urllib3 wraps it.
+            cause = exc.__cause__
+            return Retry(f"network: {cause if isinstance(cause, OSError) else exc}")
         except (httpx.TransportError, urllib3.exceptions.HTTPError) as exc:
             # May have reached Slack (a time-out, a dropped connection): checked before again.
             return Retry(f"network: {exc!r}", in_doubt=job.action in SHARES)
