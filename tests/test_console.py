@@ -11,18 +11,21 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_shell(tmp_path: Path, typed: str) -> str:
+def run_shell(tmp_path: Path, typed: str, *, timeout: float = 60, **env: str) -> str:
+    """`chatbot shell` in `tmp_path` on its own SQLite file, `typed` line by line (`env` added
+    to its environment); what it printed, once it exited 0."""
     result = subprocess.run(
         [sys.executable, "-m", "chatbot.cli", "shell"],
         input=typed,
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        timeout=60,
+        timeout=timeout,
         env={
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": str(ROOT),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
+            **env,
         },
     )
     assert result.returncode == 0, result.stderr

@@ -4,13 +4,11 @@ card on at once, and `/techhelp search` finds articles without opening a request
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_console import run_shell
 
 PASSWORD = """---
 title: Reset a forgotten password
@@ -44,22 +42,7 @@ def test_suggestions_show_solve_still_need_help_and_search_in_the_console(
         "/techhelp search printer toner\n"
         "/techhelp status\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "chatbot.cli", "shell"],
-        input=typed,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(ROOT),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
-            "TECHHELP_KB": str(folder),
-        },
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = run_shell(tmp_path, typed, timeout=120, TECHHELP_KB=str(folder))
     first, second, searched = (
         out.split("techhelp> /techhelp my password expired")[0],
         out.split("techhelp> /techhelp my password expired")[1].split("techhelp> /techhelp search")[

@@ -3,13 +3,11 @@ would, the form asked field by field."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_console import run_shell
 
 
 def test_a_check_in_recorded_searched_and_briefed_in_the_console(tmp_path: Path) -> None:
@@ -38,22 +36,7 @@ def test_a_check_in_recorded_searched_and_briefed_in_the_console(tmp_path: Path)
         "/techhelp payroll export fails\n"
         "/dm home\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "chatbot.cli", "shell"],
-        input=typed,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(ROOT),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
-            "TECHHELP_CONFIG": str(config),
-        },
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = run_shell(tmp_path, typed, TECHHELP_CONFIG=str(config))
     assert "--- form: Liaison check-in ---" in out and "Attendees:" in out
     assert "the due date 2020-01-01 is in the past" in out
     assert "Check-in with *Finance* on" in out and "1 ask, 1 follow-up" in out
